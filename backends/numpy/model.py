@@ -1,0 +1,72 @@
+"""NumPy model: the reference implementation of the backend protocol."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from backends.numpy.layers import backward, build_layers, forward
+from backends.numpy.losses import loss_and_output_grad
+from backends.numpy.optim import make_optimizer
+from shared.losses import Loss
+from shared.optim import Optimizer
+from shared.params import Params, cast_params, check_params
+from shared.specs import Network
+
+
+def configure(threads: int, seed: int) -> None:
+    # BLAS threads follow OMP/OPENBLAS_NUM_THREADS, which the harness sets before import.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+
+
+class NumpyModel:
+    def __init__(self, network: Network, params: Params, loss: Loss, optimizer: Optimizer,
+                 dtype: str):
+        check_params(network, params)
+        self.dtype = np.dtype(dtype)
+        self.loss = loss
+        self.layers = build_layers(network)
+        self.params = cast_params(params, dtype)
+        self.optimizer = make_optimizer(optimizer, self.params)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return forward(self.layers, self.params, np.asarray(x, dtype=self.dtype))
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        pred = self.predict(x)
+        value, grad_out = loss_and_output_grad(self.loss, pred, np.asarray(y, dtype=self.dtype))
+        return float(value), backward(self.layers, self.params, grad_out.astype(self.dtype))
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        value, grads = self.loss_and_grads(x, y)
+        self.optimizer.apply(self.params, grads)
+        return value
+
+    def prepare(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (np.ascontiguousarray(xs, dtype=self.dtype),
+                np.ascontiguousarray(ys, dtype=self.dtype))
+
+    def train_epoch(self, batches: tuple[np.ndarray, np.ndarray]) -> float:
+        xs, ys = batches
+        total = 0.0
+        for x, y in zip(xs, ys):
+            total += self.train_step(x, y)
+        return total / len(xs)
+
+    def get_params(self) -> Params:
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def set_params(self, params: Params) -> None:
+        for name, value in cast_params(params, self.dtype.name).items():
+            self.params[name][...] = value  # in place: the optimizer holds no copies
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.optimizer.lr = lr
+
+
+def build_model(network: Network, params: Params, loss: Loss, optimizer: Optimizer,
+                dtype: str, mode: str) -> NumpyModel:
+    if mode != "eager":
+        raise ValueError(f"numpy backend has no mode {mode!r}")
+    return NumpyModel(network, params, loss, optimizer, dtype)

@@ -1,0 +1,72 @@
+"""The contract every backend implements (``backends/<fw>/model.py``).
+
+A backend module exposes two functions::
+
+    configure(threads: int, seed: int) -> None
+        Apply thread counts and framework seeds. Called once per process, right after
+        the framework is imported and before anything is built.
+
+    build_model(network, params, loss, optimizer, dtype, mode) -> Model
+        A model holding ``params`` (canonical layout, copied), ready to train with
+        ``optimizer`` on ``loss`` in ``dtype`` ("float32" | "float64"), executing in
+        ``mode`` (one of the modes the registry lists for that backend).
+
+Everything that crosses the boundary is NumPy or a Python float. Returning a host
+value makes the framework finish its work, so the harness's clock is honest.
+
+Batches: ``prepare(xs, ys)`` takes arrays of shape ``(steps, batch, *features)`` and
+returns the framework's own representation (device arrays, tensors) of one epoch, so
+that conversion is paid once and timed apart from training. ``train_epoch`` then runs
+``steps`` optimizer steps in order and returns the mean of their losses, each loss
+being the one computed before that step's update.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from shared.losses import Loss
+from shared.optim import Optimizer
+from shared.params import Params
+from shared.specs import Network
+
+
+class Model(Protocol):
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Network output for ``x`` of shape ``(batch, *input_shape)``: ``(batch, *output)``."""
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        """Loss at the current parameters and its gradient per canonical parameter.
+
+        No update is made; the gradients are in the canonical layout."""
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One optimizer step on one batch; returns the loss before the update."""
+
+    def prepare(self, xs: np.ndarray, ys: np.ndarray) -> Any:
+        """One epoch of batches, ``(steps, batch, *features)``, in the framework's form."""
+
+    def train_epoch(self, batches: Any) -> float:
+        """Run every step of ``batches`` (from ``prepare``); mean of the step losses."""
+
+    def get_params(self) -> Params:
+        """A copy of the current parameters in the canonical layout and names."""
+
+    def set_params(self, params: Params) -> None:
+        """Replace the weights (canonical layout); optimizer state is kept."""
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Learning rate of the following steps (no retracing or recompiling)."""
+
+
+class BackendModule(Protocol):
+    def configure(self, threads: int, seed: int) -> None: ...
+
+    def build_model(self, network: Network, params: Params, loss: Loss,
+                    optimizer: Optimizer, dtype: str, mode: str) -> Model: ...
+
+
+class NotSupported(Exception):
+    """Raised by build_model for a spec the backend declares it cannot run."""

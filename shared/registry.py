@@ -1,0 +1,94 @@
+"""The one place that knows which backends exist, what they need and what they can do.
+
+Nothing here imports a framework: ``load`` imports a backend module by path, inside
+the process that runs a cell. Adding a framework = one folder under ``backends/`` and
+one ``BackendInfo`` line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from shared.params import DTYPES
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the harness needs to know about a backend before importing it.
+
+    ``packages``: import names that must be installed. ``modes``: execution modes, the
+    first is the default. ``workloads``: the workloads it can run (None: all).
+    ``env``: environment set before the backend is imported (e.g. Keras's backend).
+    ``distributions``: installed distributions whose versions each record keeps.
+    """
+
+    name: str
+    module: str
+    description: str
+    packages: tuple[str, ...]
+    modes: tuple[str, ...]
+    distributions: tuple[str, ...]
+    dtypes: tuple[str, ...] = DTYPES
+    workloads: tuple[str, ...] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def default_mode(self) -> str:
+        return self.modes[0]
+
+    def runs(self, workload: str) -> bool:
+        return self.workloads is None or workload in self.workloads
+
+
+BACKENDS: dict[str, BackendInfo] = {
+    info.name: info
+    for info in (
+        BackendInfo("numpy", "backends.numpy.model",
+                    "NumPy, hand-written forward and backward (the reference)",
+                    packages=("numpy",), modes=("eager",), distributions=("numpy",)),
+        BackendInfo("torch", "backends.torch.model", "PyTorch",
+                    packages=("torch",), modes=("eager", "compile"),
+                    distributions=("torch",)),
+        BackendInfo("jax", "backends.jax.model", "JAX with Flax (linen) and Optax",
+                    packages=("jax", "flax", "optax"), modes=("jit", "scan"),
+                    distributions=("jax", "jaxlib", "flax", "optax")),
+        BackendInfo("keras", "backends.keras.model", "Keras 3 on TensorFlow",
+                    packages=("keras", "tensorflow"), modes=("function", "eager", "xla"),
+                    distributions=("keras", "tensorflow", "tensorflow-cpu"),
+                    env={"KERAS_BACKEND": "tensorflow"}),
+        BackendInfo("python", "backends.python.model",
+                    "plain Python floats, hand-derived gradients (copy-net only)",
+                    packages=(), modes=("eager",), distributions=(),
+                    dtypes=("float64",), workloads=("copynet",)),
+    )
+}
+
+
+class UnknownName(ValueError):
+    """A name (backend, mode, ...) that is not one of the valid ones."""
+
+    def __init__(self, kind: str, name: str, valid: list[str] | tuple[str, ...]):
+        self.kind, self.name, self.valid = kind, name, tuple(valid)
+        super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(self.valid)}")
+
+
+def get(name: str) -> BackendInfo:
+    if name not in BACKENDS:
+        raise UnknownName("backend", name, list(BACKENDS))
+    return BACKENDS[name]
+
+
+def missing_packages(name: str) -> list[str]:
+    """Import names of ``name``'s requirements that are not installed (nothing imported)."""
+    return [pkg for pkg in get(name).packages if importlib.util.find_spec(pkg) is None]
+
+
+def load(name: str) -> ModuleType:
+    """Apply the backend's environment, then import its module (and so its framework)."""
+    info = get(name)
+    os.environ.update(info.env)
+    return importlib.import_module(info.module)

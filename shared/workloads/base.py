@@ -1,0 +1,98 @@
+"""What a workload is: specs, data, presets and metrics, all framework-free.
+
+A workload is a set of named variants. For a (variant, preset, seed) it gives a
+``TrainingConfig`` (network, init, loss, optimizer, schedule, epochs), the data of
+every epoch, and the metrics computed from the trained model's predictions. The
+harness (``benchmarks/``) owns the loop, the clock and the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shared.losses import Loss
+from shared.optim import Constant, Optimizer, Schedule
+from shared.params import InitScheme
+from shared.specs import Network, SpecError
+
+PRESETS = ("smoke", "quick", "full")
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything a backend needs to build and train one cell's model.
+
+    ``epochs`` x ``steps_per_epoch`` optimizer steps of ``batch_size`` samples each.
+    ``target_loss``: time-to-target is the first epoch whose loss is below it.
+    """
+
+    network: Network
+    init: InitScheme
+    loss: Loss
+    optimizer: Optimizer
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    schedule: Schedule = Constant()
+    target_loss: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps_per_epoch", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SpecError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class EpochData:
+    """Training batches. ``xs``: ``(steps, batch, *in)``, the same every epoch, or, with
+    ``per_epoch``, ``(epochs, steps, batch, *in)``, fresh samples each epoch."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    per_epoch: bool = False
+
+    def epoch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.per_epoch:
+            return self.xs[index], self.ys[index]
+        return self.xs, self.ys
+
+
+class Workload:
+    """Base class; subclasses fill in the variants and the four methods below."""
+
+    name: str = ""
+    description: str = ""
+    variants: tuple[str, ...] = ()
+
+    def default_variants(self, preset: str) -> tuple[str, ...]:
+        return self.variants
+
+    def seeds(self, variant: str, preset: str) -> Sequence[int]:
+        raise NotImplementedError
+
+    def config(self, variant: str, preset: str) -> TrainingConfig:
+        raise NotImplementedError
+
+    def data(self, variant: str, preset: str, seed: int) -> EpochData:
+        raise NotImplementedError
+
+    def metrics(self, variant: str, preset: str, seed: int, predict: Predict,
+                losses: Sequence[float]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def timeout_s(self, preset: str) -> float:
+        return {"smoke": 180.0, "quick": 600.0, "full": 7200.0}[preset]
+
+
+def first_epoch_below(losses: Sequence[float], target: float | None) -> int | None:
+    """1-based count of epochs until the loss first drops below ``target`` (None: never)."""
+    if target is None:
+        return None
+    below = np.flatnonzero(np.asarray(losses, dtype=np.float64) < target)
+    return int(below[0]) + 1 if below.size else None

@@ -1,0 +1,93 @@
+"""XOR with a 2-2-1 network (reference.md section 2).
+
+Variants:
+- ``momentum`` (the source's main run): Dense(2, sigmoid) -> Dense(1, linear), kernels
+  ~ N(0, 1), zero biases, MSE, full batch, SGD lr 0.02 momentum 0.9, 2,001 epochs;
+  the interesting results are the success rate over seeds and epochs-to-solve.
+- ``online``: the framework-free NumPy source: sigmoid hidden, ReLU output, kernels
+  ~ N(0, 0.1**2), zero biases, one sample per step in fixed order, SGD lr 0.1,
+  3,000 epochs of 4 steps.
+- ``single-layer``: negative control, one Dense(1, sigmoid) on the inputs, Adam
+  (lr 1e-3, Keras's constants pinned), binary cross-entropy, 20 epochs: a single layer
+  cannot separate XOR, so at most 3 of the 4 points can be right.
+
+A run *solves* XOR when every output is within 0.5 of its target after training.
+The target loss 0.01 (MSE) implies that: max |error| <= 2 * sqrt(MSE) = 0.2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shared.losses import MSE, BinaryCrossEntropy
+from shared.optim import SGD, Adam
+from shared.params import InitScheme
+from shared.specs import Dense, Network
+from shared.workloads.base import (EpochData, Predict, TrainingConfig, Workload,
+                                   first_epoch_below)
+
+INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+TARGETS = np.array([[0.0], [1.0], [1.0], [0.0]])
+TARGET_MSE = 0.01
+
+MOMENTUM_NET = Network((2,), (Dense(2, "sigmoid"), Dense(1, "linear")))
+ONLINE_NET = Network((2,), (Dense(2, "sigmoid"), Dense(1, "relu")))
+SINGLE_LAYER_NET = Network((2,), (Dense(1, "sigmoid"),))
+
+EPOCHS = {  # variant -> epochs per preset (smoke, quick, full)
+    "momentum": (200, 2001, 2001),
+    "online": (100, 3000, 3000),
+    "single-layer": (20, 20, 20),
+}
+SEEDS = {  # variant -> number of seeds per preset (smoke, quick, full)
+    "momentum": (1, 8, 100),
+    "online": (1, 2, 20),
+    "single-layer": (1, 1, 5),
+}
+PRESET_INDEX = {"smoke": 0, "quick": 1, "full": 2}
+
+
+class Xor(Workload):
+    name = "xor"
+    description = "2-2-1 sigmoid MLP on XOR: success rate and epochs-to-solve over seeds"
+    variants = ("momentum", "online", "single-layer")
+
+    def seeds(self, variant: str, preset: str) -> Sequence[int]:
+        return tuple(range(SEEDS[variant][PRESET_INDEX[preset]]))
+
+    def config(self, variant: str, preset: str) -> TrainingConfig:
+        epochs = EPOCHS[variant][PRESET_INDEX[preset]]
+        if variant == "momentum":
+            return TrainingConfig(MOMENTUM_NET, InitScheme("normal", std=1.0), MSE(),
+                                  SGD(lr=0.02, momentum=0.9), epochs=epochs,
+                                  steps_per_epoch=1, batch_size=4, target_loss=TARGET_MSE)
+        if variant == "online":
+            return TrainingConfig(ONLINE_NET, InitScheme("normal", std=0.1), MSE(),
+                                  SGD(lr=0.1), epochs=epochs, steps_per_epoch=4,
+                                  batch_size=1, target_loss=TARGET_MSE)
+        return TrainingConfig(SINGLE_LAYER_NET, InitScheme("glorot_uniform"),
+                              BinaryCrossEntropy(eps=1e-7),
+                              Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7),
+                              epochs=epochs, steps_per_epoch=1, batch_size=4)
+
+    def data(self, variant: str, preset: str, seed: int) -> EpochData:
+        if variant == "online":  # four batches of one sample, in the source's fixed order
+            return EpochData(INPUTS.reshape(4, 1, 2), TARGETS.reshape(4, 1, 1))
+        return EpochData(INPUTS.reshape(1, 4, 2), TARGETS.reshape(1, 4, 1))
+
+    def metrics(self, variant: str, preset: str, seed: int, predict: Predict,
+                losses: Sequence[float]) -> dict[str, Any]:
+        outputs = np.asarray(predict(INPUTS), dtype=np.float64).reshape(-1)
+        errors = np.abs(outputs - TARGETS.reshape(-1))
+        correct = int(np.sum(errors < 0.5))
+        target = self.config(variant, preset).target_loss
+        return {
+            "final_loss": float(losses[-1]),
+            "outputs": [float(o) for o in outputs],
+            "correct": correct,
+            "solved": correct == 4,
+            "epochs_to_target": first_epoch_below(losses, target),
+        }

@@ -1,0 +1,159 @@
+"""Shared pieces of the cross-framework tests: tolerances, cases, the NumPy reference.
+
+Tolerances live here and nowhere else. float64 agreement is to ~1e-9 relative: the
+frameworks sum in different orders, nothing else may differ. float32 to ~1e-4.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared import registry
+from shared.losses import MSE, Loss
+from shared.optim import SGD, Adam, ExponentialDecay, Optimizer, Schedule, learning_rates
+from shared.params import InitScheme, Params, init_params
+from shared.specs import Dense, Network
+from shared.workloads import WORKLOADS
+
+TOLERANCES = {
+    "float64": {"rtol": 1e-9, "atol": 1e-12},
+    "float32": {"rtol": 1e-4, "atol": 1e-6},
+}
+PARITY_STEPS = 10
+OTHER_BACKENDS = tuple(name for name in registry.BACKENDS if name != "numpy")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One network + loss + optimizer + ``PARITY_STEPS`` batches, from a fixed seed."""
+
+    name: str
+    workload: str
+    network: Network
+    init: InitScheme
+    loss: Loss
+    optimizer: Optimizer
+    xs: np.ndarray  # (PARITY_STEPS, batch, *in)
+    ys: np.ndarray  # (PARITY_STEPS, batch, *out)
+    schedule: Schedule | None = None  # changes the rate before every step when set
+
+    def params(self, dtype: str) -> Params:
+        return init_params(self.network, self.init, seed=3, dtype=dtype)
+
+    def learning_rates(self) -> np.ndarray | None:
+        if self.schedule is None:
+            return None
+        return learning_rates(self.schedule, self.optimizer.lr, PARITY_STEPS)
+
+
+def _workload_case(workload: str, variant: str) -> Case:
+    work = WORKLOADS[workload]
+    config = work.config(variant, "quick")
+    xs, ys = [], []
+    epoch = 0
+    while sum(len(x) for x in xs) < PARITY_STEPS:
+        x, y = work.data(variant, "quick", seed=0).epoch(epoch)
+        xs.append(x)
+        ys.append(y)
+        epoch += 1
+    return Case(f"{workload}-{variant}", workload, config.network, config.init, config.loss,
+                config.optimizer, np.concatenate(xs)[:PARITY_STEPS],
+                np.concatenate(ys)[:PARITY_STEPS])
+
+
+def _mlp_clip_case() -> Case:
+    """Exercises tanh and relu, Adam with active global-norm clipping, a changing rate."""
+    rng = np.random.default_rng(7)
+    network = Network((3,), (Dense(5, "tanh"), Dense(4, "relu"), Dense(2, "linear")))
+    return Case("mlp-adam-clip-decay", "synthetic", network, InitScheme("torch_default"), MSE(),
+                Adam(lr=0.05, beta1=0.9, beta2=0.99, eps=1e-8, clip_global_norm=0.1),
+                rng.normal(size=(PARITY_STEPS, 8, 3)), rng.normal(size=(PARITY_STEPS, 8, 2)),
+                schedule=ExponentialDecay(0.7))
+
+
+def _sgd_decay_case() -> Case:
+    """SGD with momentum while the rate changes: pins the PyTorch form of momentum."""
+    rng = np.random.default_rng(8)
+    network = Network((2,), (Dense(3, "sigmoid"), Dense(1, "linear")))
+    return Case("mlp-sgd-momentum-decay", "synthetic", network, InitScheme("glorot_uniform"),
+                MSE(), SGD(lr=0.3, momentum=0.8, clip_global_norm=0.5),
+                rng.normal(size=(PARITY_STEPS, 6, 2)), rng.normal(size=(PARITY_STEPS, 6, 1)),
+                schedule=ExponentialDecay(0.5))
+
+
+@functools.cache
+def cases() -> dict[str, Case]:
+    built = [_workload_case("copynet", v) for v in ("supervised", "reward", "reward-linear",
+                                                    "reward-exp", "reward-exp10")]
+    built += [_workload_case("xor", v) for v in ("momentum", "online", "single-layer")]
+    built += [_mlp_clip_case(), _sgd_decay_case()]
+    return {case.name: case for case in built}
+
+
+def runs_case(backend: str, case: Case) -> bool:
+    info = registry.get(backend)
+    return info.workloads is None or case.workload in info.workloads
+
+
+def build(backend: str, case: Case, dtype: str, mode: str | None = None):
+    module = registry.load(backend)
+    mode = mode or registry.get(backend).default_mode
+    return module.build_model(case.network, case.params(dtype), case.loss, case.optimizer,
+                              dtype, mode)
+
+
+@dataclass
+class Trace:
+    """What a model did on a case: forward, gradients, then PARITY_STEPS steps."""
+
+    outputs: np.ndarray
+    loss: float
+    grads: Params
+    step_losses: list[float]
+    step_params: list[Params]
+
+
+def trace(model, case: Case) -> Trace:
+    outputs = np.asarray(model.predict(case.xs[0]))
+    loss, grads = model.loss_and_grads(case.xs[0], case.ys[0])
+    rates = case.learning_rates()
+    step_losses, step_params = [], []
+    for step in range(PARITY_STEPS):
+        if rates is not None:
+            model.set_learning_rate(float(rates[step]))
+        step_losses.append(model.train_step(case.xs[step], case.ys[step]))
+        step_params.append(model.get_params())
+    return Trace(outputs, loss, grads, step_losses, step_params)
+
+
+@functools.cache
+def reference_trace(case_name: str, dtype: str) -> Trace:
+    case = cases()[case_name]
+    return trace(build("numpy", case, dtype), case)
+
+
+def assert_close(actual, expected, dtype: str, what: str) -> None:
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
+                               np.asarray(expected, dtype=np.float64),
+                               err_msg=what, **TOLERANCES[dtype])
+
+
+def assert_params_close(actual: Params, expected: Params, dtype: str, what: str) -> None:
+    assert list(actual) == list(expected), f"{what}: names {list(actual)} != {list(expected)}"
+    for name in expected:
+        assert actual[name].shape == expected[name].shape, f"{what}: {name} shape"
+        assert_close(actual[name], expected[name], dtype, f"{what}: {name}")
+
+
+def assert_traces_close(actual: Trace, expected: Trace, dtype: str) -> None:
+    assert_close(actual.outputs, expected.outputs, dtype, "forward outputs")
+    assert_close(actual.loss, expected.loss, dtype, "loss")
+    assert_params_close(actual.grads, expected.grads, dtype, "gradients")
+    for step in range(PARITY_STEPS):
+        assert_close(actual.step_losses[step], expected.step_losses[step], dtype,
+                     f"loss of step {step + 1}")
+        assert_params_close(actual.step_params[step], expected.step_params[step], dtype,
+                            f"params after step {step + 1}")
