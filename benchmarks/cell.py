@@ -1,0 +1,97 @@
+"""Run one cell in this (fresh) process and write its record: ``python -m benchmarks.cell``.
+
+Order matters for honest timing: thread settings come from the environment the
+runner set; the backend (and its framework) is imported and timed first, then
+configured, then the model is built, the data prepared, and every epoch timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.drivers import prepare_batches, train
+from benchmarks.records import Cell, new_record, write_json_atomic
+from benchmarks.timing import steady_summary
+from shared.metadata import environment
+from shared.params import init_params
+from shared.protocol import NotSupported
+from shared.workloads import get_workload
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def run_cell(cell: Cell, threads: int, backend_module: str) -> dict[str, Any]:
+    """Train the cell's model and return its record (status ok, diverged or skipped).
+
+    ``backend_module`` is the registry's module path for the cell's backend; the runner
+    resolved it and set the backend's environment before starting this process."""
+    workload = get_workload(cell.workload)
+    config = workload.config(cell.variant, cell.preset)
+    timing: dict[str, float] = {}
+
+    start = time.perf_counter()
+    backend = importlib.import_module(backend_module)
+    timing["import_s"] = time.perf_counter() - start
+    backend.configure(threads, cell.seed)
+
+    params = init_params(config.network, config.init, cell.seed, cell.dtype)
+    data = workload.data(cell.variant, cell.preset, cell.seed)
+    start = time.perf_counter()
+    try:
+        model = backend.build_model(config.network, params, config.loss, config.optimizer,
+                                    cell.dtype, cell.mode)
+    except NotSupported as error:
+        return new_record(cell, "skipped", f"not applicable: {error}",
+                          environment=environment(threads))
+    timing["build_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    batches = prepare_batches(model, config, data)
+    timing["prepare_s"] = time.perf_counter() - start
+
+    history = train(model, config, batches)
+    timing.update(steady_summary(history.seconds, config.steps_per_epoch))
+    fields: dict[str, Any] = {
+        "timing": timing,
+        "epochs": history.rows(),
+        "config": {"epochs": config.epochs, "steps_per_epoch": config.steps_per_epoch,
+                   "batch_size": config.batch_size, "n_params": config.network.n_params,
+                   "optimizer": repr(config.optimizer), "loss": repr(config.loss),
+                   "schedule": repr(config.schedule), "init": repr(config.init),
+                   "target_loss": config.target_loss},
+        "environment": environment(threads),
+    }
+    if history.diverged_at is not None:
+        fields["peak_rss_mb"] = peak_rss_mb()
+        return new_record(cell, "diverged", f"loss not finite at epoch {history.diverged_at}",
+                          diverged_at_epoch=history.diverged_at, **fields)
+    fields["metrics"] = workload.metrics(cell.variant, cell.preset, cell.seed, model.predict,
+                                         history.losses)
+    fields["peak_rss_mb"] = peak_rss_mb()
+    return new_record(cell, "ok", **fields)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cell", required=True, help="the cell as JSON")
+    parser.add_argument("--out", required=True, type=Path, help="record file to write")
+    parser.add_argument("--threads", required=True, type=int)
+    parser.add_argument("--backend-module", required=True, help="from the registry")
+    args = parser.parse_args(argv)
+    cell = Cell(**json.loads(args.cell))
+    record = run_cell(cell, args.threads, args.backend_module)
+    write_json_atomic(args.out, record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

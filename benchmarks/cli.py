@@ -1,0 +1,196 @@
+"""Command line: ``python -m benchmarks {list,run,report}``.
+
+Every name is checked before anything is imported or run: a bad name exits with
+status 2 and the list of valid ones, and no framework is ever imported for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.records import Cell, load_records, new_record, write_json_atomic
+from shared import registry
+from shared.params import DTYPES
+from shared.registry import UnknownName
+from shared.workloads import PRESETS, WORKLOADS, get_workload
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+
+
+class BadInput(ValueError):
+    """Invalid command-line input; the message says what is valid."""
+
+
+def _names(text: str, kind: str, valid: list[str]) -> list[str]:
+    """Comma-separated names, or 'all'; raises UnknownName for a name not in ``valid``."""
+    if text == "all":
+        return list(valid)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise BadInput(f"no {kind} given; valid: {', '.join(valid)}")
+    for name in names:
+        if name not in valid:
+            raise UnknownName(kind, name, valid)
+    return names
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,5`` or ``0-9`` (inclusive) or a mix: ``0-3,7``."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            seeds.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise BadInput(f"--seeds must look like 0,1,2 or 0-9, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise BadInput(f"--seeds needs non-negative seeds, got {text!r}")
+    return sorted(set(seeds))
+
+
+def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
+    """The cells to run and the requested-but-not-applicable ones, with the reason."""
+    workloads = _names(args.workload, "workload", list(WORKLOADS))
+    backends = _names(args.backend, "backend", list(registry.BACKENDS))
+    all_variants = sorted({v for w in workloads for v in get_workload(w).variants})
+    variants = None if args.variant is None else _names(args.variant, "variant", all_variants)
+    all_modes = sorted({m for b in backends for m in registry.get(b).modes})
+    modes = None if args.mode in ("default", "all") else _names(args.mode, "mode", all_modes)
+    dtypes = None if args.dtype == "default" else _names(args.dtype, "dtype", list(DTYPES))
+    seeds = None if args.seeds is None else parse_seeds(args.seeds)
+    cells, not_applicable = [], []
+    for workload_name in workloads:
+        workload = get_workload(workload_name)
+        for variant in variants or workload.default_variants(args.preset):
+            if variant not in workload.variants:
+                continue
+            for backend in backends:
+                info = registry.get(backend)
+                backend_modes = (info.modes if args.mode == "all"
+                                 else modes or (info.default_mode,))
+                for mode in backend_modes:
+                    for dtype in dtypes or (info.dtypes[0],):
+                        for seed in seeds or workload.seeds(variant, args.preset):
+                            cell = Cell(workload_name, variant, backend, mode, dtype, seed,
+                                        args.preset)
+                            reason = _not_applicable(info, workload_name, mode, dtype)
+                            if reason:
+                                not_applicable.append((cell, reason))
+                            else:
+                                cells.append(cell)
+    if not cells:
+        raise BadInput("nothing to run: no requested backend supports the requested "
+                       "workloads, modes and dtypes")
+    return cells, not_applicable
+
+
+def _not_applicable(info: registry.BackendInfo, workload: str, mode: str, dtype: str) -> str:
+    if not info.runs(workload):
+        return f"{info.name} runs only {', '.join(info.workloads or ())}"
+    if mode not in info.modes:
+        return f"{info.name} has no mode {mode} (modes: {', '.join(info.modes)})"
+    if dtype not in info.dtypes:
+        return f"{info.name} computes in {', '.join(info.dtypes)} only"
+    return ""
+
+
+def command_list(args: argparse.Namespace) -> int:
+    print("workloads (variants; seeds per preset smoke/quick/full):")
+    for workload in WORKLOADS.values():
+        print(f"  {workload.name}: {workload.description}")
+        for variant in workload.variants:
+            counts = "/".join(str(len(workload.seeds(variant, p))) for p in PRESETS)
+            print(f"    {variant}  (seeds {counts})")
+    print("backends (modes, first is default; dtypes; installed?):")
+    for info in registry.BACKENDS.values():
+        missing = registry.missing_packages(info.name)
+        state = "installed" if not missing else f"NOT installed ({', '.join(missing)})"
+        only = f"; workloads: {', '.join(info.workloads)}" if info.workloads else ""
+        print(f"  {info.name}: {info.description}\n    modes {', '.join(info.modes)}; "
+              f"dtypes {', '.join(info.dtypes)}{only}; {state}")
+    print(f"presets: {', '.join(PRESETS)}")
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    if args.threads < 1:
+        raise BadInput(f"--threads must be >= 1, got {args.threads}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise BadInput(f"--timeout must be positive, got {args.timeout}")
+    if args.resume and args.out is None:
+        raise BadInput("--resume needs --out DIR, the run to finish")
+    cells, not_applicable = plan(args)
+    # Imported here: planning and validation above never load the harness's heavy parts.
+    from benchmarks.report import write_report
+    from benchmarks.runner import RunOptions, run_cells
+
+    out_dir = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
+    options = RunOptions(out_dir, args.threads, args.timeout, args.resume)
+    print(f"{len(cells)} cells -> {out_dir}"
+          + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""), flush=True)
+    for cell, reason in not_applicable:
+        write_json_atomic(out_dir / cell.file_name,
+                          new_record(cell, "skipped", f"not applicable: {reason}"))
+    run_info = {"argv": sys.argv, "preset": args.preset, "cells": len(cells),
+                "not_applicable": len(not_applicable)}
+    try:
+        records = run_cells(cells, options, run_info)
+    finally:
+        report = write_report(out_dir)
+    counts = {s: sum(r["status"] == s for r in records) for s in {r["status"] for r in records}}
+    print(f"done: {counts}; report: {report}")
+    return 1 if counts.get("failed") or counts.get("timeout") else 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from benchmarks.report import write_report
+
+    if not args.run_dir.is_dir() or not load_records(args.run_dir):
+        raise BadInput(f"{args.run_dir} holds no cell records")
+    print(write_report(args.run_dir))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="name every workload, variant, backend, mode, preset")
+    run = commands.add_parser("run", help="run a matrix of cells and write a report")
+    run.add_argument("--workload", default="all", help="W[,W..] or all (default)")
+    run.add_argument("--backend", default="all", help="B[,B..] or all (default)")
+    run.add_argument("--variant", help="V[,V..]: only these variants (default: the preset's)")
+    run.add_argument("--mode", default="default",
+                     help="M[,M..], all, or default (each backend's first mode)")
+    run.add_argument("--dtype", default="default",
+                     help="float32, float64, all, or default (each backend's first dtype)")
+    run.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)}")
+    run.add_argument("--seeds", help="0,1,2 or 0-9: override the workload's seeds")
+    run.add_argument("--threads", type=int, default=1,
+                     help="threads for every framework (default 1)")
+    run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
+    run.add_argument("--out", type=Path, help="run folder (default results/<time>-<preset>)")
+    run.add_argument("--resume", action="store_true", help="keep finished cells in --out")
+    report = commands.add_parser("report", help="rebuild report.md and summary.csv")
+    report.add_argument("run_dir", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "preset", PRESETS[0]) not in PRESETS:
+            raise UnknownName("preset", args.preset, PRESETS)
+        handler = {"list": command_list, "run": command_run, "report": command_report}
+        return handler[args.command](args)
+    except (UnknownName, BadInput) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: every finished cell is kept; finish the run with "
+              "--resume --out <its folder>", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,71 @@
+"""The training loop, written once for every backend: schedule, epochs, clock.
+
+copy-net (supervised and reward-shaped) and XOR all use it: they differ in their
+data (full batch vs. batch 1), loss and optimizer, which the workload specifies.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.optim import Constant, learning_rates
+from shared.protocol import Model
+from shared.workloads import EpochData, TrainingConfig
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch rows; ``diverged_at`` is the 1-based epoch whose loss was NaN or inf."""
+
+    losses: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    diverged_at: int | None = None
+
+    def rows(self) -> list[dict[str, float]]:
+        """JSON-safe rows: a NaN or inf loss becomes None."""
+        return [{"epoch": i + 1, "loss": loss if math.isfinite(loss) else None,
+                 "seconds": sec, "lr": lr}
+                for i, (loss, sec, lr) in enumerate(zip(self.losses, self.seconds,
+                                                        self.learning_rates))]
+
+
+def prepare_batches(model: Model, config: TrainingConfig, data: EpochData) -> list[Any]:
+    """Every epoch's batches in the framework's form; one shared entry for static data."""
+    if not data.per_epoch:
+        return [model.prepare(*data.epoch(0))]
+    return [model.prepare(*data.epoch(e)) for e in range(config.epochs)]
+
+
+def train(model: Model, config: TrainingConfig, batches: list[Any],
+          on_epoch: Callable[[int, float], None] | None = None) -> TrainingHistory:
+    """Run ``config.epochs`` epochs, timing each with the GC off; stop at a NaN/inf loss."""
+    rates = learning_rates(config.schedule, config.optimizer.lr, config.epochs)
+    varying_rate = not isinstance(config.schedule, Constant)
+    history = TrainingHistory()
+    gc.collect()
+    gc.disable()
+    try:
+        for epoch in range(config.epochs):
+            if varying_rate:
+                model.set_learning_rate(float(rates[epoch]))
+            epoch_batches = batches[epoch if len(batches) > 1 else 0]
+            start = time.perf_counter()
+            loss = model.train_epoch(epoch_batches)
+            history.seconds.append(time.perf_counter() - start)
+            history.losses.append(float(loss))
+            history.learning_rates.append(float(rates[epoch]))
+            if not math.isfinite(loss):
+                history.diverged_at = epoch + 1
+                break
+            if on_epoch is not None:
+                on_epoch(epoch + 1, loss)
+    finally:
+        gc.enable()
+    return history
+

@@ -1,0 +1,109 @@
+"""Cell records: one JSON file per cell, written atomically; summary.csv from them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("ok", "skipped", "diverged", "failed", "timeout")
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measurement: a workload variant on one backend, mode, dtype and seed."""
+
+    workload: str
+    variant: str
+    backend: str
+    mode: str
+    dtype: str
+    seed: int
+    preset: str
+
+    @property
+    def file_name(self) -> str:
+        return (f"{self.workload}__{self.variant}__{self.backend}__{self.mode}__"
+                f"{self.dtype}__seed{self.seed}.json")
+
+    @property
+    def label(self) -> str:
+        return (f"{self.workload}/{self.variant} {self.backend}:{self.mode} {self.dtype} "
+                f"seed {self.seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_record(cell: Cell, status: str, reason: str = "", **fields: Any) -> dict[str, Any]:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    return {"record_version": RECORD_VERSION, **cell.to_dict(), "status": status,
+            "reason": reason, **fields}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temporary file in the same folder, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, allow_nan=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_records(run_dir: Path) -> list[dict[str, Any]]:
+    """Every cell record of a run, sorted by cell."""
+    records = []
+    for path in sorted(run_dir.glob("*__seed*.json")):
+        records.append(json.loads(path.read_text()))
+    return records
+
+
+SUMMARY_COLUMNS = (
+    "workload", "variant", "backend", "mode", "dtype", "seed", "preset", "status", "reason",
+    "import_s", "build_s", "prepare_s", "first_epoch_s", "steady_median_s", "steady_iqr_s",
+    "steady_min_s", "steady_count", "step_median_s", "train_total_s", "epochs_run",
+    "steps_per_epoch", "final_loss", "peak_rss_mb",
+)
+
+
+def summary_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One flat row: the cell, its timing, and every scalar metric as ``metric_<name>``."""
+    row = {key: record.get(key, "") for key in SUMMARY_COLUMNS[:9]}
+    row.update({key: value for key, value in record.get("timing", {}).items()
+                if key in SUMMARY_COLUMNS})
+    metrics = record.get("metrics", {})
+    row["final_loss"] = metrics.get("final_loss", "")
+    row["peak_rss_mb"] = record.get("peak_rss_mb", "")
+    for name, value in metrics.items():
+        if isinstance(value, (int, float, bool)) or value is None:
+            row[f"metric_{name}"] = value
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if isinstance(inner, (int, float)):
+                    row[f"metric_{name}[{key}]"] = inner
+    return row
+
+
+def write_summary_csv(run_dir: Path, records: list[dict[str, Any]]) -> Path:
+    rows = [summary_row(r) for r in records]
+    extra = sorted({key for row in rows for key in row} - set(SUMMARY_COLUMNS))
+    path = run_dir / "summary.csv"
+    tmp = run_dir / ".summary.csv.tmp"
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*SUMMARY_COLUMNS, *extra], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,63 @@
+"""Sessions: ``nox -s bench`` (the benchmark), ``nox -s tests``, ``nox -s lint``.
+
+bench and tests share one virtual environment, ``.nox/suite``, holding every
+framework at the versions pinned in pyproject.toml. It is created on first use and
+reinstalled only when pyproject.toml changes, never on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+ROOT = Path(__file__).resolve().parent
+SUITE_ENV = ROOT / ".nox" / "suite"
+SUITE_EXTRAS = ".[frameworks,dev]"
+
+
+def suite_python(session: nox.Session) -> str:
+    """The shared environment's interpreter, installing the pins first if they changed."""
+    python = SUITE_ENV / "bin" / "python"
+    stamp = SUITE_ENV / "pins.sha256"
+    pins = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(SUITE_ENV), external=True)
+    if not stamp.exists() or stamp.read_text() != pins:
+        session.log("installing the pinned frameworks into .nox/suite (once per pin change)")
+        session.run(str(python), "-m", "pip", "install", "--quiet", "--editable",
+                    SUITE_EXTRAS, external=True)
+        stamp.write_text(pins)
+    else:
+        session.log("pins unchanged: reusing .nox/suite")
+    return str(python)
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    """Run the benchmark matrix (default preset quick) and write results/<run>/report.md.
+
+    Arguments after ``--`` go to ``python -m benchmarks run``, e.g.
+    ``nox -s bench -- --preset smoke --backend numpy,torch``.
+    """
+    python = suite_python(session)
+    session.run(python, "-m", "benchmarks", "run", "--preset", "quick", *session.posargs,
+                external=True)
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """Run the test suite (parity, specs, harness). Arguments after ``--`` go to pytest."""
+    python = suite_python(session)
+    session.run(python, "-m", "pytest", *(session.posargs or ["-q"]), external=True)
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check of the whole tree."""
+    python = suite_python(session)
+    session.run(python, "-m", "ruff", "check", ".", external=True)
+    session.run(python, "-m", "ruff", "format", "--check", ".", external=True)

@@ -1,0 +1,115 @@
+"""The harness end to end: records, faults, interruption and --resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.drivers import train
+from shared.metadata import REPO_ROOT
+from shared.optim import SGD
+from shared.params import init_params
+from shared.workloads import get_workload
+from backends.numpy.model import build_model
+
+# Runs the CLI with the fake backends registered (they exist only in this process).
+LAUNCH = ("import sys; import tests.fake_backend as fake; fake.register(); "
+          "from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def launch(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", LAUNCH, *args], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def run(*args: str, timeout: float = 300) -> tuple[int, str]:
+    process = launch(*args)
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def records(out: Path) -> dict[tuple[str, str], dict]:
+    found = {}
+    for path in out.glob("*__seed*.json"):
+        record = json.loads(path.read_text())
+        found[(record["backend"], record["mode"])] = record
+    return found
+
+
+def test_real_cells_write_records_summary_and_report(tmp_path):
+    code, output = run("run", "--workload", "copynet,xor", "--variant", "supervised,momentum",
+                       "--backend", "numpy,python", "--preset", "smoke", "--out", str(tmp_path))
+    assert code == 0, output
+    found = {(r["workload"], r["backend"]): r for r in map(
+        lambda p: json.loads(p.read_text()), tmp_path.glob("*__seed*.json"))}
+    assert found[("copynet", "numpy")]["status"] == "ok"
+    assert found[("copynet", "python")]["status"] == "ok"
+    assert found[("xor", "numpy")]["status"] == "ok"
+    assert found[("xor", "python")]["status"] == "skipped"
+    assert found[("xor", "python")]["reason"].startswith("not applicable")
+    ok = found[("copynet", "numpy")]
+    assert ok["timing"]["epochs_run"] == 20 and ok["timing"]["steady_count"] == 19
+    assert ok["environment"]["versions"]["numpy"]
+    assert len(ok["epochs"]) == 20 and ok["metrics"]["probes"]["1"] > 0
+    with (tmp_path / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4
+    assert "copynet" in (tmp_path / "report.md").read_text()
+
+
+def test_each_fault_is_recorded_and_the_run_goes_on(tmp_path):
+    code, output = run("run", "--workload", "copynet", "--variant", "supervised",
+                       "--backend", "fake,ghost", "--mode", "crash,hang,nan,ok",
+                       "--preset", "smoke", "--timeout", "20", "--out", str(tmp_path),
+                       timeout=200)
+    assert code == 1, output  # a failed or timed-out cell makes the run exit non-zero
+    found = records(tmp_path)
+    assert found[("fake", "ok")]["status"] == "ok"
+    crash = found[("fake", "crash")]
+    assert crash["status"] == "failed"
+    assert "deliberate crash while building" in crash["output_tail"]
+    assert found[("fake", "hang")]["status"] == "timeout"
+    nan = found[("fake", "nan")]
+    assert nan["status"] == "diverged" and nan["diverged_at_epoch"] == 3
+    assert found[("ghost", "ok")]["status"] == "skipped"
+    assert "not installed" in found[("ghost", "ok")]["reason"]
+
+
+def test_interrupted_run_keeps_finished_cells_and_resume_finishes(tmp_path):
+    args = ("run", "--workload", "copynet", "--variant", "supervised", "--backend", "fake",
+            "--mode", "ok,slow", "--preset", "smoke", "--out", str(tmp_path))
+    process = launch(*args)
+    finished = tmp_path / "copynet__supervised__fake__ok__float32__seed0.json"
+    deadline = time.time() + 120
+    while not finished.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the slow cell is now running
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    kept = json.loads(finished.read_text())
+    assert kept["status"] == "ok"
+    assert not (tmp_path / "copynet__supervised__fake__slow__float32__seed0.json").exists()
+
+    code, output = run(*args, "--resume")
+    assert code == 0, output
+    assert "kept from the earlier run" in output
+    assert json.loads(finished.read_text())["process_wall_s"] == kept["process_wall_s"]
+    assert records(tmp_path)[("fake", "slow")]["status"] == "ok"
+
+
+def test_divergence_stops_training_at_the_first_nonfinite_epoch():
+    workload = get_workload("copynet")
+    config = workload.config("supervised", "quick")  # 500 epochs
+    config = type(config)(**{**config.__dict__, "optimizer": SGD(lr=10.0)})
+    model = build_model(config.network, init_params(config.network, config.init, 0),
+                        config.loss, config.optimizer, "float64", "eager")
+    data = workload.data("supervised", "quick", 0)
+    history = train(model, config, [model.prepare(*data.epoch(0))])
+    assert history.diverged_at is not None and history.diverged_at < config.epochs
+    assert len(history.losses) == history.diverged_at
