@@ -39,9 +39,10 @@ class Case:
     xs: np.ndarray  # (PARITY_STEPS, batch, *in)
     ys: np.ndarray  # (PARITY_STEPS, batch, *out)
     schedule: Schedule | None = None  # changes the rate before every step when set
+    init_seed: int = 3
 
     def params(self, dtype: str) -> Params:
-        return init_params(self.network, self.init, seed=3, dtype=dtype)
+        return init_params(self.network, self.init, seed=self.init_seed, dtype=dtype)
 
     def learning_rates(self) -> np.ndarray | None:
         if self.schedule is None:
@@ -49,7 +50,7 @@ class Case:
         return learning_rates(self.schedule, self.optimizer.lr, PARITY_STEPS)
 
 
-def _workload_case(workload: str, variant: str) -> Case:
+def _workload_case(workload: str, variant: str, init_seed: int = 3) -> Case:
     work = WORKLOADS[workload]
     config = work.config(variant, "quick")
     xs, ys = [], []
@@ -61,7 +62,7 @@ def _workload_case(workload: str, variant: str) -> Case:
         epoch += 1
     return Case(f"{workload}-{variant}", workload, config.network, config.init, config.loss,
                 config.optimizer, np.concatenate(xs)[:PARITY_STEPS],
-                np.concatenate(ys)[:PARITY_STEPS])
+                np.concatenate(ys)[:PARITY_STEPS], init_seed=init_seed)
 
 
 def _mlp_clip_case() -> Case:
@@ -88,7 +89,10 @@ def _sgd_decay_case() -> Case:
 def cases() -> dict[str, Case]:
     built = [_workload_case("copynet", v) for v in ("supervised", "reward", "reward-linear",
                                                     "reward-exp", "reward-exp10")]
-    built += [_workload_case("xor", v) for v in ("momentum", "online", "single-layer")]
+    built += [_workload_case("xor", v) for v in ("momentum", "single-layer")]
+    # Seed 1: with most seeds the online variant's ReLU output starts dead (all
+    # gradients zero), which would make its case compare nothing.
+    built.append(_workload_case("xor", "online", init_seed=1))
     built += [_mlp_clip_case(), _sgd_decay_case()]
     return {case.name: case for case in built}
 

@@ -24,3 +24,13 @@ def test_reference_agrees_with_itself():
     case = next(iter(cases()))
     assert_traces_close(reference_trace(case, "float64"), reference_trace(case, "float64"),
                         "float64")
+
+
+def test_every_case_moves_every_parameter():
+    """A case whose gradients vanish would compare nothing: each parameter must move."""
+    for name in cases():
+        ref = reference_trace(name, "float64")
+        start = cases()[name].params("float64")
+        for param in ref.grads:
+            moved = ref.step_params[-1][param] - start[param]
+            assert abs(moved).max() > 0, f"{name}: {param} never changes"

@@ -1,0 +1,1 @@
+"""JAX backend: Flax (linen) networks trained with Optax, jitted per step or scanned per epoch."""
