@@ -28,8 +28,16 @@ def suite_python(session: nox.Session) -> str:
         session.run(sys.executable, "-m", "venv", str(SUITE_ENV), external=True)
     if not stamp.exists() or stamp.read_text() != pins:
         session.log("installing the pinned frameworks into .nox/suite (once per pin change)")
-        session.run(str(python), "-m", "pip", "install", "--quiet", "--editable",
-                    SUITE_EXTRAS, external=True)
+        session.run(
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--editable",
+            SUITE_EXTRAS,
+            external=True,
+        )
         stamp.write_text(pins)
     else:
         session.log("pins unchanged: reusing .nox/suite")
@@ -44,8 +52,9 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --preset smoke --backend numpy,torch``.
     """
     python = suite_python(session)
-    session.run(python, "-m", "benchmarks", "run", "--preset", "quick", *session.posargs,
-                external=True)
+    session.run(
+        python, "-m", "benchmarks", "run", "--preset", "quick", *session.posargs, external=True
+    )
 
 
 @nox.session(venv_backend="none")

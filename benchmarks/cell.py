@@ -47,11 +47,13 @@ def run_cell(cell: Cell, threads: int, backend_module: str) -> dict[str, Any]:
     data = workload.data(cell.variant, cell.preset, cell.seed)
     start = time.perf_counter()
     try:
-        model = backend.build_model(config.network, params, config.loss, config.optimizer,
-                                    cell.dtype, cell.mode)
+        model = backend.build_model(
+            config.network, params, config.loss, config.optimizer, cell.dtype, cell.mode
+        )
     except NotSupported as error:
-        return new_record(cell, "skipped", f"not applicable: {error}",
-                          environment=environment(threads))
+        return new_record(
+            cell, "skipped", f"not applicable: {error}", environment=environment(threads)
+        )
     timing["build_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -63,19 +65,31 @@ def run_cell(cell: Cell, threads: int, backend_module: str) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "timing": timing,
         "epochs": history.rows(),
-        "config": {"epochs": config.epochs, "steps_per_epoch": config.steps_per_epoch,
-                   "batch_size": config.batch_size, "n_params": config.network.n_params,
-                   "optimizer": repr(config.optimizer), "loss": repr(config.loss),
-                   "schedule": repr(config.schedule), "init": repr(config.init),
-                   "target_loss": config.target_loss},
+        "config": {
+            "epochs": config.epochs,
+            "steps_per_epoch": config.steps_per_epoch,
+            "batch_size": config.batch_size,
+            "n_params": config.network.n_params,
+            "optimizer": repr(config.optimizer),
+            "loss": repr(config.loss),
+            "schedule": repr(config.schedule),
+            "init": repr(config.init),
+            "target_loss": config.target_loss,
+        },
         "environment": environment(threads),
     }
     if history.diverged_at is not None:
         fields["peak_rss_mb"] = peak_rss_mb()
-        return new_record(cell, "diverged", f"loss not finite at epoch {history.diverged_at}",
-                          diverged_at_epoch=history.diverged_at, **fields)
-    fields["metrics"] = workload.metrics(cell.variant, cell.preset, cell.seed, model.predict,
-                                         history.losses)
+        return new_record(
+            cell,
+            "diverged",
+            f"loss not finite at epoch {history.diverged_at}",
+            diverged_at_epoch=history.diverged_at,
+            **fields,
+        )
+    fields["metrics"] = workload.metrics(
+        cell.variant, cell.preset, cell.seed, model.predict, history.losses
+    )
     fields["peak_rss_mb"] = peak_rss_mb()
     return new_record(cell, "ok", **fields)
 

@@ -71,21 +71,23 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
                 continue
             for backend in backends:
                 info = registry.get(backend)
-                backend_modes = (info.modes if args.mode == "all"
-                                 else modes or (info.default_mode,))
+                backend_modes = info.modes if args.mode == "all" else modes or (info.default_mode,)
                 for mode in backend_modes:
                     for dtype in dtypes or (info.dtypes[0],):
                         for seed in seeds or workload.seeds(variant, args.preset):
-                            cell = Cell(workload_name, variant, backend, mode, dtype, seed,
-                                        args.preset)
+                            cell = Cell(
+                                workload_name, variant, backend, mode, dtype, seed, args.preset
+                            )
                             reason = _not_applicable(info, workload_name, mode, dtype)
                             if reason:
                                 not_applicable.append((cell, reason))
                             else:
                                 cells.append(cell)
     if not cells:
-        raise BadInput("nothing to run: no requested backend supports the requested "
-                       "workloads, modes and dtypes")
+        raise BadInput(
+            "nothing to run: no requested backend supports the requested "
+            "workloads, modes and dtypes"
+        )
     return cells, not_applicable
 
 
@@ -106,13 +108,14 @@ def command_list(args: argparse.Namespace) -> int:
         for variant in workload.variants:
             counts = "/".join(str(len(workload.seeds(variant, p))) for p in PRESETS)
             print(f"    {variant}  (seeds {counts})")
-    print("backends (modes, first is default; dtypes; installed?):")
+    print("backends (dtypes; installed?; modes, the first is the default):")
     for info in registry.BACKENDS.values():
         missing = registry.missing_packages(info.name)
         state = "installed" if not missing else f"NOT installed ({', '.join(missing)})"
         only = f"; workloads: {', '.join(info.workloads)}" if info.workloads else ""
-        print(f"  {info.name}: {info.description}\n    modes {', '.join(info.modes)}; "
-              f"dtypes {', '.join(info.dtypes)}{only}; {state}")
+        print(f"  {info.name}: {info.description}; dtypes {', '.join(info.dtypes)}{only}; {state}")
+        for mode, note in info.modes.items():
+            print(f"    {mode}: {note}")
     print(f"presets: {', '.join(PRESETS)}")
     return 0
 
@@ -131,13 +134,21 @@ def command_run(args: argparse.Namespace) -> int:
 
     out_dir = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
     options = RunOptions(out_dir, args.threads, args.timeout, args.resume)
-    print(f"{len(cells)} cells -> {out_dir}"
-          + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""), flush=True)
+    print(
+        f"{len(cells)} cells -> {out_dir}"
+        + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
+        flush=True,
+    )
     for cell, reason in not_applicable:
-        write_json_atomic(out_dir / cell.file_name,
-                          new_record(cell, "skipped", f"not applicable: {reason}"))
-    run_info = {"argv": sys.argv, "preset": args.preset, "cells": len(cells),
-                "not_applicable": len(not_applicable)}
+        write_json_atomic(
+            out_dir / cell.file_name, new_record(cell, "skipped", f"not applicable: {reason}")
+        )
+    run_info = {
+        "argv": sys.argv,
+        "preset": args.preset,
+        "cells": len(cells),
+        "not_applicable": len(not_applicable),
+    }
     try:
         records = run_cells(cells, options, run_info)
     finally:
@@ -164,14 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workload", default="all", help="W[,W..] or all (default)")
     run.add_argument("--backend", default="all", help="B[,B..] or all (default)")
     run.add_argument("--variant", help="V[,V..]: only these variants (default: the preset's)")
-    run.add_argument("--mode", default="default",
-                     help="M[,M..], all, or default (each backend's first mode)")
-    run.add_argument("--dtype", default="default",
-                     help="float32, float64, all, or default (each backend's first dtype)")
+    run.add_argument(
+        "--mode", default="default", help="M[,M..], all, or default (each backend's first mode)"
+    )
+    run.add_argument(
+        "--dtype",
+        default="default",
+        help="float32, float64, all, or default (each backend's first dtype)",
+    )
     run.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)}")
     run.add_argument("--seeds", help="0,1,2 or 0-9: override the workload's seeds")
-    run.add_argument("--threads", type=int, default=1,
-                     help="threads for every framework (default 1)")
+    run.add_argument(
+        "--threads", type=int, default=1, help="threads for every framework (default 1)"
+    )
     run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
     run.add_argument("--out", type=Path, help="run folder (default results/<time>-<preset>)")
     run.add_argument("--resume", action="store_true", help="keep finished cells in --out")
@@ -191,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted: every finished cell is kept; finish the run with "
-              "--resume --out <its folder>", file=sys.stderr)
+        print(
+            "interrupted: every finished cell is kept; finish the run with "
+            "--resume --out <its folder>",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED

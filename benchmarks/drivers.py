@@ -29,10 +29,17 @@ class TrainingHistory:
 
     def rows(self) -> list[dict[str, float]]:
         """JSON-safe rows: a NaN or inf loss becomes None."""
-        return [{"epoch": i + 1, "loss": loss if math.isfinite(loss) else None,
-                 "seconds": sec, "lr": lr}
-                for i, (loss, sec, lr) in enumerate(zip(self.losses, self.seconds,
-                                                        self.learning_rates))]
+        return [
+            {
+                "epoch": i + 1,
+                "loss": loss if math.isfinite(loss) else None,
+                "seconds": sec,
+                "lr": lr,
+            }
+            for i, (loss, sec, lr) in enumerate(
+                zip(self.losses, self.seconds, self.learning_rates, strict=True)
+            )
+        ]
 
 
 def prepare_batches(model: Model, config: TrainingConfig, data: EpochData) -> list[Any]:
@@ -42,8 +49,12 @@ def prepare_batches(model: Model, config: TrainingConfig, data: EpochData) -> li
     return [model.prepare(*data.epoch(e)) for e in range(config.epochs)]
 
 
-def train(model: Model, config: TrainingConfig, batches: list[Any],
-          on_epoch: Callable[[int, float], None] | None = None) -> TrainingHistory:
+def train(
+    model: Model,
+    config: TrainingConfig,
+    batches: list[Any],
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> TrainingHistory:
     """Run ``config.epochs`` epochs, timing each with the GC off; stop at a NaN/inf loss."""
     rates = learning_rates(config.schedule, config.optimizer.lr, config.epochs)
     varying_rate = not isinstance(config.schedule, Constant)
@@ -68,4 +79,3 @@ def train(model: Model, config: TrainingConfig, batches: list[Any],
     finally:
         gc.enable()
     return history
-

@@ -28,13 +28,17 @@ class Cell:
 
     @property
     def file_name(self) -> str:
-        return (f"{self.workload}__{self.variant}__{self.backend}__{self.mode}__"
-                f"{self.dtype}__seed{self.seed}.json")
+        return (
+            f"{self.workload}__{self.variant}__{self.backend}__{self.mode}__"
+            f"{self.dtype}__seed{self.seed}.json"
+        )
 
     @property
     def label(self) -> str:
-        return (f"{self.workload}/{self.variant} {self.backend}:{self.mode} {self.dtype} "
-                f"seed {self.seed}")
+        return (
+            f"{self.workload}/{self.variant} {self.backend}:{self.mode} {self.dtype} "
+            f"seed {self.seed}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,8 +47,13 @@ class Cell:
 def new_record(cell: Cell, status: str, reason: str = "", **fields: Any) -> dict[str, Any]:
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-    return {"record_version": RECORD_VERSION, **cell.to_dict(), "status": status,
-            "reason": reason, **fields}
+    return {
+        "record_version": RECORD_VERSION,
+        **cell.to_dict(),
+        "status": status,
+        "reason": reason,
+        **fields,
+    }
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -71,18 +80,38 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
 
 
 SUMMARY_COLUMNS = (
-    "workload", "variant", "backend", "mode", "dtype", "seed", "preset", "status", "reason",
-    "import_s", "build_s", "prepare_s", "first_epoch_s", "steady_median_s", "steady_iqr_s",
-    "steady_min_s", "steady_count", "step_median_s", "train_total_s", "epochs_run",
-    "steps_per_epoch", "final_loss", "peak_rss_mb",
+    "workload",
+    "variant",
+    "backend",
+    "mode",
+    "dtype",
+    "seed",
+    "preset",
+    "status",
+    "reason",
+    "import_s",
+    "build_s",
+    "prepare_s",
+    "first_epoch_s",
+    "steady_median_s",
+    "steady_iqr_s",
+    "steady_min_s",
+    "steady_count",
+    "step_median_s",
+    "train_total_s",
+    "epochs_run",
+    "steps_per_epoch",
+    "final_loss",
+    "peak_rss_mb",
 )
 
 
 def summary_row(record: dict[str, Any]) -> dict[str, Any]:
     """One flat row: the cell, its timing, and every scalar metric as ``metric_<name>``."""
     row = {key: record.get(key, "") for key in SUMMARY_COLUMNS[:9]}
-    row.update({key: value for key, value in record.get("timing", {}).items()
-                if key in SUMMARY_COLUMNS})
+    row.update(
+        {key: value for key, value in record.get("timing", {}).items() if key in SUMMARY_COLUMNS}
+    )
     metrics = record.get("metrics", {})
     row["final_loss"] = metrics.get("final_loss", "")
     row["peak_rss_mb"] = record.get("peak_rss_mb", "")

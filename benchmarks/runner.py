@@ -7,6 +7,7 @@ finished cell and ``--resume`` runs only the missing ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,9 +38,14 @@ class RunOptions:
 def thread_environment(threads: int) -> dict[str, str]:
     """Thread counts every framework reads at import; the same for all of them."""
     value = str(threads)
-    return {"OMP_NUM_THREADS": value, "OPENBLAS_NUM_THREADS": value, "MKL_NUM_THREADS": value,
-            "TF_NUM_INTRAOP_THREADS": value, "TF_NUM_INTEROP_THREADS": value,
-            "BENCH_THREADS": value}
+    return {
+        "OMP_NUM_THREADS": value,
+        "OPENBLAS_NUM_THREADS": value,
+        "MKL_NUM_THREADS": value,
+        "TF_NUM_INTRAOP_THREADS": value,
+        "TF_NUM_INTEROP_THREADS": value,
+        "BENCH_THREADS": value,
+    }
 
 
 def _tail(path: Path) -> str:
@@ -50,20 +56,41 @@ def _tail(path: Path) -> str:
     return text[-STDERR_TAIL_CHARS:]
 
 
-def _spawn(cell: Cell, record_path: Path, log_path: Path, options: RunOptions,
-           timeout_s: float) -> tuple[str, str]:
+def _spawn(
+    cell: Cell, record_path: Path, log_path: Path, options: RunOptions, timeout_s: float
+) -> tuple[str, str]:
     """Run the cell's process; returns ``(outcome, detail)``: done, failed or timeout."""
     info = registry.get(cell.backend)
-    command = [sys.executable, "-m", "benchmarks.cell", "--cell", json.dumps(cell.to_dict()),
-               "--out", str(record_path), "--threads", str(options.threads),
-               "--backend-module", info.module]
-    env = {**os.environ, **thread_environment(options.threads), **info.env,
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.cell",
+        "--cell",
+        json.dumps(cell.to_dict()),
+        "--out",
+        str(record_path),
+        "--threads",
+        str(options.threads),
+        "--backend-module",
+        info.module,
+    ]
+    env = {
+        **os.environ,
+        **thread_environment(options.threads),
+        **info.env,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         # Own process group: a timeout or Ctrl-C kills the cell and anything it started.
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             returncode = process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -80,10 +107,8 @@ def _spawn(cell: Cell, record_path: Path, log_path: Path, options: RunOptions,
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
@@ -105,19 +130,27 @@ def run_cell_isolated(cell: Cell, options: RunOptions) -> dict[str, Any]:
         record = json.loads(record_path.read_text())
         record["process_wall_s"] = wall_s
     else:
-        record = new_record(cell, outcome, detail, output_tail=_tail(log_path),
-                            process_wall_s=wall_s)
+        record = new_record(
+            cell, outcome, detail, output_tail=_tail(log_path), process_wall_s=wall_s
+        )
     write_json_atomic(record_path, record)
     return record
 
 
-def run_cells(cells: Iterable[Cell], options: RunOptions,
-              run_info: dict[str, Any]) -> list[dict[str, Any]]:
+def run_cells(
+    cells: Iterable[Cell], options: RunOptions, run_info: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Run every cell in order, printing one progress line per cell."""
     cells = list(cells)
     info_path = options.out_dir / "run.json"
-    write_json_atomic(info_path, {**run_info, "environment": environment(options.threads),
-                                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    write_json_atomic(
+        info_path,
+        {
+            **run_info,
+            "environment": environment(options.threads),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     records, started, done = [], time.perf_counter(), 0
     for index, cell in enumerate(cells, start=1):
         path = options.out_dir / cell.file_name
@@ -131,8 +164,10 @@ def run_cells(cells: Iterable[Cell], options: RunOptions,
         done += 1
         elapsed = time.perf_counter() - started
         eta = elapsed / done * (len(cells) - index)
-        print(f"{prefix}: {_outcome_text(record)} (elapsed {elapsed:.0f} s, "
-              f"ETA {eta:.0f} s)", flush=True)
+        print(
+            f"{prefix}: {_outcome_text(record)} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)",
+            flush=True,
+        )
     return records
 
 

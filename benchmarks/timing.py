@@ -19,7 +19,11 @@ def steady_summary(epoch_seconds: Sequence[float], steps_per_epoch: int) -> dict
     steady = seconds[1:]
     if steady.size:
         q25, median, q75 = np.percentile(steady, [25, 50, 75])
-        summary.update(steady_median_s=float(median), steady_iqr_s=float(q75 - q25),
-                       steady_min_s=float(steady.min()), steady_count=int(steady.size),
-                       step_median_s=float(median) / steps_per_epoch)
+        summary.update(
+            steady_median_s=float(median),
+            steady_iqr_s=float(q75 - q25),
+            steady_min_s=float(steady.min()),
+            steady_count=int(steady.size),
+            step_median_s=float(median) / steps_per_epoch,
+        )
     return summary

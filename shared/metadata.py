@@ -13,16 +13,31 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TRACKED_DISTRIBUTIONS = ("numpy", "torch", "jax", "jaxlib", "flax", "optax", "keras",
-                         "tensorflow", "tensorflow-cpu", "matplotlib")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS")
+BASE_DISTRIBUTIONS = ("numpy", "matplotlib")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "XLA_FLAGS",
+)
 
 
-def distribution_versions(names: tuple[str, ...] = TRACKED_DISTRIBUTIONS) -> dict[str, str]:
-    """Installed version of each distribution that is installed."""
+def tracked_distributions() -> tuple[str, ...]:
+    """NumPy, matplotlib and every distribution a registered backend names."""
+    from shared.registry import BACKENDS
+
+    names = [*BASE_DISTRIBUTIONS]
+    for info in BACKENDS.values():
+        names += [name for name in info.distributions if name not in names]
+    return tuple(names)
+
+
+def distribution_versions(names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Installed version of each distribution (default: the tracked ones) that is installed."""
     versions = {}
-    for name in names:
+    for name in names or tracked_distributions():
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -42,9 +57,12 @@ def cpu_model() -> str:
 
 def git_commit() -> str:
     """HEAD's commit, with '+dirty' when tracked files differ from it; 'unknown' outside git."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
     try:
         commit = git("rev-parse", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no")

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from shared.specs import SpecError, Network
+from shared.specs import Network, SpecError
 
 Params = dict[str, np.ndarray]
 DTYPES = ("float32", "float64")
@@ -53,8 +53,7 @@ def _fans(kernel_shape: tuple[int, ...]) -> tuple[int, int]:
     return receptive * kernel_shape[-2], receptive * kernel_shape[-1]
 
 
-def init_params(network: Network, scheme: InitScheme, seed: int,
-                dtype: str = "float64") -> Params:
+def init_params(network: Network, scheme: InitScheme, seed: int, dtype: str = "float64") -> Params:
     """Draw canonical parameters in layer order (kernel, then bias) in float64, then cast."""
     check_dtype(dtype)
     rng = rng_for(seed, INIT_STREAM)
@@ -72,8 +71,9 @@ def init_params(network: Network, scheme: InitScheme, seed: int,
     return cast_params(params, dtype)
 
 
-def _draw_kernel(rng: np.random.Generator, scheme: InitScheme, shape: tuple[int, ...],
-                 fan_in: int, fan_out: int) -> np.ndarray:
+def _draw_kernel(
+    rng: np.random.Generator, scheme: InitScheme, shape: tuple[int, ...], fan_in: int, fan_out: int
+) -> np.ndarray:
     if scheme.kind == "torch_default":
         bound = 1.0 / math.sqrt(fan_in)
         return rng.uniform(-bound, bound, size=shape)

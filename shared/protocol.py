@@ -64,8 +64,15 @@ class Model(Protocol):
 class BackendModule(Protocol):
     def configure(self, threads: int, seed: int) -> None: ...
 
-    def build_model(self, network: Network, params: Params, loss: Loss,
-                    optimizer: Optimizer, dtype: str, mode: str) -> Model: ...
+    def build_model(
+        self,
+        network: Network,
+        params: Params,
+        loss: Loss,
+        optimizer: Optimizer,
+        dtype: str,
+        mode: str,
+    ) -> Model: ...
 
 
 class NotSupported(Exception):

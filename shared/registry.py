@@ -20,8 +20,8 @@ from shared.params import DTYPES
 class BackendInfo:
     """What the harness needs to know about a backend before importing it.
 
-    ``packages``: import names that must be installed. ``modes``: execution modes, the
-    first is the default. ``workloads``: the workloads it can run (None: all).
+    ``packages``: import names that must be installed. ``modes``: execution mode -> what
+    it runs; the first is the default. ``workloads``: the workloads it can run (None: all).
     ``env``: environment set before the backend is imported (e.g. Keras's backend).
     ``distributions``: installed distributions whose versions each record keeps.
     """
@@ -30,7 +30,7 @@ class BackendInfo:
     module: str
     description: str
     packages: tuple[str, ...]
-    modes: tuple[str, ...]
+    modes: dict[str, str]
     distributions: tuple[str, ...]
     dtypes: tuple[str, ...] = DTYPES
     workloads: tuple[str, ...] | None = None
@@ -38,7 +38,7 @@ class BackendInfo:
 
     @property
     def default_mode(self) -> str:
-        return self.modes[0]
+        return next(iter(self.modes))
 
     def runs(self, workload: str) -> bool:
         return self.workloads is None or workload in self.workloads
@@ -47,23 +47,60 @@ class BackendInfo:
 BACKENDS: dict[str, BackendInfo] = {
     info.name: info
     for info in (
-        BackendInfo("numpy", "backends.numpy.model",
-                    "NumPy, hand-written forward and backward (the reference)",
-                    packages=("numpy",), modes=("eager",), distributions=("numpy",)),
-        BackendInfo("torch", "backends.torch.model", "PyTorch",
-                    packages=("torch",), modes=("eager", "compile"),
-                    distributions=("torch",)),
-        BackendInfo("jax", "backends.jax.model", "JAX with Flax (linen) and Optax",
-                    packages=("jax", "flax", "optax"), modes=("jit", "scan"),
-                    distributions=("jax", "jaxlib", "flax", "optax")),
-        BackendInfo("keras", "backends.keras.model", "Keras 3 on TensorFlow",
-                    packages=("keras", "tensorflow"), modes=("function", "eager", "xla"),
-                    distributions=("keras", "tensorflow", "tensorflow-cpu"),
-                    env={"KERAS_BACKEND": "tensorflow"}),
-        BackendInfo("python", "backends.python.model",
-                    "plain Python floats, hand-derived gradients (copy-net only)",
-                    packages=(), modes=("eager",), distributions=(),
-                    dtypes=("float64",), workloads=("copynet",)),
+        BackendInfo(
+            "numpy",
+            "backends.numpy.model",
+            "NumPy, hand-written forward and backward (the reference)",
+            packages=("numpy",),
+            modes={"eager": "forward and backward written out in NumPy, one call per op"},
+            distributions=("numpy",),
+        ),
+        BackendInfo(
+            "torch",
+            "backends.torch.model",
+            "PyTorch",
+            packages=("torch",),
+            modes={
+                "eager": "torch.optim loop: zero_grad, forward, backward, step",
+                "compile": "one torch.compile'd graph per step (forward, backward, update)",
+            },
+            distributions=("torch",),
+        ),
+        BackendInfo(
+            "jax",
+            "backends.jax.model",
+            "JAX with Flax (linen) and Optax",
+            packages=("jax", "flax", "optax"),
+            modes={
+                "jit": "one jax.jit'd step per call, parameters donated",
+                "scan": "the whole epoch in one jitted lax.scan",
+            },
+            distributions=("jax", "jaxlib", "flax", "optax"),
+        ),
+        BackendInfo(
+            "keras",
+            "backends.keras.model",
+            "Keras 3 on TensorFlow",
+            packages=("keras", "tensorflow"),
+            modes={
+                "function": "Keras's tf.function train step, the epoch's steps in one call "
+                "(steps_per_execution)",
+                "eager": "Keras with run_eagerly=True: every op dispatched from Python",
+                "xla": "as function, compiled with XLA (jit_compile=True)",
+            },
+            distributions=("keras", "tensorflow", "tensorflow-cpu"),
+            env={"KERAS_BACKEND": "tensorflow"},
+        ),
+        BackendInfo(
+            "python",
+            "backends.python.model",
+            "plain Python floats, hand-derived gradients (copy-net only)",
+            packages=(),
+            modes={"eager": "a Python loop over samples, float arithmetic only"},
+            distributions=(),
+            dtypes=("float64",),
+            workloads=("copynet",),
+        ),
     )
 }
 

@@ -99,8 +99,11 @@ def _layer_output_shape(layer: Layer, shape: Shape, where: str) -> Shape:
         _positive_int(layer.step, f"{where}: MaxPool2D stride")
         if layer.size > min(height, width):
             raise SpecError(f"{where}: pool size {layer.size} is larger than its input {shape}")
-        return (channels, _valid_extent(height, layer.size, layer.step),
-                _valid_extent(width, layer.size, layer.step))
+        return (
+            channels,
+            _valid_extent(height, layer.size, layer.step),
+            _valid_extent(width, layer.size, layer.step),
+        )
     raise SpecError(f"{where}: unknown layer {layer!r}")
 
 
@@ -120,8 +123,11 @@ def _conv_output_shape(layer: Conv2D, height: int, width: int, where: str) -> Sh
             f"{where}: kernel {layer.kernel}x{layer.kernel} is larger than its input "
             f"{height}x{width}"
         )
-    return (layer.filters, _valid_extent(height, layer.kernel, layer.stride),
-            _valid_extent(width, layer.kernel, layer.stride))
+    return (
+        layer.filters,
+        _valid_extent(height, layer.kernel, layer.stride),
+        _valid_extent(width, layer.kernel, layer.stride),
+    )
 
 
 def _valid_extent(size: int, window: int, stride: int) -> int:
@@ -175,13 +181,19 @@ class Network:
     def param_shapes(self) -> dict[str, Shape]:
         """Canonical parameter names and shapes, in layer order (kernel before bias)."""
         shapes: dict[str, Shape] = {}
-        for index, (layer, in_shape) in enumerate(zip(self.layers, self.input_shapes())):
+        for index, (layer, in_shape) in enumerate(
+            zip(self.layers, self.input_shapes(), strict=True)
+        ):
             if isinstance(layer, Dense):
                 shapes[f"layer{index}.kernel"] = (in_shape[0], layer.units)
                 shapes[f"layer{index}.bias"] = (layer.units,)
             elif isinstance(layer, Conv2D):
-                shapes[f"layer{index}.kernel"] = (layer.kernel, layer.kernel, in_shape[0],
-                                                  layer.filters)
+                shapes[f"layer{index}.kernel"] = (
+                    layer.kernel,
+                    layer.kernel,
+                    in_shape[0],
+                    layer.filters,
+                )
                 shapes[f"layer{index}.bias"] = (layer.filters,)
         return shapes
 
@@ -192,8 +204,9 @@ class Network:
     def forward_flops(self) -> int:
         """Multiply-add FLOPs (2 per MAC) of one sample's forward pass, activations excluded."""
         flops = 0
-        for layer, in_shape, out_shape in zip(self.layers, self.input_shapes(),
-                                              self.layer_shapes()):
+        for layer, in_shape, out_shape in zip(
+            self.layers, self.input_shapes(), self.layer_shapes(), strict=True
+        ):
             if isinstance(layer, Dense):
                 flops += 2 * in_shape[0] * layer.units
             elif isinstance(layer, Conv2D):

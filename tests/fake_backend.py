@@ -13,16 +13,32 @@ import time
 from backends.numpy import model as numpy_model
 from shared import registry
 
-FAULT_MODES = ("ok", "crash", "hang", "nan", "slow")
+FAULT_MODES = {
+    "ok": "trains like NumPy",
+    "crash": "dies in build_model",
+    "hang": "never finishes an epoch",
+    "nan": "NaN loss from epoch 3",
+    "slow": "0.3 s per epoch",
+}
 
 
 def register() -> None:
     registry.BACKENDS["fake"] = registry.BackendInfo(
-        "fake", __name__, "faults on purpose (tests only)", packages=("numpy",),
-        modes=FAULT_MODES, distributions=())
+        "fake",
+        __name__,
+        "faults on purpose (tests only)",
+        packages=("numpy",),
+        modes=FAULT_MODES,
+        distributions=(),
+    )
     registry.BACKENDS["ghost"] = registry.BackendInfo(
-        "ghost", __name__, "a framework that is not installed (tests only)",
-        packages=("surely_not_an_installed_package",), modes=("ok",), distributions=())
+        "ghost",
+        __name__,
+        "a framework that is not installed (tests only)",
+        packages=("surely_not_an_installed_package",),
+        modes={"ok": "never runs"},
+        distributions=(),
+    )
 
 
 def configure(threads: int, seed: int) -> None:

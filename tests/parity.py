@@ -60,35 +60,59 @@ def _workload_case(workload: str, variant: str, init_seed: int = 3) -> Case:
         xs.append(x)
         ys.append(y)
         epoch += 1
-    return Case(f"{workload}-{variant}", workload, config.network, config.init, config.loss,
-                config.optimizer, np.concatenate(xs)[:PARITY_STEPS],
-                np.concatenate(ys)[:PARITY_STEPS], init_seed=init_seed)
+    return Case(
+        f"{workload}-{variant}",
+        workload,
+        config.network,
+        config.init,
+        config.loss,
+        config.optimizer,
+        np.concatenate(xs)[:PARITY_STEPS],
+        np.concatenate(ys)[:PARITY_STEPS],
+        init_seed=init_seed,
+    )
 
 
 def _mlp_clip_case() -> Case:
     """Exercises tanh and relu, Adam with active global-norm clipping, a changing rate."""
     rng = np.random.default_rng(7)
     network = Network((3,), (Dense(5, "tanh"), Dense(4, "relu"), Dense(2, "linear")))
-    return Case("mlp-adam-clip-decay", "synthetic", network, InitScheme("torch_default"), MSE(),
-                Adam(lr=0.05, beta1=0.9, beta2=0.99, eps=1e-8, clip_global_norm=0.1),
-                rng.normal(size=(PARITY_STEPS, 8, 3)), rng.normal(size=(PARITY_STEPS, 8, 2)),
-                schedule=ExponentialDecay(0.7))
+    return Case(
+        "mlp-adam-clip-decay",
+        "synthetic",
+        network,
+        InitScheme("torch_default"),
+        MSE(),
+        Adam(lr=0.05, beta1=0.9, beta2=0.99, eps=1e-8, clip_global_norm=0.1),
+        rng.normal(size=(PARITY_STEPS, 8, 3)),
+        rng.normal(size=(PARITY_STEPS, 8, 2)),
+        schedule=ExponentialDecay(0.7),
+    )
 
 
 def _sgd_decay_case() -> Case:
     """SGD with momentum while the rate changes: pins the PyTorch form of momentum."""
     rng = np.random.default_rng(8)
     network = Network((2,), (Dense(3, "sigmoid"), Dense(1, "linear")))
-    return Case("mlp-sgd-momentum-decay", "synthetic", network, InitScheme("glorot_uniform"),
-                MSE(), SGD(lr=0.3, momentum=0.8, clip_global_norm=0.5),
-                rng.normal(size=(PARITY_STEPS, 6, 2)), rng.normal(size=(PARITY_STEPS, 6, 1)),
-                schedule=ExponentialDecay(0.5))
+    return Case(
+        "mlp-sgd-momentum-decay",
+        "synthetic",
+        network,
+        InitScheme("glorot_uniform"),
+        MSE(),
+        SGD(lr=0.3, momentum=0.8, clip_global_norm=0.5),
+        rng.normal(size=(PARITY_STEPS, 6, 2)),
+        rng.normal(size=(PARITY_STEPS, 6, 1)),
+        schedule=ExponentialDecay(0.5),
+    )
 
 
 @functools.cache
 def cases() -> dict[str, Case]:
-    built = [_workload_case("copynet", v) for v in ("supervised", "reward", "reward-linear",
-                                                    "reward-exp", "reward-exp10")]
+    built = [
+        _workload_case("copynet", v)
+        for v in ("supervised", "reward", "reward-linear", "reward-exp", "reward-exp10")
+    ]
     built += [_workload_case("xor", v) for v in ("momentum", "single-layer")]
     # Seed 1: with most seeds the online variant's ReLU output starts dead (all
     # gradients zero), which would make its case compare nothing.
@@ -105,8 +129,9 @@ def runs_case(backend: str, case: Case) -> bool:
 def build(backend: str, case: Case, dtype: str, mode: str | None = None):
     module = registry.load(backend)
     mode = mode or registry.get(backend).default_mode
-    return module.build_model(case.network, case.params(dtype), case.loss, case.optimizer,
-                              dtype, mode)
+    return module.build_model(
+        case.network, case.params(dtype), case.loss, case.optimizer, dtype, mode
+    )
 
 
 @dataclass
@@ -140,9 +165,12 @@ def reference_trace(case_name: str, dtype: str) -> Trace:
 
 
 def assert_close(actual, expected, dtype: str, what: str) -> None:
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
-                               np.asarray(expected, dtype=np.float64),
-                               err_msg=what, **TOLERANCES[dtype])
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64),
+        np.asarray(expected, dtype=np.float64),
+        err_msg=what,
+        **TOLERANCES[dtype],
+    )
 
 
 def assert_params_close(actual: Params, expected: Params, dtype: str, what: str) -> None:
@@ -157,7 +185,12 @@ def assert_traces_close(actual: Trace, expected: Trace, dtype: str) -> None:
     assert_close(actual.loss, expected.loss, dtype, "loss")
     assert_params_close(actual.grads, expected.grads, dtype, "gradients")
     for step in range(PARITY_STEPS):
-        assert_close(actual.step_losses[step], expected.step_losses[step], dtype,
-                     f"loss of step {step + 1}")
-        assert_params_close(actual.step_params[step], expected.step_params[step], dtype,
-                            f"params after step {step + 1}")
+        assert_close(
+            actual.step_losses[step], expected.step_losses[step], dtype, f"loss of step {step + 1}"
+        )
+        assert_params_close(
+            actual.step_params[step],
+            expected.step_params[step],
+            dtype,
+            f"params after step {step + 1}",
+        )

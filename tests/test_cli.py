@@ -26,21 +26,29 @@ print("EXIT", code, "IMPORTED", ",".join(imported) or "-")
 
 
 def run_cli(*args: str) -> tuple[int, list[str], str]:
-    result = subprocess.run([sys.executable, "-c", PROBE.format(frameworks=FRAMEWORKS), *args],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(frameworks=FRAMEWORKS), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     last = result.stdout.strip().splitlines()[-1].split()
     imported = [] if last[3] == "-" else last[3].split(",")
     return int(last[1]), imported, result.stderr
 
 
-@pytest.mark.parametrize(("args", "valid_names"), [
-    (["run", "--workload", "mnist"], ["copynet", "xor"]),
-    (["run", "--backend", "numpy,caffe"], ["numpy", "torch", "jax", "keras"]),
-    (["run", "--backend", "torch", "--mode", "turbo"], ["eager", "compile"]),
-    (["run", "--dtype", "float16"], ["float32", "float64"]),
-    (["run", "--preset", "huge"], ["smoke", "quick", "full"]),
-    (["run", "--workload", "xor", "--variant", "nonsense"], ["momentum", "online"]),
-])
+@pytest.mark.parametrize(
+    ("args", "valid_names"),
+    [
+        (["run", "--workload", "mnist"], ["copynet", "xor"]),
+        (["run", "--backend", "numpy,caffe"], ["numpy", "torch", "jax", "keras"]),
+        (["run", "--backend", "torch", "--mode", "turbo"], ["eager", "compile"]),
+        (["run", "--dtype", "float16"], ["float32", "float64"]),
+        (["run", "--preset", "huge"], ["smoke", "quick", "full"]),
+        (["run", "--workload", "xor", "--variant", "nonsense"], ["momentum", "online"]),
+    ],
+)
 def test_unknown_name_exits_2_with_valid_names_and_imports_nothing(args, valid_names):
     code, imported, stderr = run_cli(*args)
     assert code == 2
@@ -49,14 +57,17 @@ def test_unknown_name_exits_2_with_valid_names_and_imports_nothing(args, valid_n
         assert name in stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["run", "--seeds", "a-b"],
-    ["run", "--threads", "0"],
-    ["run", "--timeout", "-1"],
-    ["run", "--resume"],
-    ["run", "--backend", "python", "--workload", "xor"],
-    ["report", "/nonexistent/run"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--seeds", "a-b"],
+        ["run", "--threads", "0"],
+        ["run", "--timeout", "-1"],
+        ["run", "--resume"],
+        ["run", "--backend", "python", "--workload", "xor"],
+        ["report", "/nonexistent/run"],
+    ],
+)
 def test_bad_options_exit_2_before_any_work(args):
     code, imported, stderr = run_cli(*args)
     assert code == 2

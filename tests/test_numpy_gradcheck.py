@@ -40,8 +40,14 @@ def numeric_grads(model, x, y, eps=1e-6):
 def test_backward_matches_finite_differences(loss_name):
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2)) * 3
-    model = build_model(NET, init_params(NET, InitScheme("torch_default"), 2),
-                        LOSSES[loss_name], SGD(lr=0.1), "float64", "eager")
+    model = build_model(
+        NET,
+        init_params(NET, InitScheme("torch_default"), 2),
+        LOSSES[loss_name],
+        SGD(lr=0.1),
+        "float64",
+        "eager",
+    )
     _, grads = model.loss_and_grads(x, y)
     for name, expected in numeric_grads(model, x, y).items():
         np.testing.assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)
@@ -51,8 +57,14 @@ def test_binary_cross_entropy_backward_matches_finite_differences():
     net = Network((2,), (Dense(3, "tanh"), Dense(1, "sigmoid")))
     x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
-    model = build_model(net, init_params(net, InitScheme("normal"), 4), BinaryCrossEntropy(),
-                        SGD(lr=0.1), "float64", "eager")
+    model = build_model(
+        net,
+        init_params(net, InitScheme("normal"), 4),
+        BinaryCrossEntropy(),
+        SGD(lr=0.1),
+        "float64",
+        "eager",
+    )
     _, grads = model.loss_and_grads(x, y)
     for name, expected in numeric_grads(model, x, y).items():
         np.testing.assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)

@@ -13,8 +13,11 @@ from tests.parity import assert_close, build, cases, runs_case
 
 CASE = "mlp-adam-clip-decay"  # tanh, relu and linear layers
 BACKENDS = [name for name in registry.BACKENDS if runs_case(name, cases()[CASE])]
-PAIRS = [(a, b, dtype) for a, b in itertools.permutations(BACKENDS, 2)
-         for dtype in ("float32", "float64")]
+PAIRS = [
+    (a, b, dtype)
+    for a, b in itertools.permutations(BACKENDS, 2)
+    for dtype in ("float32", "float64")
+]
 
 
 def trained_params(backend: str, dtype: str):
@@ -26,8 +29,9 @@ def trained_params(backend: str, dtype: str):
     return model
 
 
-@pytest.mark.parametrize(("source", "target", "dtype"), PAIRS,
-                         ids=[f"{a}-to-{b}-{d}" for a, b, d in PAIRS])
+@pytest.mark.parametrize(
+    ("source", "target", "dtype"), PAIRS, ids=[f"{a}-to-{b}-{d}" for a, b, d in PAIRS]
+)
 def test_saved_params_load_with_identical_outputs(tmp_path, source, target, dtype):
     case = cases()[CASE]
     trained = trained_params(source, dtype)

@@ -11,9 +11,19 @@ import numpy as np
 import pytest
 
 from shared import registry
-from tests.parity import (OTHER_BACKENDS, PARITY_STEPS, Case, assert_close,
-                          assert_params_close, assert_traces_close, build, cases,
-                          reference_trace, runs_case, trace)
+from tests.parity import (
+    OTHER_BACKENDS,
+    PARITY_STEPS,
+    Case,
+    assert_close,
+    assert_params_close,
+    assert_traces_close,
+    build,
+    cases,
+    reference_trace,
+    runs_case,
+    trace,
+)
 
 
 def _combos(fixed_rate_only: bool = False):
@@ -25,8 +35,13 @@ def _combos(fixed_rate_only: bool = False):
                     if fixed_rate_only and case.schedule is not None:
                         continue  # the rate changes between steps: covered step by step
                     if runs_case(backend, case):
-                        yield pytest.param(backend, mode, dtype, case.name,
-                                           id=f"{backend}-{mode}-{dtype}-{case.name}")
+                        yield pytest.param(
+                            backend,
+                            mode,
+                            dtype,
+                            case.name,
+                            id=f"{backend}-{mode}-{dtype}-{case.name}",
+                        )
 
 
 @pytest.mark.parametrize(("backend", "mode", "dtype", "case_name"), list(_combos()))

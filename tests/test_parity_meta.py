@@ -12,8 +12,7 @@ from tests.parity import assert_traces_close, cases, reference_trace
 def test_a_gradient_scaled_by_1_001_is_caught(case_name, dtype):
     reference = reference_trace(case_name, dtype)
     perturbed = reference_trace(case_name, dtype)
-    perturbed = type(perturbed)(**{**perturbed.__dict__,
-                                   "grads": dict(perturbed.grads)})
+    perturbed = type(perturbed)(**{**perturbed.__dict__, "grads": dict(perturbed.grads)})
     name = next(iter(perturbed.grads))
     perturbed.grads[name] = perturbed.grads[name] * 1.001
     with pytest.raises(AssertionError, match="gradients"):
@@ -22,8 +21,9 @@ def test_a_gradient_scaled_by_1_001_is_caught(case_name, dtype):
 
 def test_reference_agrees_with_itself():
     case = next(iter(cases()))
-    assert_traces_close(reference_trace(case, "float64"), reference_trace(case, "float64"),
-                        "float64")
+    assert_traces_close(
+        reference_trace(case, "float64"), reference_trace(case, "float64"), "float64"
+    )
 
 
 def test_every_case_moves_every_parameter():

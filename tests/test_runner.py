@@ -10,21 +10,28 @@ import sys
 import time
 from pathlib import Path
 
+from backends.numpy.model import build_model
 from benchmarks.drivers import train
 from shared.metadata import REPO_ROOT
 from shared.optim import SGD
 from shared.params import init_params
 from shared.workloads import get_workload
-from backends.numpy.model import build_model
 
 # Runs the CLI with the fake backends registered (they exist only in this process).
-LAUNCH = ("import sys; import tests.fake_backend as fake; fake.register(); "
-          "from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))")
+LAUNCH = (
+    "import sys; import tests.fake_backend as fake; fake.register(); "
+    "from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def launch(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, *args], cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def run(*args: str, timeout: float = 300) -> tuple[int, str]:
@@ -42,11 +49,24 @@ def records(out: Path) -> dict[tuple[str, str], dict]:
 
 
 def test_real_cells_write_records_summary_and_report(tmp_path):
-    code, output = run("run", "--workload", "copynet,xor", "--variant", "supervised,momentum",
-                       "--backend", "numpy,python", "--preset", "smoke", "--out", str(tmp_path))
+    code, output = run(
+        "run",
+        "--workload",
+        "copynet,xor",
+        "--variant",
+        "supervised,momentum",
+        "--backend",
+        "numpy,python",
+        "--preset",
+        "smoke",
+        "--out",
+        str(tmp_path),
+    )
     assert code == 0, output
-    found = {(r["workload"], r["backend"]): r for r in map(
-        lambda p: json.loads(p.read_text()), tmp_path.glob("*__seed*.json"))}
+    found = {
+        (r["workload"], r["backend"]): r
+        for r in map(lambda p: json.loads(p.read_text()), tmp_path.glob("*__seed*.json"))
+    }
     assert found[("copynet", "numpy")]["status"] == "ok"
     assert found[("copynet", "python")]["status"] == "ok"
     assert found[("xor", "numpy")]["status"] == "ok"
@@ -63,10 +83,24 @@ def test_real_cells_write_records_summary_and_report(tmp_path):
 
 
 def test_each_fault_is_recorded_and_the_run_goes_on(tmp_path):
-    code, output = run("run", "--workload", "copynet", "--variant", "supervised",
-                       "--backend", "fake,ghost", "--mode", "crash,hang,nan,ok",
-                       "--preset", "smoke", "--timeout", "20", "--out", str(tmp_path),
-                       timeout=200)
+    code, output = run(
+        "run",
+        "--workload",
+        "copynet",
+        "--variant",
+        "supervised",
+        "--backend",
+        "fake,ghost",
+        "--mode",
+        "crash,hang,nan,ok",
+        "--preset",
+        "smoke",
+        "--timeout",
+        "20",
+        "--out",
+        str(tmp_path),
+        timeout=200,
+    )
     assert code == 1, output  # a failed or timed-out cell makes the run exit non-zero
     found = records(tmp_path)
     assert found[("fake", "ok")]["status"] == "ok"
@@ -81,8 +115,21 @@ def test_each_fault_is_recorded_and_the_run_goes_on(tmp_path):
 
 
 def test_interrupted_run_keeps_finished_cells_and_resume_finishes(tmp_path):
-    args = ("run", "--workload", "copynet", "--variant", "supervised", "--backend", "fake",
-            "--mode", "ok,slow", "--preset", "smoke", "--out", str(tmp_path))
+    args = (
+        "run",
+        "--workload",
+        "copynet",
+        "--variant",
+        "supervised",
+        "--backend",
+        "fake",
+        "--mode",
+        "ok,slow",
+        "--preset",
+        "smoke",
+        "--out",
+        str(tmp_path),
+    )
     process = launch(*args)
     finished = tmp_path / "copynet__supervised__fake__ok__float32__seed0.json"
     deadline = time.time() + 120
@@ -107,8 +154,14 @@ def test_divergence_stops_training_at_the_first_nonfinite_epoch():
     workload = get_workload("copynet")
     config = workload.config("supervised", "quick")  # 500 epochs
     config = type(config)(**{**config.__dict__, "optimizer": SGD(lr=10.0)})
-    model = build_model(config.network, init_params(config.network, config.init, 0),
-                        config.loss, config.optimizer, "float64", "eager")
+    model = build_model(
+        config.network,
+        init_params(config.network, config.init, 0),
+        config.loss,
+        config.optimizer,
+        "float64",
+        "eager",
+    )
     data = workload.data("supervised", "quick", 0)
     history = train(model, config, [model.prepare(*data.epoch(0))])
     assert history.diverged_at is not None and history.diverged_at < config.epochs

@@ -11,10 +11,18 @@ from shared.params import InitScheme, init_params
 from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network, SpecError
 from shared.workloads import TrainingConfig
 
-DQN = Network((4, 84, 84), (Conv2D(32, 8, 4, activation="relu"),
-                            Conv2D(64, 4, 2, activation="relu"),
-                            Conv2D(64, 3, 1, activation="relu"), Flatten(),
-                            Dense(512, "relu"), Dense(256, "relu"), Dense(6)))
+DQN = Network(
+    (4, 84, 84),
+    (
+        Conv2D(32, 8, 4, activation="relu"),
+        Conv2D(64, 4, 2, activation="relu"),
+        Conv2D(64, 3, 1, activation="relu"),
+        Flatten(),
+        Dense(512, "relu"),
+        Dense(256, "relu"),
+        Dense(6),
+    ),
+)
 NBODY = Network((3,), (*(Dense(128, "relu") for _ in range(10)), Dense(4)))
 
 
@@ -27,27 +35,40 @@ def test_published_sizes():
     assert NBODY.n_params == 149_636
 
 
-@pytest.mark.parametrize(("build", "message"), [
-    (lambda: Network((1, 5, 5), (Conv2D(4, 7), Flatten(), Dense(1))), "larger than its input"),
-    (lambda: Network((1, 4, 4), (MaxPool2D(5), Flatten(), Dense(1))), "larger than its input"),
-    (lambda: Network((1, 8, 8), (Conv2D(4, 3), Dense(1))), "add Flatten"),
-    (lambda: Network((3,), (Flatten(), Dense(1))), "Flatten needs"),
-    (lambda: Network((3,), (Dense(2, "gelu"),)), "activation must be one of"),
-    (lambda: Network((3,), (Dense(0),)), "positive integer"),
-    (lambda: Network((1, 8, 8), (Conv2D(4, 3, 2, "same"), Flatten(), Dense(1))), "same"),
-    (lambda: Network((3,), ()), "at least one layer"),
-    (lambda: Network((1, 8, 8), (Conv2D(2, 3), Flatten())), "last layer must be Dense"),
-    (lambda: SGD(lr=-1.0), "lr must be positive"),
-    (lambda: SGD(lr=0.1, momentum=1.0), "momentum"),
-    (lambda: Adam(lr=1e-3, beta1=0.9, beta2=1.0, eps=1e-8), "beta2"),
-    (lambda: Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_global_norm=0), "clip"),
-    (lambda: ExponentialDecay(1.5), "gamma"),
-    (lambda: RewardShaped("cubic"), "reward must be"),
-    (lambda: BinaryCrossEntropy(eps=0.7), "eps"),
-    (lambda: InitScheme("he_normal"), "unknown init"),
-    (lambda: TrainingConfig(NBODY, InitScheme("normal"), BinaryCrossEntropy(), SGD(lr=0.1),
-                            epochs=0, steps_per_epoch=1, batch_size=1), "epochs"),
-])
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Network((1, 5, 5), (Conv2D(4, 7), Flatten(), Dense(1))), "larger than its input"),
+        (lambda: Network((1, 4, 4), (MaxPool2D(5), Flatten(), Dense(1))), "larger than its input"),
+        (lambda: Network((1, 8, 8), (Conv2D(4, 3), Dense(1))), "add Flatten"),
+        (lambda: Network((3,), (Flatten(), Dense(1))), "Flatten needs"),
+        (lambda: Network((3,), (Dense(2, "gelu"),)), "activation must be one of"),
+        (lambda: Network((3,), (Dense(0),)), "positive integer"),
+        (lambda: Network((1, 8, 8), (Conv2D(4, 3, 2, "same"), Flatten(), Dense(1))), "same"),
+        (lambda: Network((3,), ()), "at least one layer"),
+        (lambda: Network((1, 8, 8), (Conv2D(2, 3), Flatten())), "last layer must be Dense"),
+        (lambda: SGD(lr=-1.0), "lr must be positive"),
+        (lambda: SGD(lr=0.1, momentum=1.0), "momentum"),
+        (lambda: Adam(lr=1e-3, beta1=0.9, beta2=1.0, eps=1e-8), "beta2"),
+        (lambda: Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_global_norm=0), "clip"),
+        (lambda: ExponentialDecay(1.5), "gamma"),
+        (lambda: RewardShaped("cubic"), "reward must be"),
+        (lambda: BinaryCrossEntropy(eps=0.7), "eps"),
+        (lambda: InitScheme("he_normal"), "unknown init"),
+        (
+            lambda: TrainingConfig(
+                NBODY,
+                InitScheme("normal"),
+                BinaryCrossEntropy(),
+                SGD(lr=0.1),
+                epochs=0,
+                steps_per_epoch=1,
+                batch_size=1,
+            ),
+            "epochs",
+        ),
+    ],
+)
 def test_invalid_specs_are_rejected_when_built(build, message):
     with pytest.raises(SpecError, match=message):
         build()

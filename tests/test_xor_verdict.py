@@ -22,10 +22,16 @@ def full_run(backend: str, seed: int) -> dict:
     config = workload.config("momentum", "quick")
     assert config.epochs == 2001
     model = registry.load(backend).build_model(
-        config.network, init_params(config.network, config.init, seed, "float64"),
-        config.loss, config.optimizer, "float64", registry.get(backend).default_mode)
-    history = train(model, config, prepare_batches(model, config,
-                                                   workload.data("momentum", "quick", seed)))
+        config.network,
+        init_params(config.network, config.init, seed, "float64"),
+        config.loss,
+        config.optimizer,
+        "float64",
+        registry.get(backend).default_mode,
+    )
+    history = train(
+        model, config, prepare_batches(model, config, workload.data("momentum", "quick", seed))
+    )
     return workload.metrics("momentum", "quick", seed, model.predict, history.losses)
 
 

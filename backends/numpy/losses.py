@@ -7,8 +7,9 @@ import numpy as np
 from shared.losses import MSE, BinaryCrossEntropy, Loss, RewardShaped
 
 
-def loss_and_output_grad(loss: Loss, pred: np.ndarray, y: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def loss_and_output_grad(
+    loss: Loss, pred: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``(loss, d loss / d pred)``; the loss is a 0-d array of ``pred``'s dtype."""
     n = pred.size
     if isinstance(loss, MSE):
@@ -24,8 +25,9 @@ def loss_and_output_grad(loss: Loss, pred: np.ndarray, y: np.ndarray
     raise TypeError(f"unknown loss {loss!r}")
 
 
-def _reward_shaped(loss: RewardShaped, pred: np.ndarray, y: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _reward_shaped(
+    loss: RewardShaped, pred: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     diff = pred - y
     error = np.abs(diff)
     if loss.reward == "exp":

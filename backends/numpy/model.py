@@ -21,8 +21,9 @@ def configure(threads: int, seed: int) -> None:
 
 
 class NumpyModel:
-    def __init__(self, network: Network, params: Params, loss: Loss, optimizer: Optimizer,
-                 dtype: str):
+    def __init__(
+        self, network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str
+    ):
         check_params(network, params)
         self.dtype = np.dtype(dtype)
         self.loss = loss
@@ -44,13 +45,15 @@ class NumpyModel:
         return value
 
     def prepare(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.ascontiguousarray(xs, dtype=self.dtype),
-                np.ascontiguousarray(ys, dtype=self.dtype))
+        return (
+            np.ascontiguousarray(xs, dtype=self.dtype),
+            np.ascontiguousarray(ys, dtype=self.dtype),
+        )
 
     def train_epoch(self, batches: tuple[np.ndarray, np.ndarray]) -> float:
         xs, ys = batches
         total = 0.0
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys, strict=True):
             total += self.train_step(x, y)
         return total / len(xs)
 
@@ -65,8 +68,9 @@ class NumpyModel:
         self.optimizer.lr = lr
 
 
-def build_model(network: Network, params: Params, loss: Loss, optimizer: Optimizer,
-                dtype: str, mode: str) -> NumpyModel:
+def build_model(
+    network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
+) -> NumpyModel:
     if mode != "eager":
         raise ValueError(f"numpy backend has no mode {mode!r}")
     return NumpyModel(network, params, loss, optimizer, dtype)

@@ -9,8 +9,13 @@ from shared.specs import Dense, Network
 def check_network(network: Network) -> None:
     """Raise NotSupported unless the network is a single Dense(1 -> 1, linear)."""
     layers = network.layers
-    scalar = (network.input_shape == (1,) and len(layers) == 1 and isinstance(layers[0], Dense)
-              and layers[0].units == 1 and layers[0].activation == "linear")
+    scalar = (
+        network.input_shape == (1,)
+        and len(layers) == 1
+        and isinstance(layers[0], Dense)
+        and layers[0].units == 1
+        and layers[0].activation == "linear"
+    )
     if not scalar:
         raise NotSupported("python backend runs only a single Dense(1 -> 1, linear) layer")
 

@@ -30,10 +30,9 @@ class ScalarModel:
         flat = [forward(self.w, self.b, float(v)) for v in np.asarray(x).reshape(-1)]
         return np.asarray(flat, dtype=np.float64).reshape(-1, 1)
 
-    def _batch_loss_and_grads(self, xs: list[float], ys: list[float]
-                              ) -> tuple[float, float, float]:
+    def _batch_loss_and_grads(self, xs: list[float], ys: list[float]) -> tuple[float, float, float]:
         total = grad_w = grad_b = 0.0
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys, strict=True):
             value, d_pred = sample_loss(self.loss, forward(self.w, self.b, x), y)
             total += value
             grad_w += d_pred * x
@@ -59,7 +58,7 @@ class ScalarModel:
 
     def prepare(self, xs: np.ndarray, ys: np.ndarray) -> list[tuple[list[float], list[float]]]:
         """Python lists of floats, one (inputs, targets) pair per step."""
-        return [self.prepare_batch(x, y) for x, y in zip(xs, ys)]
+        return [self.prepare_batch(x, y) for x, y in zip(xs, ys, strict=True)]
 
     def train_epoch(self, batches: list[tuple[list[float], list[float]]]) -> float:
         total = 0.0
@@ -78,8 +77,9 @@ class ScalarModel:
         self.optimizer.lr = lr
 
 
-def build_model(network: Network, params: Params, loss: Loss, optimizer: Optimizer,
-                dtype: str, mode: str) -> ScalarModel:
+def build_model(
+    network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
+) -> ScalarModel:
     if dtype != "float64":
         raise NotSupported("python backend computes in Python floats (float64) only")
     if mode != "eager":

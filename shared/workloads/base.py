@@ -9,7 +9,7 @@ harness (``benchmarks/``) owns the loop, the clock and the records.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ class TrainingConfig:
     epochs: int
     steps_per_epoch: int
     batch_size: int
-    schedule: Schedule = Constant()
+    schedule: Schedule = field(default_factory=Constant)
     target_loss: float | None = None
 
     def __post_init__(self) -> None:
@@ -82,8 +82,9 @@ class Workload:
     def data(self, variant: str, preset: str, seed: int) -> EpochData:
         raise NotImplementedError
 
-    def metrics(self, variant: str, preset: str, seed: int, predict: Predict,
-                losses: Sequence[float]) -> dict[str, Any]:
+    def metrics(
+        self, variant: str, preset: str, seed: int, predict: Predict, losses: Sequence[float]
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     def timeout_s(self, preset: str) -> float:

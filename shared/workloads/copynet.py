@@ -41,8 +41,9 @@ SUPERVISED = {
     "supervised-lr0.001-e5000": (5000, 0.001),
 }
 REWARD = {
-    "reward": RewardShaped("exp", scale=1.0, temperature=100.0, penalty_coef=1.333,
-                           penalty_threshold=0.01),
+    "reward": RewardShaped(
+        "exp", scale=1.0, temperature=100.0, penalty_coef=1.333, penalty_threshold=0.01
+    ),
     "reward-linear": RewardShaped("linear", scale=0.5),
     "reward-exp": RewardShaped("exp", scale=0.5, temperature=1.0),
     "reward-exp10": RewardShaped("exp", scale=1.0, temperature=10.0),
@@ -64,13 +65,27 @@ class CopyNet(Workload):
             epochs, lr = SUPERVISED[variant]
             if preset == "smoke":
                 epochs = min(epochs, SMOKE_SUPERVISED_EPOCHS)
-            return TrainingConfig(NETWORK, INIT, MSE(), SGD(lr=lr), epochs=epochs,
-                                  steps_per_epoch=1, batch_size=N_SAMPLES, target_loss=1e-3)
+            return TrainingConfig(
+                NETWORK,
+                INIT,
+                MSE(),
+                SGD(lr=lr),
+                epochs=epochs,
+                steps_per_epoch=1,
+                batch_size=N_SAMPLES,
+                target_loss=1e-3,
+            )
         steps = REWARD_STEPS[preset]
         per_epoch = min(REWARD_STEPS_PER_EPOCH, steps)
-        return TrainingConfig(NETWORK, INIT, REWARD[variant], SGD(lr=0.01),
-                              epochs=steps // per_epoch, steps_per_epoch=per_epoch,
-                              batch_size=1)
+        return TrainingConfig(
+            NETWORK,
+            INIT,
+            REWARD[variant],
+            SGD(lr=0.01),
+            epochs=steps // per_epoch,
+            steps_per_epoch=per_epoch,
+            batch_size=1,
+        )
 
     def data(self, variant: str, preset: str, seed: int) -> EpochData:
         rng = rng_for(seed, DATA_STREAM)
@@ -82,8 +97,9 @@ class CopyNet(Workload):
         x = rng.uniform(0.0, 10.0, size=shape)
         return EpochData(x, x.copy(), per_epoch=True)
 
-    def metrics(self, variant: str, preset: str, seed: int, predict: Predict,
-                losses: Sequence[float]) -> dict[str, Any]:
+    def metrics(
+        self, variant: str, preset: str, seed: int, predict: Predict, losses: Sequence[float]
+    ) -> dict[str, Any]:
         probes = np.asarray(PROBES).reshape(-1, 1)
         outputs = np.asarray(predict(probes), dtype=np.float64).reshape(-1)
         bias = float(np.asarray(predict(np.zeros((1, 1))), dtype=np.float64).reshape(-1)[0])
@@ -91,37 +107,68 @@ class CopyNet(Workload):
             "final_loss": float(losses[-1]),
             "w": float(outputs[0]) - bias,
             "b": bias,
-            "probes": {f"{p:g}": float(o) for p, o in zip(PROBES, outputs)},
-            "probe_rel_errors": {f"{p:g}": float(abs(o - p) / p) for p, o in zip(PROBES, outputs)},
+            "probes": {f"{p:g}": float(o) for p, o in zip(PROBES, outputs, strict=True)},
+            "probe_rel_errors": {
+                f"{p:g}": float(abs(o - p) / p) for p, o in zip(PROBES, outputs, strict=True)
+            },
         }
 
 
 # The source's own results (reference.md section 1), shown beside ours in the report.
 # variant -> (framework and device, final loss or None, {probe: output}).
 SOURCE_RESULTS = {
-    "supervised-e10": ("PyTorch, GPU", 0.1725, {"1": 1.3649, "123": 115.7177,
-                                                "1.23123e+11": 115405479936.0}),
-    "supervised-e50": ("PyTorch, GPU", 0.1119, {"1": 0.7919, "123": 127.1819,
-                                                "1.23123e+11": 127553527808.0}),
-    "supervised-e250": ("PyTorch, GPU", 0.0061, {"1": 0.8742, "123": 125.4488,
-                                                 "1.23123e+11": 125721346048.0}),
-    "supervised": ("PyTorch, GPU", 0.0000, {"1": 1.0394, "123": 122.2405,
-                                            "1.23123e+11": 122316914688.0}),
-    "supervised-lr0.001-e500": ("PyTorch, GPU", 0.0164, {"1": 0.7929, "123": 127.0430,
-                                                         "1.23123e+11": 127412420608.0}),
-    "supervised-lr0.001-e5000": ("PyTorch, GPU", 0.0003, {"1": 1.0278, "123": 122.4605,
-                                                          "1.23123e+11": 122550575104.0}),
-    "reward": ("PyTorch, GPU", None, {"1": 0.9999, "9": 8.9949, "123": 122.9963,
-                                      "1.23123e+11": 123119566848.0}),
-    "reward-exp": ("PyTorch, GPU", None, {"1": 0.9998, "123": 123.7488,
-                                          "1.23123e+11": 123879079936.0}),
-    "reward-linear": ("PyTorch, GPU", None, {"1": 1.0576, "123": 127.3472,
-                                             "1.23123e+11": 127452110848.0}),
+    "supervised-e10": (
+        "PyTorch, GPU",
+        0.1725,
+        {"1": 1.3649, "123": 115.7177, "1.23123e+11": 115405479936.0},
+    ),
+    "supervised-e50": (
+        "PyTorch, GPU",
+        0.1119,
+        {"1": 0.7919, "123": 127.1819, "1.23123e+11": 127553527808.0},
+    ),
+    "supervised-e250": (
+        "PyTorch, GPU",
+        0.0061,
+        {"1": 0.8742, "123": 125.4488, "1.23123e+11": 125721346048.0},
+    ),
+    "supervised": (
+        "PyTorch, GPU",
+        0.0000,
+        {"1": 1.0394, "123": 122.2405, "1.23123e+11": 122316914688.0},
+    ),
+    "supervised-lr0.001-e500": (
+        "PyTorch, GPU",
+        0.0164,
+        {"1": 0.7929, "123": 127.0430, "1.23123e+11": 127412420608.0},
+    ),
+    "supervised-lr0.001-e5000": (
+        "PyTorch, GPU",
+        0.0003,
+        {"1": 1.0278, "123": 122.4605, "1.23123e+11": 122550575104.0},
+    ),
+    "reward": (
+        "PyTorch, GPU",
+        None,
+        {"1": 0.9999, "9": 8.9949, "123": 122.9963, "1.23123e+11": 123119566848.0},
+    ),
+    "reward-exp": (
+        "PyTorch, GPU",
+        None,
+        {"1": 0.9998, "123": 123.7488, "1.23123e+11": 123879079936.0},
+    ),
+    "reward-linear": (
+        "PyTorch, GPU",
+        None,
+        {"1": 1.0576, "123": 127.3472, "1.23123e+11": 127452110848.0},
+    ),
 }
 # Source timings: seconds per step (reference.md 1a-1c).
 SOURCE_STEP_SECONDS = {
     "supervised": ("PyTorch on an RTX GPU, per epoch", 0.001),
     "reward": ("PyTorch on an RTX GPU (27.0 s / 25,000 steps)", 27.0 / 25_000),
-    "reward (plain Python)": ("plain Python, no framework (0.018 s / 25,000 steps)",
-                              0.018 / 25_000),
+    "reward (plain Python)": (
+        "plain Python, no framework (0.018 s / 25,000 steps)",
+        0.018 / 25_000,
+    ),
 }

@@ -26,8 +26,7 @@ from shared.losses import MSE, BinaryCrossEntropy
 from shared.optim import SGD, Adam
 from shared.params import InitScheme
 from shared.specs import Dense, Network
-from shared.workloads.base import (EpochData, Predict, TrainingConfig, Workload,
-                                   first_epoch_below)
+from shared.workloads.base import EpochData, Predict, TrainingConfig, Workload, first_epoch_below
 
 INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 TARGETS = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -61,25 +60,45 @@ class Xor(Workload):
     def config(self, variant: str, preset: str) -> TrainingConfig:
         epochs = EPOCHS[variant][PRESET_INDEX[preset]]
         if variant == "momentum":
-            return TrainingConfig(MOMENTUM_NET, InitScheme("normal", std=1.0), MSE(),
-                                  SGD(lr=0.02, momentum=0.9), epochs=epochs,
-                                  steps_per_epoch=1, batch_size=4, target_loss=TARGET_MSE)
+            return TrainingConfig(
+                MOMENTUM_NET,
+                InitScheme("normal", std=1.0),
+                MSE(),
+                SGD(lr=0.02, momentum=0.9),
+                epochs=epochs,
+                steps_per_epoch=1,
+                batch_size=4,
+                target_loss=TARGET_MSE,
+            )
         if variant == "online":
-            return TrainingConfig(ONLINE_NET, InitScheme("normal", std=0.1), MSE(),
-                                  SGD(lr=0.1), epochs=epochs, steps_per_epoch=4,
-                                  batch_size=1, target_loss=TARGET_MSE)
-        return TrainingConfig(SINGLE_LAYER_NET, InitScheme("glorot_uniform"),
-                              BinaryCrossEntropy(eps=1e-7),
-                              Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7),
-                              epochs=epochs, steps_per_epoch=1, batch_size=4)
+            return TrainingConfig(
+                ONLINE_NET,
+                InitScheme("normal", std=0.1),
+                MSE(),
+                SGD(lr=0.1),
+                epochs=epochs,
+                steps_per_epoch=4,
+                batch_size=1,
+                target_loss=TARGET_MSE,
+            )
+        return TrainingConfig(
+            SINGLE_LAYER_NET,
+            InitScheme("glorot_uniform"),
+            BinaryCrossEntropy(eps=1e-7),
+            Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7),
+            epochs=epochs,
+            steps_per_epoch=1,
+            batch_size=4,
+        )
 
     def data(self, variant: str, preset: str, seed: int) -> EpochData:
         if variant == "online":  # four batches of one sample, in the source's fixed order
             return EpochData(INPUTS.reshape(4, 1, 2), TARGETS.reshape(4, 1, 1))
         return EpochData(INPUTS.reshape(1, 4, 2), TARGETS.reshape(1, 4, 1))
 
-    def metrics(self, variant: str, preset: str, seed: int, predict: Predict,
-                losses: Sequence[float]) -> dict[str, Any]:
+    def metrics(
+        self, variant: str, preset: str, seed: int, predict: Predict, losses: Sequence[float]
+    ) -> dict[str, Any]:
         outputs = np.asarray(predict(INPUTS), dtype=np.float64).reshape(-1)
         errors = np.abs(outputs - TARGETS.reshape(-1))
         correct = int(np.sum(errors < 0.5))
