@@ -17,19 +17,38 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.drivers import prepare_batches, train
+from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
-from benchmarks.timing import steady_summary
+from benchmarks.timing import steady_summary, throughput, time_to_target
 from shared.metadata import environment
 from shared.params import init_params
 from shared.protocol import NotSupported
-from shared.workloads import get_workload
+from shared.workloads import TrainingConfig, get_workload
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def run_cell(cell: Cell, threads: int, backend_module: str) -> dict[str, Any]:
+def config_summary(config: TrainingConfig) -> dict[str, Any]:
+    """The cell's training configuration, for the record (specs as their repr)."""
+    return {
+        "epochs": config.epochs,
+        "steps_per_epoch": config.steps_per_epoch,
+        "batch_size": config.batch_size,
+        "n_params": config.network.n_params,
+        "network": repr(config.network),
+        "optimizer": repr(config.optimizer),
+        "loss": repr(config.loss),
+        "schedule": repr(config.schedule),
+        "init": repr(config.init),
+        "target_loss": config.target_loss,
+    }
+
+
+def run_cell(
+    cell: Cell, threads: int, backend_module: str, progress: Path | None = None
+) -> dict[str, Any]:
     """Train the cell's model and return its record (status ok, diverged or skipped).
 
     ``backend_module`` is the registry's module path for the cell's backend; the runner
@@ -60,22 +79,15 @@ def run_cell(cell: Cell, threads: int, backend_module: str) -> dict[str, Any]:
     batches = prepare_batches(model, config, data)
     timing["prepare_s"] = time.perf_counter() - start
 
-    history = train(model, config, batches)
+    history = train(model, config, batches, on_epoch=EpochReporter(progress, config.epochs))
     timing.update(steady_summary(history.seconds, config.steps_per_epoch))
+    timing.update(time_to_target(history.losses, history.seconds, config.target_loss))
+    flops = config.network.train_step_flops(config.batch_size)
+    timing.update(throughput(flops, config.steps_per_epoch, timing.get("steady_median_s")))
     fields: dict[str, Any] = {
         "timing": timing,
         "epochs": history.rows(),
-        "config": {
-            "epochs": config.epochs,
-            "steps_per_epoch": config.steps_per_epoch,
-            "batch_size": config.batch_size,
-            "n_params": config.network.n_params,
-            "optimizer": repr(config.optimizer),
-            "loss": repr(config.loss),
-            "schedule": repr(config.schedule),
-            "init": repr(config.init),
-            "target_loss": config.target_loss,
-        },
+        "config": config_summary(config),
         "environment": environment(threads),
     }
     if history.diverged_at is not None:
@@ -100,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="record file to write")
     parser.add_argument("--threads", required=True, type=int)
     parser.add_argument("--backend-module", required=True, help="from the registry")
+    parser.add_argument("--progress", type=Path, help="file to report epochs to")
     args = parser.parse_args(argv)
     cell = Cell(**json.loads(args.cell))
-    record = run_cell(cell, args.threads, args.backend_module)
+    record = run_cell(cell, args.threads, args.backend_module, args.progress)
     write_json_atomic(args.out, record)
     return 0
 

@@ -7,6 +7,7 @@ status 2 and the list of valid ones, and no framework is ever imported for it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -148,6 +149,7 @@ def command_run(args: argparse.Namespace) -> int:
         "preset": args.preset,
         "cells": len(cells),
         "not_applicable": len(not_applicable),
+        "gemm_ceiling": measure_ceilings(args.threads),
     }
     try:
         records = run_cells(cells, options, run_info)
@@ -156,6 +158,18 @@ def command_run(args: argparse.Namespace) -> int:
     counts = {s: sum(r["status"] == s for r in records) for s in {r["status"] for r in records}}
     print(f"done: {counts}; report: {report}")
     return 1 if counts.get("failed") or counts.get("timeout") else 0
+
+
+def measure_ceilings(threads: int) -> list[dict]:
+    """The fp32 GEMM ceiling at the run's thread count and at every logical CPU."""
+    from benchmarks.ceiling import measure_in_subprocess
+
+    counts = sorted({threads, os.cpu_count() or threads})
+    print(
+        f"measuring the fp32 GEMM ceiling with {' and '.join(map(str, counts))} thread(s)",
+        flush=True,
+    )
+    return [measure_in_subprocess(count) for count in counts]
 
 
 def command_report(args: argparse.Namespace) -> int:

@@ -101,6 +101,10 @@ SUMMARY_COLUMNS = (
     "train_total_s",
     "epochs_run",
     "steps_per_epoch",
+    "target_epochs",
+    "target_s",
+    "target_after_first_s",
+    "gflops",
     "final_loss",
     "peak_rss_mb",
 )

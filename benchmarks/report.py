@@ -1,36 +1,50 @@
-"""report.md (with loss-curve plots) and summary.csv, rebuilt from a run's records alone."""
+"""report.md, report.html (plots embedded) and summary.csv, rebuilt from records alone."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.document import (
+    Block,
+    Bullets,
+    Heading,
+    Image,
+    Paragraph,
+    Table,
+    to_html,
+    to_markdown,
+)
+from benchmarks.plots import plot_losses
 from benchmarks.records import load_records, write_summary_csv
+from benchmarks.stats import bootstrap_median_ratio
 from shared.workloads.copynet import SOURCE_RESULTS, SOURCE_STEP_SECONDS
 
 Record = dict[str, Any]
 GroupKey = tuple[str, str, str, str]  # variant, backend, mode, dtype
+# The framework-free loop each dispatch-bound workload's step time is compared with.
+FRAMEWORK_FREE = {"copynet": "python", "xor": "numpy"}
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, int | np.integer):
         return str(value)
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)
 
 
-def _seconds(value: float | None) -> str:
-    """Seconds with a unit that keeps 3 significant digits readable."""
+def seconds(value: float | None) -> str:
+    """Seconds in s, ms or µs, three significant digits."""
     if value is None or not np.isfinite(value):
         return "–"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
@@ -39,130 +53,199 @@ def _seconds(value: float | None) -> str:
     return "–"
 
 
-def _table(header: list[str], rows: Iterable[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += [
-        "| " + " | ".join(_fmt(c) if not isinstance(c, str) else c for c in row) + " |"
-        for row in rows
-    ]
-    return [*lines, ""]
-
-
-def _groups(records: list[Record]) -> dict[GroupKey, list[Record]]:
-    groups: dict[GroupKey, list[Record]] = defaultdict(list)
+def groups(records: list[Record]) -> dict[GroupKey, list[Record]]:
+    """Records by (variant, backend, mode, dtype): one group per row, seeds pooled."""
+    grouped: dict[GroupKey, list[Record]] = defaultdict(list)
     for record in records:
-        groups[(record["variant"], record["backend"], record["mode"], record["dtype"])].append(
-            record
-        )
-    return dict(groups)
+        key = (record["variant"], record["backend"], record["mode"], record["dtype"])
+        grouped[key].append(record)
+    return dict(sorted(grouped.items()))
 
 
-def _median(records: list[Record], getter: Callable[[Record], Any]) -> float | None:
+def median_of(records: list[Record], getter: Callable[[Record], Any]) -> float | None:
     values = [getter(r) for r in records]
-    values = [v for v in values if isinstance(v, (int, float)) and v is not None]
+    values = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     return float(np.median(values)) if values else None
 
 
-def _timing(name: str) -> Callable[[Record], Any]:
+def timing(name: str) -> Callable[[Record], Any]:
     return lambda record: record.get("timing", {}).get(name)
 
 
-def _environment_section(run_dir: Path, records: list[Record]) -> list[str]:
+def steady_seconds(records: list[Record]) -> list[float]:
+    """Every steady epoch's seconds (all but the first epoch) of every seed."""
+    return [row["seconds"] for r in records for row in r.get("epochs", [])[1:]]
+
+
+def environment_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
     info_path = run_dir / "run.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     env = info.get("environment") or next(
         (r["environment"] for r in records if "environment" in r), {}
     )
     versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
-    return [
-        f"# Benchmark report: {run_dir.name}",
-        "",
-        f"- preset: {info.get('preset', records[0]['preset'])}; cells: {len(records)}",
-        f"- CPU: {env.get('cpu', '?')} ({env.get('logical_cpus', '?')} logical CPUs); "
+    items = [
+        f"preset: {info.get('preset', records[0]['preset'])}; cells: {len(records)}",
+        f"CPU: {env.get('cpu', '?')} ({env.get('logical_cpus', '?')} logical CPUs); "
         f"threads per framework: {env.get('threads', '?')}",
-        f"- Python {env.get('python', '?')} on {env.get('platform', '?')}",
-        f"- versions: {versions}",
-        f"- commit: {env.get('git_commit', '?')}",
-        "- times: import, build and first epoch once per cell; steady = the median over "
-        "the epochs after the first (IQR beside it); medians over seeds where a row has "
-        "several.",
-        "",
+        f"Python {env.get('python', '?')} on {env.get('platform', '?')}",
+        f"versions: {versions}",
+        f"commit: {env.get('git_commit', '?')}",
+    ]
+    for ceiling in info.get("gemm_ceiling", []):
+        items.append(
+            f"measured fp32 GEMM ceiling ({ceiling['gemm_size']}² NumPy matmul, "
+            f"{ceiling['threads']} thread(s)): {ceiling['gflops_best']:.1f} GFLOP/s "
+            f"best, {ceiling['gflops_median']:.1f} median"
+        )
+    return [
+        Heading(1, f"Benchmark report: {run_dir.name}"),
+        Bullets(tuple(items)),
+        Paragraph(
+            "Import, build and first epoch are timed once per cell; the first epoch includes "
+            "tracing and compiling. Steady = median over the later epochs (IQR beside it), with "
+            "the garbage collector off; per step = steady epoch / optimizer steps per epoch. "
+            "Ratios are to the fastest row of the same variant, with a bootstrap 95% interval "
+            "over epochs. Rows with several seeds show medians over seeds."
+        ),
     ]
 
 
-def _speed_table(records: list[Record]) -> list[str]:
+def ceiling_gflops(run_dir: Path) -> float | None:
+    """Best GEMM GFLOP/s measured at the run's thread count, if it was measured."""
+    info_path = run_dir / "run.json"
+    if not info_path.exists():
+        return None
+    info = json.loads(info_path.read_text())
+    threads = info.get("environment", {}).get("threads")
+    matching = [c for c in info.get("gemm_ceiling", []) if c["threads"] == threads]
+    return matching[0]["gflops_best"] if matching else None
+
+
+def _fastest_by_variant(grouped: dict[GroupKey, list[Record]]) -> dict[str, list[float]]:
+    """For each variant, the steady epoch seconds of its fastest row."""
+    fastest: dict[str, tuple[float, list[float]]] = {}
+    for (variant, *_), records in grouped.items():
+        sample = steady_seconds(records)
+        if sample and (variant not in fastest or np.median(sample) < fastest[variant][0]):
+            fastest[variant] = (float(np.median(sample)), sample)
+    return {variant: sample for variant, (_, sample) in fastest.items()}
+
+
+def _framework_free_steps(workload: str, grouped: dict[GroupKey, list[Record]]) -> dict[str, float]:
+    """variant -> per-step seconds of the framework-free loop, where it ran."""
+    reference = FRAMEWORK_FREE.get(workload)
+    return {
+        variant: step
+        for (variant, backend, _, _), records in grouped.items()
+        if backend == reference
+        and (step := median_of(records, timing("step_median_s"))) is not None
+    }
+
+
+def speed_blocks(workload: str, records: list[Record], ceiling: float | None) -> list[Block]:
+    grouped = {
+        k: [r for r in v if r["status"] in ("ok", "diverged")] for k, v in groups(records).items()
+    }
+    grouped = {k: v for k, v in grouped.items() if v}
+    fastest = _fastest_by_variant(grouped)
+    free = _framework_free_steps(workload, grouped)
     rows = []
-    for (variant, backend, mode, dtype), group in sorted(_groups(records).items()):
-        ok = [r for r in group if r["status"] in ("ok", "diverged")]
-        if not ok:
-            continue
+    for (variant, backend, mode, dtype), ok in grouped.items():
+        sample = steady_seconds(ok)
+        ratio = "–"
+        if sample and variant in fastest:
+            value, low, high = bootstrap_median_ratio(sample, fastest[variant])
+            ratio = f"{value:.3g} [{low:.3g}, {high:.3g}]"
+        step = median_of(ok, timing("step_median_s"))
+        versus_free = f"{step / free[variant]:.3g}×" if step and variant in free else "–"
+        gflops = median_of(ok, timing("gflops"))
+        efficiency = (
+            f"{gflops:.3g}" + (f" ({gflops / ceiling:.1%})" if ceiling else "") if gflops else "–"
+        )
         rows.append(
-            [
+            (
                 variant,
-                backend,
-                mode,
+                f"{backend}:{mode}",
                 dtype,
                 str(len(ok)),
-                _seconds(_median(ok, _timing("import_s"))),
-                _seconds(_median(ok, _timing("build_s"))),
-                _seconds(_median(ok, _timing("first_epoch_s"))),
-                _seconds(_median(ok, _timing("steady_median_s"))),
-                _seconds(_median(ok, _timing("steady_iqr_s"))),
-                _seconds(_median(ok, _timing("step_median_s"))),
-                _seconds(_median(ok, _timing("train_total_s"))),
-            ]
+                seconds(median_of(ok, timing("import_s"))),
+                seconds(median_of(ok, timing("build_s"))),
+                seconds(median_of(ok, timing("first_epoch_s"))),
+                f"{seconds(median_of(ok, timing('steady_median_s')))} "
+                f"± {seconds(median_of(ok, timing('steady_iqr_s')))}",
+                seconds(step),
+                ratio,
+                versus_free,
+                efficiency,
+                _target_text(ok),
+            )
         )
-    header = [
+    header = (
         "variant",
-        "backend",
-        "mode",
+        "backend:mode",
         "dtype",
         "cells",
         "import",
         "build",
         "first epoch",
-        "steady epoch",
-        "IQR",
+        "steady epoch ± IQR",
         "per step",
-        "train total",
-    ]
-    return ["### Speed", "", *_table(header, rows)]
+        "× fastest [95% CI]",
+        f"× framework-free ({FRAMEWORK_FREE.get(workload, '–')})",
+        "GFLOP/s (of ceiling)",
+        "to target: epochs, s (first epoch incl.)",
+    )
+    return [Heading(3, "Speed"), Table(header, tuple(rows))]
 
 
-def _copynet_section(records: list[Record]) -> list[str]:
+def _target_text(records: list[Record]) -> str:
+    reached = [r for r in records if r.get("timing", {}).get("target_epochs")]
+    if not any("target_loss" in r.get("timing", {}) for r in records):
+        return "–"
+    if not reached:
+        return f"never (0/{len(records)})"
+    epochs = median_of(reached, timing("target_epochs"))
+    total = median_of(reached, timing("target_s"))
+    return f"{epochs:.0f} ep, {seconds(total)} ({len(reached)}/{len(records)})"
+
+
+def _ok_groups(records: list[Record]) -> dict[GroupKey, list[Record]]:
+    grouped = {k: [r for r in v if r["status"] == "ok"] for k, v in groups(records).items()}
+    return {k: v for k, v in grouped.items() if v}
+
+
+def copynet_blocks(records: list[Record]) -> list[Block]:
     probes = ("1", "9", "123", "1.23123e+11")
     rows = []
-    for (variant, backend, mode, dtype), group in sorted(_groups(records).items()):
-        ok = [r for r in group if r["status"] == "ok"]
-        if not ok:
-            continue
-        metrics = ok[0]["metrics"]
+    for (variant, backend, mode, dtype), ok in _ok_groups(records).items():
+        m = ok[0]["metrics"]
         rows.append(
-            [
+            (
                 variant,
                 f"{backend}:{mode}",
                 dtype,
-                metrics["final_loss"],
-                metrics["w"],
-                metrics["b"],
-                *(metrics["probes"][p] for p in probes),
-                metrics["probe_rel_errors"]["1.23123e+11"],
-            ]
+                fmt(m["final_loss"]),
+                fmt(m["w"]),
+                fmt(m["b"]),
+                *(fmt(m["probes"][p], 12) for p in probes),
+                fmt(m["probe_rel_errors"]["1.23123e+11"], 3),
+            )
         )
     for variant, (source, loss, outputs) in SOURCE_RESULTS.items():
         rows.append(
-            [
+            (
                 variant,
                 f"source ({source})",
                 "float32",
-                loss,
-                None,
-                None,
-                *(outputs.get(p) for p in probes),
-                None,
-            ]
+                fmt(loss),
+                "–",
+                "–",
+                *(fmt(outputs.get(p), 12) for p in probes),
+                "–",
+            )
         )
-    header = [
+    header = (
         "variant",
         "backend",
         "dtype",
@@ -173,48 +256,33 @@ def _copynet_section(records: list[Record]) -> list[str]:
         "f(9)",
         "f(123)",
         "f(123123123123)",
-        "rel. err. of f(123123123123)",
-    ]
+        "rel. error of f(123123123123)",
+    )
     steps = []
-    for (variant, backend, mode, dtype), group in sorted(_groups(records).items()):
-        if variant in ("supervised", "reward") and any(r["status"] == "ok" for r in group):
-            step = _median([r for r in group if r["status"] == "ok"], _timing("step_median_s"))
-            steps.append(
-                [
-                    variant,
-                    f"{backend}:{mode}",
-                    dtype,
-                    _seconds(step),
-                    _seconds(step * 25_000) if variant == "reward" and step else "–",
-                ]
-            )
-    for name, (what, seconds) in SOURCE_STEP_SECONDS.items():
-        steps.append(
-            [
-                name,
-                f"source: {what}",
-                "float32",
-                _seconds(seconds),
-                _seconds(seconds * 25_000) if name.startswith("reward") else "–",
-            ]
-        )
+    for (variant, backend, mode, dtype), ok in _ok_groups(records).items():
+        if variant in ("supervised", "reward"):
+            step = median_of(ok, timing("step_median_s"))
+            run = seconds(step * 25_000) if variant == "reward" and step else "–"
+            steps.append((variant, f"{backend}:{mode}", dtype, seconds(step), run))
+    for name, (what, per_step) in SOURCE_STEP_SECONDS.items():
+        run = seconds(per_step * 25_000) if name.startswith("reward") else "–"
+        steps.append((name, f"source: {what}", "float32", seconds(per_step), run))
     return [
-        "### Results (seed 0 of each row) next to the source's",
-        "",
-        *_table(header, rows),
-        "### Time per optimizer step next to the source's",
-        "",
-        *_table(["variant", "backend", "dtype", "per step", "25,000 steps"], steps),
+        Heading(3, "Results (seed 0 of each row) next to the source's"),
+        Table(header, tuple(rows)),
+        Heading(3, "Time per optimizer step next to the source's"),
+        Paragraph(
+            "The 25,000-step column is the steady step time × 25,000 (the source's "
+            "run length); the first (compiling) epoch is in the speed table."
+        ),
+        Table(("variant", "backend", "dtype", "per step", "25,000 steps"), tuple(steps)),
     ]
 
 
-def _xor_section(records: list[Record]) -> list[str]:
+def xor_blocks(records: list[Record]) -> list[Block]:
     rows = []
-    for (variant, backend, mode, dtype), group in sorted(_groups(records).items()):
-        ok = [r for r in group if r["status"] == "ok"]
-        if not ok:
-            continue
-        solved = [r for r in ok if r["metrics"]["solved"]]
+    for (variant, backend, mode, dtype), ok in _ok_groups(records).items():
+        solved = sum(bool(r["metrics"]["solved"]) for r in ok)
         to_target = [
             r["metrics"]["epochs_to_target"]
             for r in ok
@@ -225,20 +293,20 @@ def _xor_section(records: list[Record]) -> list[str]:
             if to_target
             else "never"
         )
+        correct = [r["metrics"]["correct"] for r in ok]
         rows.append(
-            [
+            (
                 variant,
                 f"{backend}:{mode}",
                 dtype,
-                f"{len(solved)}/{len(ok)}",
-                f"{len(solved) / len(ok):.0%}",
+                f"{solved}/{len(ok)}",
+                f"{solved / len(ok):.0%}",
                 spread,
-                _median(ok, lambda r: r["metrics"]["final_loss"]),
-                f"{min(r['metrics']['correct'] for r in ok)}–"
-                f"{max(r['metrics']['correct'] for r in ok)} of 4",
-            ]
+                fmt(median_of(ok, lambda r: r["metrics"]["final_loss"])),
+                f"{min(correct)}–{max(correct)} of 4",
+            )
         )
-    header = [
+    header = (
         "variant",
         "backend",
         "dtype",
@@ -247,103 +315,85 @@ def _xor_section(records: list[Record]) -> list[str]:
         "epochs to loss < target: median (min–max)",
         "median final loss",
         "points right",
-    ]
+    )
     return [
-        "### Convergence over seeds",
-        "",
-        *_table(header, rows),
-        "A seed is solved when all four outputs are within 0.5 of their targets. "
-        "`single-layer` is the negative control: a single layer can get at most 3 of 4.",
-        "",
+        Heading(3, "Convergence over seeds"),
+        Table(header, tuple(rows)),
+        Paragraph(
+            "A seed is solved when all four outputs are within 0.5 of their targets. "
+            "`single-layer` is the negative control: one layer can get at most 3 of the 4."
+        ),
     ]
 
 
-def _plot_losses(run_dir: Path, workload: str, records: list[Record]) -> list[str]:
-    """One log-scale loss-against-epoch chart per variant, every backend on it (seed 0)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    lines = []
-    by_variant: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        if record["status"] in ("ok", "diverged") and record.get("epochs"):
-            by_variant[record["variant"]].append(record)
-    for variant, group in sorted(by_variant.items()):
-        first_seed = min(r["seed"] for r in group)
-        fig, ax = plt.subplots(figsize=(7, 3.6))
-        for record in sorted(group, key=lambda r: (r["backend"], r["mode"], r["dtype"])):
-            if record["seed"] != first_seed:
-                continue
-            epochs = [row["epoch"] for row in record["epochs"]]
-            losses = [
-                row["loss"] if row["loss"] is not None else np.nan for row in record["epochs"]
-            ]
-            shifted = np.asarray(losses, dtype=float)
-            ax.plot(
-                epochs,
-                shifted,
-                label=f"{record['backend']}:{record['mode']} {record['dtype']}",
-                linewidth=1,
-            )
-        positive = all(row["loss"] is None or row["loss"] > 0 for r in group for row in r["epochs"])
-        ax.set_yscale("log" if positive else "linear")
-        ax.set(xlabel="epoch", ylabel="loss", title=f"{workload}/{variant}, seed {first_seed}")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = run_dir / "plots" / f"{workload}__{variant}__loss.png"
-        path.parent.mkdir(exist_ok=True)
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        lines.append(f"![{workload}/{variant} loss](plots/{path.name})")
-    return ["### Loss curves", "", *lines, ""] if lines else []
-
-
-def _status_section(records: list[Record]) -> list[str]:
-    not_ok = [r for r in records if r["status"] != "ok"]
+def status_blocks(records: list[Record]) -> list[Block]:
+    not_applicable = [r for r in records if r.get("reason", "").startswith("not applicable")]
+    not_ok = [r for r in records if r["status"] != "ok" and r not in not_applicable]
+    blocks: list[Block] = [Heading(2, "Cells not ok")]
     if not not_ok:
-        return ["## Cells not ok", "", "None: every cell finished with status ok.", ""]
-    rows = [
-        [
-            r["workload"],
-            r["variant"],
-            f"{r['backend']}:{r['mode']}",
-            r["dtype"],
-            str(r["seed"]),
-            r["status"],
-            r.get("reason", "").replace("|", "/"),
+        blocks.append(Paragraph("None: every cell that applies finished with status ok."))
+    else:
+        rows = tuple(
+            (
+                r["workload"],
+                r["variant"],
+                f"{r['backend']}:{r['mode']}",
+                r["dtype"],
+                str(r["seed"]),
+                r["status"],
+                r.get("reason", ""),
+            )
+            for r in not_ok
+        )
+        blocks.append(
+            Table(("workload", "variant", "backend", "dtype", "seed", "status", "reason"), rows)
+        )
+    if not_applicable:
+        reasons: dict[str, int] = defaultdict(int)
+        for r in not_applicable:
+            reasons[f"{r['workload']}: {r['reason']}"] += 1
+        blocks += [
+            Heading(3, "Not applicable (not run)"),
+            Bullets(
+                tuple(f"{reason} ({count} cells)" for reason, count in sorted(reasons.items()))
+            ),
         ]
-        for r in not_ok
-    ]
-    return [
-        "## Cells not ok",
-        "",
-        *_table(["workload", "variant", "backend", "dtype", "seed", "status", "reason"], rows),
-    ]
+    return blocks
 
 
-SECTIONS = {"copynet": _copynet_section, "xor": _xor_section}
+WORKLOAD_BLOCKS = {"copynet": copynet_blocks, "xor": xor_blocks}
 
 
-def write_report(run_dir: Path) -> Path:
-    """Write summary.csv and report.md (plus plots/) for the records in ``run_dir``."""
-    records = load_records(run_dir)
-    write_summary_csv(run_dir, records)
-    lines = _environment_section(run_dir, records) if records else ["# Empty run", ""]
+def report_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
+    blocks = environment_blocks(run_dir, records)
+    ceiling = ceiling_gflops(run_dir)
     for workload in sorted({r["workload"] for r in records}):
         ran = [
             r
             for r in records
             if r["workload"] == workload and not r.get("reason", "").startswith("not applicable")
         ]
-        lines += [f"## {workload}", "", *_speed_table(ran)]
-        if workload in SECTIONS:
-            lines += SECTIONS[workload](ran)
-        lines += _plot_losses(run_dir, workload, ran)
-    lines += _status_section(records)
-    path = run_dir / "report.md"
-    tmp = run_dir / ".report.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-    return path
+        blocks += [Heading(2, workload), *speed_blocks(workload, ran, ceiling)]
+        blocks += WORKLOAD_BLOCKS.get(workload, lambda _: [])(ran)
+        images = plot_losses(run_dir, workload, ran)
+        if images:
+            blocks += [
+                Heading(3, "Loss against epoch and against wall time"),
+                *(Image(path, alt) for path, alt in images),
+            ]
+    return blocks + status_blocks(records)
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write summary.csv, report.md, report.html and plots/ for the records in ``run_dir``."""
+    records = load_records(run_dir)
+    write_summary_csv(run_dir, records)
+    blocks = report_blocks(run_dir, records) if records else [Heading(1, "Empty run")]
+    for name, text in (
+        ("report.md", to_markdown(blocks)),
+        ("report.html", to_html(blocks, run_dir, f"Benchmark {run_dir.name}")),
+    ):
+        tmp = run_dir / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(run_dir / name)
+    return run_dir / "report.md"

@@ -14,11 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.progress import LiveStatus, read_epoch
 from benchmarks.records import Cell, new_record, write_json_atomic
 from shared import registry
 from shared.metadata import REPO_ROOT, environment
@@ -48,6 +49,10 @@ def thread_environment(threads: int) -> dict[str, str]:
     }
 
 
+def progress_path(options: RunOptions) -> Path:
+    return options.out_dir / ".cell-progress"
+
+
 def _tail(path: Path) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -57,7 +62,12 @@ def _tail(path: Path) -> str:
 
 
 def _spawn(
-    cell: Cell, record_path: Path, log_path: Path, options: RunOptions, timeout_s: float
+    cell: Cell,
+    record_path: Path,
+    log_path: Path,
+    options: RunOptions,
+    timeout_s: float,
+    on_tick: Callable[[], None],
 ) -> tuple[str, str]:
     """Run the cell's process; returns ``(outcome, detail)``: done, failed or timeout."""
     info = registry.get(cell.backend)
@@ -73,6 +83,8 @@ def _spawn(
         str(options.threads),
         "--backend-module",
         info.module,
+        "--progress",
+        str(progress_path(options)),
     ]
     env = {
         **os.environ,
@@ -92,7 +104,7 @@ def _spawn(
             start_new_session=True,
         )
         try:
-            returncode = process.wait(timeout=timeout_s)
+            returncode = _wait(process, timeout_s, on_tick)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             return "timeout", f"no result after {timeout_s:g} s"
@@ -106,13 +118,27 @@ def _spawn(
     return "done", ""
 
 
+def _wait(process: subprocess.Popen, timeout_s: float, on_tick: Callable[[], None]) -> int:
+    """The process's exit status; calls ``on_tick`` twice a second while it runs."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return process.wait(timeout=min(0.5, max(deadline - time.monotonic(), 0.01)))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+            on_tick()
+
+
 def _kill_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
 
-def run_cell_isolated(cell: Cell, options: RunOptions) -> dict[str, Any]:
+def run_cell_isolated(
+    cell: Cell, options: RunOptions, on_tick: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
     """The cell's record, from its own process, or a skipped/failed/timeout record."""
     record_path = options.out_dir / cell.file_name
     missing = registry.missing_packages(cell.backend)
@@ -124,7 +150,8 @@ def run_cell_isolated(cell: Cell, options: RunOptions) -> dict[str, Any]:
     log_path = options.out_dir / "logs" / cell.file_name.replace(".json", ".log")
     record_path.unlink(missing_ok=True)  # a stale record must not pass for this run's
     start = time.perf_counter()
-    outcome, detail = _spawn(cell, record_path, log_path, options, timeout_s)
+    progress_path(options).unlink(missing_ok=True)
+    outcome, detail = _spawn(cell, record_path, log_path, options, timeout_s, on_tick)
     wall_s = time.perf_counter() - start
     if outcome == "done":
         record = json.loads(record_path.read_text())
@@ -152,22 +179,30 @@ def run_cells(
         },
     )
     records, started, done = [], time.perf_counter(), 0
+    status = LiveStatus()
     for index, cell in enumerate(cells, start=1):
         path = options.out_dir / cell.file_name
         prefix = f"[{index:>{len(str(len(cells)))}}/{len(cells)}] {cell.label}"
         if options.resume and path.exists():
             records.append(json.loads(path.read_text()))
-            print(f"{prefix}: kept from the earlier run", flush=True)
+            status.line(f"{prefix}: kept from the earlier run")
             continue
-        record = run_cell_isolated(cell, options)
+
+        def show_running(prefix: str = prefix) -> None:
+            epoch = read_epoch(progress_path(options))
+            failed = sum(r["status"] in ("failed", "timeout") for r in records)
+            status.show(
+                f"{prefix}: running{f', epoch {epoch}' if epoch else ''} | "
+                f"{len(records)} done, {failed} failed | "
+                f"elapsed {time.perf_counter() - started:.0f} s"
+            )
+
+        record = run_cell_isolated(cell, options, show_running)
         records.append(record)
         done += 1
         elapsed = time.perf_counter() - started
         eta = elapsed / done * (len(cells) - index)
-        print(
-            f"{prefix}: {_outcome_text(record)} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)",
-            flush=True,
-        )
+        status.line(f"{prefix}: {_outcome_text(record)} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)")
     return records
 
 

@@ -27,3 +27,33 @@ def steady_summary(epoch_seconds: Sequence[float], steps_per_epoch: int) -> dict
             step_median_s=float(median) / steps_per_epoch,
         )
     return summary
+
+
+def time_to_target(
+    losses: Sequence[float], epoch_seconds: Sequence[float], target: float | None
+) -> dict[str, float | int | None]:
+    """Epochs and training seconds until the loss first drops below ``target``.
+
+    ``target_s`` sums every epoch up to that one, the first (compiling) epoch included;
+    ``target_after_first_s`` leaves the first epoch out, so compile time shows apart."""
+    if target is None:
+        return {}
+    below = np.flatnonzero(np.asarray(losses, dtype=np.float64) < target)
+    if not below.size:
+        return {"target_loss": target, "target_epochs": None, "target_s": None}
+    epochs = int(below[0]) + 1
+    seconds = np.asarray(epoch_seconds[:epochs], dtype=np.float64)
+    return {
+        "target_loss": target,
+        "target_epochs": epochs,
+        "target_s": float(seconds.sum()),
+        "target_after_first_s": float(seconds[1:].sum()),
+    }
+
+
+def throughput(flops_per_step: int, steps_per_epoch: int, steady_median_s: float | None) -> dict:
+    """Achieved GFLOP/s of the steady epochs, FLOPs counted from the spec."""
+    result: dict[str, float] = {"train_flops_per_step": float(flops_per_step)}
+    if steady_median_s:
+        result["gflops"] = flops_per_step * steps_per_epoch / steady_median_s / 1e9
+    return result

@@ -201,17 +201,32 @@ class Network:
     def n_params(self) -> int:
         return sum(math.prod(shape) for shape in self.param_shapes().values())
 
-    def forward_flops(self) -> int:
-        """Multiply-add FLOPs (2 per MAC) of one sample's forward pass, activations excluded."""
-        flops = 0
+    def layer_flops(self) -> list[int]:
+        """Multiply-add FLOPs (2 per MAC) of each layer's forward pass for one sample;
+        activations, pooling and bias additions are not counted."""
+        flops = []
         for layer, in_shape, out_shape in zip(
             self.layers, self.input_shapes(), self.layer_shapes(), strict=True
         ):
             if isinstance(layer, Dense):
-                flops += 2 * in_shape[0] * layer.units
+                flops.append(2 * in_shape[0] * layer.units)
             elif isinstance(layer, Conv2D):
-                flops += 2 * math.prod(out_shape) * layer.kernel**2 * in_shape[0]
+                flops.append(2 * math.prod(out_shape) * layer.kernel**2 * in_shape[0])
+            else:
+                flops.append(0)
         return flops
+
+    def forward_flops(self) -> int:
+        """FLOPs of one sample's forward pass (see ``layer_flops``)."""
+        return sum(self.layer_flops())
+
+    def train_step_flops(self, batch: int) -> int:
+        """FLOPs of one training step on ``batch`` samples: the forward pass, then the
+        backward pass at twice its cost (gradients of weights and of inputs), less the
+        input gradient of the first weighted layer, which nothing needs. The same count
+        for every framework, so GFLOP/s compare like with like."""
+        first_weighted = next((f for f in self.layer_flops() if f), 0)
+        return batch * (3 * self.forward_flops() - first_weighted)
 
 
 def layer_kind(layer: Layer) -> str:

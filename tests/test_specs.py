@@ -33,6 +33,11 @@ def test_published_sizes():
     assert DQN.n_params == 1_816_998
     assert DQN.forward_flops() == pytest.approx(18.95e6, rel=0.01)
     assert NBODY.n_params == 149_636
+    # ~4.45 GFLOP per N-body step at batch 5,000; ~2.22 GFLOP per DQN step at batch 32
+    # (online forward and backward plus the target network's forward).
+    assert NBODY.train_step_flops(5000) == pytest.approx(4.45e9, rel=0.01)
+    dqn_step = DQN.train_step_flops(32) + 32 * DQN.forward_flops()
+    assert dqn_step == pytest.approx(2.22e9, rel=0.01)
 
 
 @pytest.mark.parametrize(

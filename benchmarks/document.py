@@ -1,0 +1,108 @@
+"""A report as a list of blocks, rendered to Markdown and to self-contained HTML.
+
+The HTML embeds every image as a data URI and loads nothing from the network, so it
+opens from disk in any browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    path: str  # relative to the run folder
+    alt: str
+
+
+Block = Heading | Paragraph | Bullets | Table | Image
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+code { background: #f5f5f5; padding: 0 0.2em; }
+"""
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            lines += ["#" * block.level + " " + block.text, ""]
+        elif isinstance(block, Paragraph):
+            lines += [block.text, ""]
+        elif isinstance(block, Bullets):
+            lines += [*(f"- {item}" for item in block.items), ""]
+        elif isinstance(block, Table):
+            lines.append("| " + " | ".join(block.header) + " |")
+            lines.append("|" + "---|" * len(block.header))
+            lines += [
+                "| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in block.rows
+            ]
+            lines.append("")
+        elif isinstance(block, Image):
+            lines += [f"![{block.alt}]({block.path})", ""]
+    return "\n".join(lines)
+
+
+def _inline(text: str) -> str:
+    """Escape, then render `code` spans (the only inline markup the report uses)."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
+    body: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            body.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            body.append(f"<p>{_inline(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            items = "".join(f"<li>{_inline(item)}</li>" for item in block.items)
+            body.append(f"<ul>{items}</ul>")
+        elif isinstance(block, Table):
+            head = "".join(f"<th>{_inline(c)}</th>" for c in block.header)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
+                for row in block.rows
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif isinstance(block, Image):
+            data = base64.b64encode((run_dir / block.path).read_bytes()).decode("ascii")
+            body.append(f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">')
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
