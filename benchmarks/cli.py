@@ -128,6 +128,8 @@ def command_run(args: argparse.Namespace) -> int:
         raise BadInput(f"--timeout must be positive, got {args.timeout}")
     if args.resume and args.out is None:
         raise BadInput("--resume needs --out DIR, the run to finish")
+    if args.compare is not None:
+        _check_run_dir(args.compare)
     cells, not_applicable = plan(args)
     # Imported here: planning and validation above never load the harness's heavy parts.
     from benchmarks.report import write_report
@@ -157,6 +159,11 @@ def command_run(args: argparse.Namespace) -> int:
         report = write_report(out_dir)
     counts = {s: sum(r["status"] == s for r in records) for s in {r["status"] for r in records}}
     print(f"done: {counts}; report: {report}")
+    if args.compare is not None:
+        from benchmarks.compare import compare_runs, format_changes
+
+        changes, compared = compare_runs(args.compare, out_dir)
+        print(format_changes(changes, compared, args.compare, out_dir))
     return 1 if counts.get("failed") or counts.get("timeout") else 0
 
 
@@ -175,10 +182,28 @@ def measure_ceilings(threads: int) -> list[dict]:
 def command_report(args: argparse.Namespace) -> int:
     from benchmarks.report import write_report
 
-    if not args.run_dir.is_dir() or not load_records(args.run_dir):
-        raise BadInput(f"{args.run_dir} holds no cell records")
+    _check_run_dir(args.run_dir)
     print(write_report(args.run_dir))
     return 0
+
+
+def _check_run_dir(path: Path) -> None:
+    if not path.is_dir() or not load_records(path):
+        raise BadInput(f"{path} holds no cell records")
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    from benchmarks.compare import compare_runs, format_changes
+
+    if not args.threshold > 0:
+        raise BadInput(f"--threshold must be positive, got {args.threshold}")
+    _check_run_dir(args.base)
+    _check_run_dir(args.new)
+    changes, compared = compare_runs(args.base, args.new, args.threshold)
+    if compared == 0:
+        raise BadInput(f"{args.base} and {args.new} have no cell in common")
+    print(format_changes(changes, compared, args.base, args.new))
+    return 1 if changes and args.fail_on_change else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +230,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
     run.add_argument("--out", type=Path, help="run folder (default results/<time>-<preset>)")
     run.add_argument("--resume", action="store_true", help="keep finished cells in --out")
+    run.add_argument(
+        "--compare",
+        type=Path,
+        metavar="BASE",
+        help="after the run, compare it with the run in BASE",
+    )
+    compare = commands.add_parser("compare", help="cells whose time or metrics moved")
+    compare.add_argument("base", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument(
+        "--threshold",
+        type=float,
+        default=0.10,
+        help="smallest relative time change to report (default 0.10)",
+    )
+    compare.add_argument(
+        "--fail-on-change", action="store_true", help="exit with status 1 when anything moved"
+    )
     report = commands.add_parser("report", help="rebuild report.md and summary.csv")
     report.add_argument("run_dir", type=Path)
     return parser
@@ -215,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "preset", PRESETS[0]) not in PRESETS:
             raise UnknownName("preset", args.preset, PRESETS)
-        handler = {"list": command_list, "run": command_run, "report": command_report}
+        handler = {
+            "list": command_list,
+            "run": command_run,
+            "report": command_report,
+            "compare": command_compare,
+        }
         return handler[args.command](args)
     except (UnknownName, BadInput) as error:
         print(f"error: {error}", file=sys.stderr)
