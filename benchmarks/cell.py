@@ -14,16 +14,19 @@ import resource
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from backends.numpy import model as numpy_reference
 from benchmarks.drivers import prepare_batches, train
+from benchmarks.parity_check import check_against_reference
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
 from benchmarks.timing import steady_summary, throughput, time_to_target
 from shared.metadata import environment
-from shared.params import init_params
+from shared.params import Params, init_params
 from shared.protocol import NotSupported
-from shared.workloads import TrainingConfig, get_workload
+from shared.workloads import EpochData, TrainingConfig, get_workload
 
 
 def peak_rss_mb() -> float:
@@ -44,6 +47,24 @@ def config_summary(config: TrainingConfig) -> dict[str, Any]:
         "init": repr(config.init),
         "target_loss": config.target_loss,
     }
+
+
+def parity_summary(
+    backend: ModuleType,
+    backend_module: str,
+    config: TrainingConfig,
+    data: EpochData,
+    params: Params,
+    cell: Cell,
+) -> dict[str, Any]:
+    """The cell's deviation from the NumPy reference over its first steps (see
+    benchmarks.parity_check); an error there is recorded, never fatal to the timings."""
+    if backend_module == numpy_reference.__name__:
+        return {"reference": True}
+    try:
+        return check_against_reference(backend, config, data, params, cell.dtype, cell.mode)
+    except Exception as error:
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 def run_cell(
@@ -103,6 +124,8 @@ def run_cell(
         cell.variant, cell.preset, cell.seed, model.predict, history.losses
     )
     fields["peak_rss_mb"] = peak_rss_mb()
+    if cell.seed == 0:  # once per configuration, after everything timed
+        fields["parity"] = parity_summary(backend, backend_module, config, data, params, cell)
     return new_record(cell, "ok", **fields)
 
 

@@ -361,6 +361,52 @@ def status_blocks(records: list[Record]) -> list[Block]:
     return blocks
 
 
+def parity_blocks(records: list[Record]) -> list[Block]:
+    """Each configuration's own check against the NumPy reference (seed-0 cells)."""
+    rows = []
+    for record in records:
+        parity = record.get("parity")
+        if not parity or parity.get("reference"):
+            continue
+        if "error" in parity:
+            verdict, loss, params = f"error: {parity['error']}", "–", "–"
+        else:
+            verdict = "yes" if parity["within_tolerance"] else "NO"
+            loss = f"{parity['loss_error_over_tolerance']:.2g}"
+            params = f"{parity['params_error_over_tolerance']:.2g}"
+        rows.append(
+            (
+                record["variant"],
+                f"{record['backend']}:{record['mode']}",
+                record["dtype"],
+                loss,
+                params,
+                verdict,
+            )
+        )
+    if not rows:
+        return []
+    return [
+        Heading(3, "Parity with the NumPy reference"),
+        Paragraph(
+            "The first 10 optimizer steps of each seed-0 cell, repeated in its backend and in "
+            "NumPy from the same start on the same batches. Errors are in units of the "
+            "tolerance (float64: 1e-9 relative, float32: 1e-4 relative): at most 1 passes."
+        ),
+        Table(
+            (
+                "variant",
+                "backend:mode",
+                "dtype",
+                "loss error",
+                "parameter error",
+                "within tolerance",
+            ),
+            tuple(sorted(rows)),
+        ),
+    ]
+
+
 WORKLOAD_BLOCKS = {"copynet": copynet_blocks, "xor": xor_blocks}
 
 
@@ -375,6 +421,7 @@ def report_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
         ]
         blocks += [Heading(2, workload), *speed_blocks(workload, ran, ceiling)]
         blocks += WORKLOAD_BLOCKS.get(workload, lambda _: [])(ran)
+        blocks += parity_blocks(ran)
         images = plot_losses(run_dir, workload, ran)
         if images:
             blocks += [

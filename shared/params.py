@@ -89,8 +89,8 @@ def check_dtype(dtype: str) -> None:
 
 
 def cast_params(params: Params, dtype: str) -> Params:
-    """A copy of ``params`` with every array as contiguous ``dtype``."""
-    return {name: np.ascontiguousarray(value, dtype=dtype) for name, value in params.items()}
+    """A copy of ``params`` (never a view) with every array as contiguous ``dtype``."""
+    return {name: np.array(value, dtype=dtype, order="C") for name, value in params.items()}
 
 
 def check_params(network: Network, params: Params) -> None:

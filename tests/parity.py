@@ -1,7 +1,6 @@
-"""Shared pieces of the cross-framework tests: tolerances, cases, the NumPy reference.
+"""Shared pieces of the cross-framework tests: cases, traces, the NumPy reference.
 
-Tolerances live here and nowhere else. float64 agreement is to ~1e-9 relative: the
-frameworks sum in different orders, nothing else may differ. float32 to ~1e-4.
+The tolerances are stated once, in shared/tolerances.py.
 """
 
 from __future__ import annotations
@@ -16,13 +15,9 @@ from shared.losses import MSE, Loss
 from shared.optim import SGD, Adam, ExponentialDecay, Optimizer, Schedule, learning_rates
 from shared.params import InitScheme, Params, init_params
 from shared.specs import Dense, Network
+from shared.tolerances import PARITY_STEPS, TOLERANCES
 from shared.workloads import WORKLOADS
 
-TOLERANCES = {
-    "float64": {"rtol": 1e-9, "atol": 1e-12},
-    "float32": {"rtol": 1e-4, "atol": 1e-6},
-}
-PARITY_STEPS = 10
 OTHER_BACKENDS = tuple(name for name in registry.BACKENDS if name != "numpy")
 
 

@@ -1,0 +1,71 @@
+"""Each cell's own check against the NumPy reference, reported next to its timings.
+
+From the cell's canonical start, the cell's backend and the NumPy reference each take
+the first ``PARITY_STEPS`` optimizer steps of the cell's data; the record keeps the
+largest deviation of the losses and parameters and whether it is within the stated
+tolerance. The tests assert this for every backend; the report shows it for the exact
+configuration that was timed.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from backends.numpy import model as numpy_reference
+from shared.params import Params
+from shared.tolerances import PARITY_STEPS, TOLERANCES
+from shared.workloads import EpochData, TrainingConfig
+
+
+def first_steps(config: TrainingConfig, data: EpochData) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first ``PARITY_STEPS`` batches the cell trains on, in order."""
+    batches: list[tuple[np.ndarray, np.ndarray]] = []
+    epoch = 0
+    while len(batches) < PARITY_STEPS and epoch < config.epochs:
+        xs, ys = data.epoch(epoch)
+        batches += list(zip(xs, ys, strict=True))
+        epoch += 1
+    return batches[:PARITY_STEPS]
+
+
+def _relative_excess(actual: np.ndarray, expected: np.ndarray, dtype: str) -> float:
+    """max |a - e| / (atol + rtol |e|): at most 1 means within the tolerance."""
+    tol = TOLERANCES[dtype]
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.max(np.abs(actual - expected) / (tol["atol"] + tol["rtol"] * np.abs(expected))))
+
+
+def check_against_reference(
+    backend: ModuleType,
+    config: TrainingConfig,
+    data: EpochData,
+    params: Params,
+    dtype: str,
+    mode: str,
+) -> dict[str, Any]:
+    """Run the first steps in both and return the deviation summary for the record."""
+    models = [
+        module.build_model(
+            config.network, params, config.loss, config.optimizer, dtype, module_mode
+        )
+        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
+    ]
+    worst_loss = worst_params = 0.0
+    for x, y in first_steps(config, data):
+        loss, expected_loss = (model.train_step(x, y) for model in models)
+        worst_loss = max(worst_loss, _relative_excess(loss, expected_loss, dtype))
+        actual, expected = (model.get_params() for model in models)
+        worst_params = max(
+            worst_params,
+            *(_relative_excess(actual[name], expected[name], dtype) for name in expected),
+        )
+    return {
+        "steps": len(first_steps(config, data)),
+        "tolerance": TOLERANCES[dtype],
+        "loss_error_over_tolerance": worst_loss,
+        "params_error_over_tolerance": worst_params,
+        "within_tolerance": bool(worst_loss <= 1 and worst_params <= 1),
+    }

@@ -1,0 +1,12 @@
+"""How closely every backend must agree with the NumPy reference, stated once.
+
+float64: the frameworks may only sum in a different order, so agreement is to ~1e-9
+relative. float32: ~1e-4 relative. ``atol`` covers values that are nearly zero.
+Used by the tests (asserted) and by the benchmark's per-cell parity check (reported).
+"""
+
+TOLERANCES = {
+    "float64": {"rtol": 1e-9, "atol": 1e-12},
+    "float32": {"rtol": 1e-4, "atol": 1e-6},
+}
+PARITY_STEPS = 10
