@@ -1,4 +1,5 @@
-"""Sessions: ``nox -s bench`` (the benchmark), ``nox -s tests``, ``nox -s lint``.
+"""Sessions: ``nox -s bench`` (the benchmark), ``nox -s tests``, ``nox -s lint``,
+``nox -s microbench`` (pytest-benchmark on single training steps).
 
 bench and tests share one virtual environment, ``.nox/suite``, holding every
 framework at the versions pinned in pyproject.toml. It is created on first use and
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -62,6 +64,30 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (parity, specs, harness). Arguments after ``--`` go to pytest."""
     python = suite_python(session)
     session.run(python, "-m", "pytest", *(session.posargs or ["-q"]), external=True)
+
+
+@nox.session(venv_backend="none")
+def microbench(session: nox.Session) -> None:
+    """pytest-benchmark on one training step per network, backend and mode.
+
+    Saves pytest-benchmark's JSON to results/microbench-<time>.json; arguments after
+    ``--`` go to pytest (e.g. ``-k torch``)."""
+    python = suite_python(session)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (ROOT / "results").mkdir(exist_ok=True)
+    session.run(
+        python,
+        "-m",
+        "pytest",
+        "benchmarks/microbench.py",
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-json=results/microbench-{stamp}.json",
+        "--benchmark-warmup=on",
+        *session.posargs,
+        external=True,
+        env={"OMP_NUM_THREADS": "1", "BENCH_THREADS": "1"},
+    )
 
 
 @nox.session(venv_backend="none")

@@ -1,0 +1,71 @@
+"""Micro-benchmarks: one training step of each network on each backend and mode.
+
+Run with ``nox -s microbench`` (pytest-benchmark; its JSON lands in results/). The
+first step, which traces and compiles, runs before the timed rounds. This is not the
+harness: each backend shares one process here, so it suits quick A/B checks of a
+single step, and the harness's numbers are the ones to report.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from shared import registry
+from shared.params import init_params
+from shared.workloads import get_workload
+
+# (workload, variant): copy-net full batch and batch 1, XOR full batch.
+NETWORKS = (("copynet", "supervised"), ("copynet", "reward"), ("xor", "momentum"))
+
+
+def _same_process_backends() -> list[str]:
+    """Backends that can share this process: Keras runs on one backend per process, so
+    of the backends setting one variable differently only the first (or the one the
+    environment already names) is kept."""
+    claimed = dict(os.environ)
+    kept = []
+    for name, info in registry.BACKENDS.items():
+        if all(claimed.setdefault(key, value) == value for key, value in info.env.items()):
+            kept.append(name)
+    return kept
+
+
+def _cases():
+    for backend in _same_process_backends():
+        info = registry.get(backend)
+        for workload, variant in NETWORKS:
+            if info.runs(workload):
+                for mode in info.modes:
+                    yield pytest.param(
+                        backend,
+                        mode,
+                        workload,
+                        variant,
+                        id=f"{workload}-{variant}-{backend}-{mode}",
+                    )
+
+
+@pytest.mark.parametrize(("backend", "mode", "workload", "variant"), list(_cases()))
+def test_train_step(benchmark, backend: str, mode: str, workload: str, variant: str) -> None:
+    work = get_workload(workload)
+    config = work.config(variant, "quick")
+    dtype = registry.get(backend).dtypes[0]
+    module = registry.load(backend)
+    module.configure(int(os.environ.get("BENCH_THREADS", "1")), 0)
+    model = module.build_model(
+        config.network,
+        init_params(config.network, config.init, 0, dtype),
+        config.loss,
+        config.optimizer,
+        dtype,
+        mode,
+    )
+    xs, ys = work.data(variant, "quick", 0).epoch(0)
+    x, y = xs[0], ys[0]
+    model.train_step(x, y)  # tracing and compiling stay out of the timed rounds
+    benchmark.extra_info.update(backend=backend, mode=mode, dtype=dtype, batch=config.batch_size)
+    loss = benchmark(model.train_step, x, y)
+    assert np.isfinite(loss)
