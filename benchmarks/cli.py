@@ -7,6 +7,7 @@ status 2 and the list of valid ones, and no framework is ever imported for it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -54,6 +55,9 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(set(seeds))
 
 
+MODE_POLICIES = ("auto", "default", "all")
+
+
 def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     """The cells to run and the requested-but-not-applicable ones, with the reason."""
     workloads = _names(args.workload, "workload", list(WORKLOADS))
@@ -61,7 +65,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     all_variants = sorted({v for w in workloads for v in get_workload(w).variants})
     variants = None if args.variant is None else _names(args.variant, "variant", all_variants)
     all_modes = sorted({m for b in backends for m in registry.get(b).modes})
-    modes = None if args.mode in ("default", "all") else _names(args.mode, "mode", all_modes)
+    modes = () if args.mode in MODE_POLICIES else tuple(_names(args.mode, "mode", all_modes))
     dtypes = None if args.dtype == "default" else _names(args.dtype, "dtype", list(DTYPES))
     seeds = None if args.seeds is None else parse_seeds(args.seeds)
     cells, not_applicable = [], []
@@ -70,26 +74,37 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
         for variant in variants or workload.default_variants(args.preset):
             if variant not in workload.variants:
                 continue
-            for backend in backends:
+            variant_seeds = list(seeds or workload.seeds(variant, args.preset))
+            for backend, seed in itertools.product(backends, variant_seeds):
                 info = registry.get(backend)
-                backend_modes = info.modes if args.mode == "all" else modes or (info.default_mode,)
-                for mode in backend_modes:
-                    for dtype in dtypes or (info.dtypes[0],):
-                        for seed in seeds or workload.seeds(variant, args.preset):
-                            cell = Cell(
-                                workload_name, variant, backend, mode, dtype, seed, args.preset
-                            )
-                            reason = _not_applicable(info, workload_name, mode, dtype)
-                            if reason:
-                                not_applicable.append((cell, reason))
-                            else:
-                                cells.append(cell)
+                main = variant in workload.main_variants and seed == variant_seeds[0]
+                for mode, dtype in itertools.product(
+                    _modes(args.mode, info, main, modes), dtypes or (info.dtypes[0],)
+                ):
+                    cell = Cell(workload_name, variant, backend, mode, dtype, seed, args.preset)
+                    reason = _not_applicable(info, workload_name, mode, dtype)
+                    if reason:
+                        not_applicable.append((cell, reason))
+                    else:
+                        cells.append(cell)
     if not cells:
         raise BadInput(
             "nothing to run: no requested backend supports the requested "
             "workloads, modes and dtypes"
         )
     return cells, not_applicable
+
+
+def _modes(
+    policy: str, info: registry.BackendInfo, main: bool, requested: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``auto``: every mode for a workload's main variants (first seed), the default
+    mode elsewhere; ``default``: the default mode; ``all``: every mode; else as named."""
+    if policy == "all" or (policy == "auto" and main):
+        return tuple(info.modes)
+    if policy in MODE_POLICIES:
+        return (info.default_mode,)
+    return requested
 
 
 def _not_applicable(info: registry.BackendInfo, workload: str, mode: str, dtype: str) -> str:
@@ -215,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", default="all", help="B[,B..] or all (default)")
     run.add_argument("--variant", help="V[,V..]: only these variants (default: the preset's)")
     run.add_argument(
-        "--mode", default="default", help="M[,M..], all, or default (each backend's first mode)"
+        "--mode",
+        default="auto",
+        help="M[,M..]; all; default (each backend's first mode); or auto (the default: "
+        "every mode on each workload's main variants, first seed; the default mode elsewhere)",
     )
     run.add_argument(
         "--dtype",

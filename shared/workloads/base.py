@@ -69,6 +69,9 @@ class Workload:
     name: str = ""
     description: str = ""
     variants: tuple[str, ...] = ()
+    # Variants that run in every execution mode by default (the others in each
+    # backend's default mode only, to keep the default matrix within minutes).
+    main_variants: tuple[str, ...] = ()
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
         return self.variants

@@ -53,6 +53,7 @@ class Xor(Workload):
     name = "xor"
     description = "2-2-1 sigmoid MLP on XOR: success rate and epochs-to-solve over seeds"
     variants = ("momentum", "online", "single-layer")
+    main_variants = ("momentum",)
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return tuple(range(SEEDS[variant][PRESET_INDEX[preset]]))
