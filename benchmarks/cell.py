@@ -17,9 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from backends.numpy import model as numpy_reference
 from benchmarks.drivers import prepare_batches, train
-from benchmarks.parity_check import check_against_reference
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
 from benchmarks.timing import steady_summary, throughput, time_to_target
@@ -59,7 +57,10 @@ def parity_summary(
 ) -> dict[str, Any]:
     """The cell's deviation from the NumPy reference over its first steps (see
     benchmarks.parity_check); an error there is recorded, never fatal to the timings."""
-    if backend_module == numpy_reference.__name__:
+    # Imported here, after the timed import: the reference is the NumPy backend itself.
+    from benchmarks.parity_check import REFERENCE_MODULE, check_against_reference
+
+    if backend_module == REFERENCE_MODULE:
         return {"reference": True}
     try:
         return check_against_reference(backend, config, data, params, cell.dtype, cell.mode)

@@ -19,6 +19,8 @@ from shared.params import Params
 from shared.tolerances import PARITY_STEPS, TOLERANCES
 from shared.workloads import EpochData, TrainingConfig
 
+REFERENCE_MODULE = numpy_reference.__name__
+
 
 def first_steps(config: TrainingConfig, data: EpochData) -> list[tuple[np.ndarray, np.ndarray]]:
     """The first ``PARITY_STEPS`` batches the cell trains on, in order."""
