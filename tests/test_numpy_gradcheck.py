@@ -36,6 +36,12 @@ def numeric_grads(model, x, y, eps=1e-6):
     return grads
 
 
+def assert_backward_matches_finite_differences(model, x, y):
+    _, grads = model.loss_and_grads(x, y)
+    for name, expected in numeric_grads(model, x, y).items():
+        np.testing.assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
 @pytest.mark.parametrize("loss_name", list(LOSSES))
 def test_backward_matches_finite_differences(loss_name):
     rng = np.random.default_rng(1)
@@ -48,9 +54,7 @@ def test_backward_matches_finite_differences(loss_name):
         "float64",
         "eager",
     )
-    _, grads = model.loss_and_grads(x, y)
-    for name, expected in numeric_grads(model, x, y).items():
-        np.testing.assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)
+    assert_backward_matches_finite_differences(model, x, y)
 
 
 def test_binary_cross_entropy_backward_matches_finite_differences():
@@ -65,6 +69,4 @@ def test_binary_cross_entropy_backward_matches_finite_differences():
         "float64",
         "eager",
     )
-    _, grads = model.loss_and_grads(x, y)
-    for name, expected in numeric_grads(model, x, y).items():
-        np.testing.assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)
+    assert_backward_matches_finite_differences(model, x, y)
