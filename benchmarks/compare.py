@@ -31,7 +31,9 @@ class Change:
 
 
 def _key(record: Record) -> tuple:
-    return tuple(record[k] for k in ("workload", "variant", "backend", "mode", "dtype", "seed"))
+    # The preset is part of the cell: the same variant at another size is another result.
+    keys = ("workload", "variant", "backend", "mode", "dtype", "seed", "preset")
+    return tuple(record[k] for k in keys)
 
 
 def _label(record: Record) -> str:
