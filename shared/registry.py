@@ -92,6 +92,31 @@ BACKENDS: dict[str, BackendInfo] = {
             env={"KERAS_BACKEND": "tensorflow"},
         ),
         BackendInfo(
+            "keras-jax",
+            "backends.keras.model",
+            "Keras 3 on JAX",
+            packages=("keras", "jax"),
+            modes={
+                "jit": "Keras's train step compiled with jax.jit (jit_compile=True), one call "
+                "per step",
+                "eager": "Keras with run_eagerly=True: every JAX op dispatched from Python",
+            },
+            distributions=("keras", "jax", "jaxlib"),
+            env={"KERAS_BACKEND": "jax"},
+        ),
+        BackendInfo(
+            "keras-torch",
+            "backends.keras.model",
+            "Keras 3 on PyTorch",
+            packages=("keras", "torch"),
+            modes={
+                "eager": "Keras's train step run eagerly (run_eagerly=True), one call per step",
+                "compile": "Keras's train step wrapped in torch.compile (jit_compile=True)",
+            },
+            distributions=("keras", "torch"),
+            env={"KERAS_BACKEND": "torch"},
+        ),
+        BackendInfo(
             "python",
             "backends.python.model",
             "plain Python floats, hand-derived gradients (copy-net only)",

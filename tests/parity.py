@@ -6,6 +6,8 @@ The tolerances are stated once, in shared/tolerances.py.
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,33 @@ from shared.tolerances import PARITY_STEPS, TOLERANCES
 from shared.workloads import WORKLOADS
 
 OTHER_BACKENDS = tuple(name for name in registry.BACKENDS if name != "numpy")
+
+# Set by tests/test_keras_multibackend.py in a subprocess that has the backend's registry
+# env applied: the backend-parametrised tests then select exactly that backend.
+BACKEND_UNDER_TEST = "BENCH_TEST_BACKEND"
+# What a registry env variable means when unset: Keras's default backend.
+ENV_DEFAULTS = {"KERAS_BACKEND": "tensorflow"}
+
+
+def backend_under_test() -> str | None:
+    return os.environ.get(BACKEND_UNDER_TEST) or None
+
+
+def loads_in_process(backend: str) -> bool:
+    """Whether this process can import ``backend``: its registry env must be this
+    process's (Keras fixes its backend at first import, so keras-jax and keras-torch
+    run in processes of their own, started by test_keras_multibackend.py)."""
+    env = registry.get(backend).env
+    return all(os.environ.get(key, ENV_DEFAULTS.get(key)) == value for key, value in env.items())
+
+
+def backends_to_test(candidates: Iterable[str]) -> list[str]:
+    """The ``candidates`` this process tests: the backend under test alone when one is
+    set, else every candidate that loads in this process."""
+    chosen = backend_under_test()
+    if chosen is not None:
+        return [name for name in candidates if name == chosen]
+    return [name for name in candidates if loads_in_process(name)]
 
 
 @dataclass(frozen=True)

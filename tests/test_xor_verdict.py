@@ -11,8 +11,9 @@ from benchmarks.drivers import prepare_batches, train
 from shared import registry
 from shared.params import init_params
 from shared.workloads import get_workload
+from tests.parity import backends_to_test
 
-BACKENDS = [name for name, info in registry.BACKENDS.items() if info.runs("xor")]
+BACKENDS = backends_to_test(name for name, info in registry.BACKENDS.items() if info.runs("xor"))
 SEEDS = {0: False, 1: True}  # seed -> solved, as the NumPy reference finds
 
 

@@ -49,8 +49,11 @@ def canonical_variables(model: keras.Sequential) -> dict[str, keras.Variable]:
 
 
 def read_params(variables: dict[str, keras.Variable]) -> Params:
-    """Fresh NumPy copies of ``variables``."""
-    return {name: np.array(var.numpy()) for name, var in variables.items()}
+    """Fresh NumPy copies of ``variables`` (``np.array`` copies: on torch the converted
+    array shares the parameter's memory; ``Variable.numpy`` warns under NumPy 2 on JAX)."""
+    return {
+        name: np.array(keras.ops.convert_to_numpy(var.value)) for name, var in variables.items()
+    }
 
 
 def write_params(variables: dict[str, keras.Variable], params: Params) -> None:

@@ -12,12 +12,21 @@ from keras import ops
 
 from shared.losses import MSE, BinaryCrossEntropy, Loss, RewardShaped
 
+if keras.backend.backend() == "torch":
+    from torch.compiler import is_compiling
+else:
+
+    def is_compiling() -> bool:
+        return False
+
 
 class SpecLoss(keras.losses.Loss):
     """One shared.losses spec, computed in ``dtype`` (y_true is cast to it).
 
     ``traces`` counts Python executions of ``call``: once per trace in compiled
-    modes, once per step in eager mode (used to check that nothing retraces).
+    modes, once per step in eager mode (used to check that nothing retraces). Not
+    under torch.compile: dynamo treats int attributes of a module (a Keras layer is
+    one on torch) as constants, so counting would recompile every call.
     """
 
     def __init__(self, spec: Loss, dtype: str):
@@ -28,7 +37,8 @@ class SpecLoss(keras.losses.Loss):
         self.traces = 0
 
     def call(self, y_true, y_pred):
-        self.traces += 1
+        if not is_compiling():
+            self.traces += 1
         spec = self.spec
         if isinstance(spec, MSE):
             return ops.square(y_pred - y_true)

@@ -1,0 +1,148 @@
+"""Keras 3 on JAX and on PyTorch: the ``keras-jax`` and ``keras-torch`` backends.
+
+Keras picks its backend once per process, so each runs in a subprocess of its own with
+its registry env applied and ``BENCH_TEST_BACKEND`` naming it. The backend-parametrised
+tests select exactly that backend there: parity against NumPy (tests/test_parity.py:
+every mode, both dtypes, every case; see its SLOW_MODE_CASES), the Keras checks, the
+XOR verdict and parameter transfer with the backends that load beside it. Asserted
+here: the subprocess passed and ran every parity test it should have. Also, in small
+subprocesses: configure() sizes the framework's thread pools, and TensorFlow (which
+``keras.utils.set_random_seed`` would import) stays out.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from shared import registry
+from tests.parity import BACKEND_UNDER_TEST
+from tests.test_parity import combos
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ("keras-jax", "keras-torch")
+SUITE = (
+    "tests/test_parity.py",
+    "tests/test_keras_backend.py",
+    "tests/test_xor_verdict.py",
+    "tests/test_param_transfer.py",
+)
+# ``import keras`` itself imports JAX on every backend (its Orbax checkpoint callback).
+OTHER_FRAMEWORK = {"keras-jax": ("tensorflow", "torch"), "keras-torch": ("tensorflow",)}
+
+
+def _env(name: str, **extra: str) -> dict[str, str]:
+    """This process's environment without thread settings, plus the backend's own."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NPROC", "XLA_FLAGS")}
+    env.update(registry.get(name).env, **extra)
+    env[BACKEND_UNDER_TEST] = name
+    return env
+
+
+def _skip_if_missing(name: str) -> None:
+    if registry.missing_packages(name):
+        pytest.skip(f"{name}: {', '.join(registry.missing_packages(name))} not installed")
+
+
+def _expected_parity_tests(name: str) -> set[str]:
+    steps = {f"test_steps_match_numpy[{p.id}]" for p in combos([name])}
+    return steps | {f"test_epoch_matches_numpy[{p.id}]" for p in combos([name], True)}
+
+
+@pytest.fixture(scope="module")
+def suite_runs(request, tmp_path_factory):
+    """``name -> (process, junit path)``, every selected backend's suite started at once.
+
+    The suites mostly run Python (Keras's per-step overhead, dynamo tracing) on tiny
+    tensors, so each gets one thread and they share the cores: the slower one sets the
+    wall time (~3.5 min here rather than ~5.5 one after the other)."""
+    selected = {
+        item.callspec.params["name"]
+        for item in request.session.items
+        if item.originalname == "test_suite_passes_in_a_process_of_its_own"
+    }
+    runs = {}
+    one_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NPROC": "1"}
+    for name in sorted(selected):
+        if registry.missing_packages(name):
+            continue
+        folder = tmp_path_factory.mktemp(name)
+        command = [sys.executable, "-m", "pytest", *SUITE, "-q", "-p", "no:cacheprovider"]
+        with open(folder / "output.txt", "w") as output:
+            process = subprocess.Popen(
+                [*command, f"--junitxml={folder / 'junit.xml'}"],
+                cwd=ROOT,
+                env=_env(name, **one_thread),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        runs[name] = (process, folder)
+    yield runs
+    for process, _ in runs.values():
+        if process.poll() is None:  # a test failed or timed out waiting for it
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
+    _skip_if_missing(name)
+    process, folder = suite_runs[name]
+    returncode = process.wait(timeout=3600)
+    assert returncode == 0, (folder / "output.txt").read_text()[-6000:]
+    ran = [
+        case
+        for case in ElementTree.parse(folder / "junit.xml").getroot().iter("testcase")
+        if case.find("skipped") is None
+    ]
+    parity = {case.get("name") for case in ran if case.get("classname") == "tests.test_parity"}
+    assert parity == _expected_parity_tests(name)
+    keras_checks = [case for case in ran if case.get("classname") == "tests.test_keras_backend"]
+    assert len(keras_checks) >= 4, "the Keras checks did not run"
+
+
+THREADS_PROBE = {
+    # XLA:CPU names its intra-op pool's threads "XLAEigen".
+    "keras-jax": (
+        "import jax.numpy as jnp\n"
+        "(jnp.ones((64, 64)) @ jnp.ones((64, 64))).block_until_ready()\n"
+        "names = [open(f'/proc/self/task/{t}/comm').read().strip()\n"
+        "         for t in os.listdir('/proc/self/task')]\n"
+        "print(sum(name.endswith('XLAEigen') for name in names))\n"
+    ),
+    "keras-torch": (
+        "import torch\nprint(torch.get_num_threads(), torch.get_num_interop_threads())\n"
+    ),
+}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc thread names")
+@pytest.mark.parametrize("name", NAMES)
+def test_configure_sets_one_thread_and_no_other_framework_loads(name: str) -> None:
+    _skip_if_missing(name)
+    code = (
+        "import os, sys\n"
+        "from shared import registry\n"
+        f"module = registry.load({name!r})\n"
+        "module.configure(1, 0)\n"
+        "from tests.parity import build, cases\n"
+        "case = cases()['xor-momentum']\n"
+        f"model = build({name!r}, case, 'float32')\n"
+        "model.train_epoch(model.prepare(case.xs, case.ys))\n"
+        f"print(sorted(set({OTHER_FRAMEWORK[name]!r}) & set(sys.modules)))\n"
+        f"{THREADS_PROBE[name]}"
+    )
+    env = {**_env(name), BACKEND_UNDER_TEST: ""}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    others, threads = result.stdout.strip().splitlines()[-2:]
+    assert others == "[]"
+    assert threads == ("1" if name == "keras-jax" else "1 1")
