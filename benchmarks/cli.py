@@ -141,6 +141,8 @@ def command_run(args: argparse.Namespace) -> int:
         raise BadInput(f"--threads must be >= 1, got {args.threads}")
     if args.timeout is not None and args.timeout <= 0:
         raise BadInput(f"--timeout must be positive, got {args.timeout}")
+    if args.repeats < 1:
+        raise BadInput(f"--repeats must be >= 1, got {args.repeats}")
     if args.resume and args.out is None:
         raise BadInput("--resume needs --out DIR, the run to finish")
     if args.compare is not None:
@@ -151,7 +153,7 @@ def command_run(args: argparse.Namespace) -> int:
     from benchmarks.runner import RunOptions, run_cells
 
     out_dir = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
-    options = RunOptions(out_dir, args.threads, args.timeout, args.resume)
+    options = RunOptions(out_dir, args.threads, args.timeout, args.resume, args.repeats)
     print(
         f"{len(cells)} cells -> {out_dir}"
         + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
@@ -177,8 +179,7 @@ def command_run(args: argparse.Namespace) -> int:
     if args.compare is not None:
         from benchmarks.compare import compare_runs, format_changes
 
-        changes, compared = compare_runs(args.compare, out_dir)
-        print(format_changes(changes, compared, args.compare, out_dir))
+        print(format_changes(compare_runs(args.compare, out_dir), args.compare, out_dir))
     return 1 if counts.get("failed") or counts.get("timeout") else 0
 
 
@@ -214,11 +215,11 @@ def command_compare(args: argparse.Namespace) -> int:
         raise BadInput(f"--threshold must be positive, got {args.threshold}")
     _check_run_dir(args.base)
     _check_run_dir(args.new)
-    changes, compared = compare_runs(args.base, args.new, args.threshold)
-    if compared == 0:
+    comparison = compare_runs(args.base, args.new, args.threshold)
+    if comparison.compared == 0:
         raise BadInput(f"{args.base} and {args.new} have no cell in common")
-    print(format_changes(changes, compared, args.base, args.new))
-    return 1 if changes and args.fail_on_change else 0
+    print(format_changes(comparison, args.base, args.new))
+    return 1 if comparison.changes and args.fail_on_change else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
     run.add_argument("--out", type=Path, help="run folder (default results/<time>-<preset>)")
     run.add_argument("--resume", action="store_true", help="keep finished cells in --out")
+    run.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="processes per cell (default 1); 3 or more measure the process-to-process "
+        "noise that `compare` needs to tell a real change from a lucky process",
+    )
     run.add_argument(
         "--compare",
         type=Path,

@@ -1,26 +1,36 @@
 """Compare two runs cell by cell: which steady times or final metrics moved beyond noise.
 
 A cell's steady time has moved when the whole bootstrap 95% interval of the ratio
-NEW / BASE of its median steady epoch lies outside ``1 ± threshold`` (default 10%):
-the change is both real (the interval excludes 1) and large enough to matter on a
-shared machine. A final metric has moved when it differs by more than a relative
-1e-6 (runs are seeded: the same code gives the same numbers). A status change
-(ok -> failed, ...) always counts.
+NEW / BASE of its steady time lies outside ``1 ± threshold`` (default 10%): the change
+is both real (the interval excludes 1) and large enough to matter on a shared machine.
+The interval resamples processes, then epochs (``benchmarks.stats``): processes of the
+same code differ far more than epochs of one process. A cell measured in a single
+process borrows the process-to-process spread of the cells that ran several
+(``run --repeats``), pooled over both runs; with none anywhere, the interval covers
+epoch noise only, and the output says so.
+
+A final metric has moved when it differs by more than a relative 1e-6 (runs are
+seeded: the same code gives the same numbers). A status change (ok -> failed, ...)
+always counts.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import load_records
-from benchmarks.stats import bootstrap_median_ratio
+import numpy as np
+
+from benchmarks.records import ceiling_gflops, load_records, process_steady_seconds
+from benchmarks.stats import bootstrap_ratio, process_spread
 
 Record = dict[str, Any]
 METRIC_RTOL = 1e-6
 MIN_STEADY_EPOCHS = 3
+CEILING_NOTE_RATIO = 1.10  # GEMM ceilings of the two runs further apart: say so
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,13 @@ class Change:
     cell: str
     what: str
     detail: str
+
+
+@dataclass
+class Comparison:
+    changes: list[Change] = field(default_factory=list)
+    compared: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def _key(record: Record) -> tuple:
@@ -43,19 +60,30 @@ def _label(record: Record) -> str:
     )
 
 
-def _steady(record: Record) -> list[float]:
-    return [row["seconds"] for row in record.get("epochs", [])[1:]]
+def pooled_spread(records: Iterable[Record]) -> np.ndarray:
+    """Process-to-process log deviations of every ok cell that ran several processes."""
+    spreads = [
+        process_spread(processes)
+        for record in records
+        if record["status"] == "ok" and len(processes := process_steady_seconds(record)) >= 2
+    ]
+    return np.concatenate(spreads) if spreads else np.empty(0)
 
 
-def time_change(base: Record, new: Record, threshold: float) -> Change | None:
-    base_s, new_s = _steady(base), _steady(new)
-    if min(len(base_s), len(new_s)) < MIN_STEADY_EPOCHS:
+def time_change(
+    base: Record, new: Record, threshold: float, spread: np.ndarray | None = None
+) -> Change | None:
+    base_p, new_p = process_steady_seconds(base), process_steady_seconds(new)
+    if min(sum(map(len, base_p)), sum(map(len, new_p))) < MIN_STEADY_EPOCHS:
         return None  # too few epochs for an interval
-    ratio, low, high = bootstrap_median_ratio(new_s, base_s)
+    ratio, low, high = bootstrap_ratio(new_p, base_p, borrowed_spread=spread)
     if low > 1 + threshold or high < 1 / (1 + threshold):
         word = "slower" if ratio > 1 else "faster"
         return Change(
-            _label(new), f"steady time {word}", f"x{ratio:.3f} [95% CI {low:.3f}, {high:.3f}]"
+            _label(new),
+            f"steady time {word}",
+            f"x{ratio:.3f} [95% CI {low:.3f}, {high:.3f}] "
+            f"({len(base_p)} -> {len(new_p)} process(es))",
         )
     return None
 
@@ -76,31 +104,54 @@ def metric_changes(base: Record, new: Record) -> list[Change]:
     return changes
 
 
-def compare_runs(
-    base_dir: Path, new_dir: Path, threshold: float = 0.10
-) -> tuple[list[Change], int]:
-    """The changes between two runs, and how many cells both runs have."""
+def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comparison:
+    """The changes between two runs, with notes on what limits the comparison."""
     base = {_key(r): r for r in load_records(base_dir)}
     new = {_key(r): r for r in load_records(new_dir)}
-    changes: list[Change] = []
     common = sorted(set(base) & set(new))
+    spread = pooled_spread([*base.values(), *new.values()])
+    result = Comparison(compared=len(common), notes=_notes(base_dir, new_dir, spread))
     for key in common:
         before, after = base[key], new[key]
         if before["status"] != after["status"]:
-            changes.append(
+            result.changes.append(
                 Change(_label(after), "status", f"{before['status']} -> {after['status']}")
             )
             continue
         if after["status"] != "ok":
             continue
-        change = time_change(before, after, threshold)
-        changes += [change] if change else []
-        changes += metric_changes(before, after)
-    return changes, len(common)
+        change = time_change(before, after, threshold, spread)
+        result.changes += [change] if change else []
+        result.changes += metric_changes(before, after)
+    return result
 
 
-def format_changes(changes: list[Change], compared: int, base: Path, new: Path) -> str:
-    lines = [f"compared {compared} cells: {base} -> {new}"]
+def _notes(base_dir: Path, new_dir: Path, spread: np.ndarray) -> list[str]:
+    notes = []
+    if spread.size:
+        notes.append(
+            f"process-to-process spread from repeated cells: {np.std(spread):.1%} "
+            f"(log sd, {spread.size} processes); single-process cells borrow it"
+        )
+    else:
+        notes.append(
+            "neither run repeated a cell (run --repeats 3), so the intervals cover epoch "
+            "noise only; processes of the same code can differ by more than that"
+        )
+    ceilings = [ceiling_gflops(path) for path in (base_dir, new_dir)]
+    if all(ceilings):
+        ratio = ceilings[1] / ceilings[0]
+        text = f"GEMM ceiling {ceilings[0]:.1f} -> {ceilings[1]:.1f} GFLOP/s (x{ratio:.2f})"
+        if max(ratio, 1 / ratio) > CEILING_NOTE_RATIO:
+            text += ": the machine itself ran at another speed, so times moved with it"
+        notes.append(text)
+    return notes
+
+
+def format_changes(comparison: Comparison, base: Path, new: Path) -> str:
+    lines = [f"compared {comparison.compared} cells: {base} -> {new}"]
+    lines += [f"note: {note}" for note in comparison.notes]
+    changes = comparison.changes
     if not changes:
         return "\n".join([*lines, "no cell moved beyond its spread"])
     width = max(len(c.cell) for c in changes)

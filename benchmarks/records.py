@@ -71,6 +71,17 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def ceiling_gflops(run_dir: Path) -> float | None:
+    """Best GEMM GFLOP/s measured at the run's thread count, if it was measured."""
+    info_path = run_dir / "run.json"
+    if not info_path.exists():
+        return None
+    info = json.loads(info_path.read_text())
+    threads = info.get("environment", {}).get("threads")
+    matching = [c for c in info.get("gemm_ceiling", []) if c["threads"] == threads]
+    return matching[0]["gflops_best"] if matching else None
+
+
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
     """Every cell record of a run, sorted by cell."""
     records = []
@@ -140,3 +151,15 @@ def write_summary_csv(run_dir: Path, records: list[dict[str, Any]]) -> Path:
         writer.writerows(rows)
     os.replace(tmp, path)
     return path
+
+
+def process_steady_seconds(record: dict[str, Any]) -> list[list[float]]:
+    """Steady epoch seconds per process of the cell: its first process, then each
+    ``--repeats`` process that finished ok (processes with no steady epoch left out)."""
+    processes = [[row["seconds"] for row in record.get("epochs", [])[1:]]]
+    processes += [
+        list(rerun.get("steady_epoch_s", []))
+        for rerun in record.get("repeats", [])
+        if rerun.get("status") == "ok"
+    ]
+    return [p for p in processes if p]

@@ -21,8 +21,13 @@ from benchmarks.document import (
     to_markdown,
 )
 from benchmarks.plots import plot_losses
-from benchmarks.records import load_records, write_summary_csv
-from benchmarks.stats import bootstrap_median_ratio
+from benchmarks.records import (
+    ceiling_gflops,
+    load_records,
+    process_steady_seconds,
+    write_summary_csv,
+)
+from benchmarks.stats import bootstrap_ratio, center
 from shared.workloads.copynet import SOURCE_RESULTS, SOURCE_STEP_SECONDS
 
 Record = dict[str, Any]
@@ -72,9 +77,10 @@ def timing(name: str) -> Callable[[Record], Any]:
     return lambda record: record.get("timing", {}).get(name)
 
 
-def steady_seconds(records: list[Record]) -> list[float]:
-    """Every steady epoch's seconds (all but the first epoch) of every seed."""
-    return [row["seconds"] for r in records for row in r.get("epochs", [])[1:]]
+def steady_processes(records: list[Record]) -> list[list[float]]:
+    """Steady epoch seconds of every process of every seed (see stats.py on why the
+    process is the unit)."""
+    return [process for r in records for process in process_steady_seconds(r)]
 
 
 def environment_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
@@ -105,30 +111,22 @@ def environment_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
             "Import, build and first epoch are timed once per cell; the first epoch includes "
             "tracing and compiling. Steady = median over the later epochs (IQR beside it), with "
             "the garbage collector off; per step = steady epoch / optimizer steps per epoch. "
+            "Every seed, and every repeat of a cell (--repeats), is a process of its own; a "
+            "row's steady time is the median over its processes of each one's median epoch. "
             "Ratios are to the fastest row of the same variant, with a bootstrap 95% interval "
-            "over epochs. Rows with several seeds show medians over seeds."
+            "that resamples processes, then epochs inside each (processes of the same code "
+            "differ far more than epochs of one process). Other columns: medians over seeds."
         ),
     ]
 
 
-def ceiling_gflops(run_dir: Path) -> float | None:
-    """Best GEMM GFLOP/s measured at the run's thread count, if it was measured."""
-    info_path = run_dir / "run.json"
-    if not info_path.exists():
-        return None
-    info = json.loads(info_path.read_text())
-    threads = info.get("environment", {}).get("threads")
-    matching = [c for c in info.get("gemm_ceiling", []) if c["threads"] == threads]
-    return matching[0]["gflops_best"] if matching else None
-
-
-def _fastest_by_variant(grouped: dict[GroupKey, list[Record]]) -> dict[str, list[float]]:
-    """For each variant, the steady epoch seconds of its fastest row."""
-    fastest: dict[str, tuple[float, list[float]]] = {}
+def _fastest_by_variant(grouped: dict[GroupKey, list[Record]]) -> dict[str, list[list[float]]]:
+    """For each variant, the steady processes of its fastest row."""
+    fastest: dict[str, tuple[float, list[list[float]]]] = {}
     for (variant, *_), records in grouped.items():
-        sample = steady_seconds(records)
-        if sample and (variant not in fastest or np.median(sample) < fastest[variant][0]):
-            fastest[variant] = (float(np.median(sample)), sample)
+        sample = steady_processes(records)
+        if sample and (variant not in fastest or center(sample) < fastest[variant][0]):
+            fastest[variant] = (center(sample), sample)
     return {variant: sample for variant, (_, sample) in fastest.items()}
 
 
@@ -152,10 +150,10 @@ def speed_blocks(workload: str, records: list[Record], ceiling: float | None) ->
     free = _framework_free_steps(workload, grouped)
     rows = []
     for (variant, backend, mode, dtype), ok in grouped.items():
-        sample = steady_seconds(ok)
+        sample = steady_processes(ok)
         ratio = "–"
         if sample and variant in fastest:
-            value, low, high = bootstrap_median_ratio(sample, fastest[variant])
+            value, low, high = bootstrap_ratio(sample, fastest[variant])
             ratio = f"{value:.3g} [{low:.3g}, {high:.3g}]"
         step = median_of(ok, timing("step_median_s"))
         versus_free = f"{step / free[variant]:.3g}×" if step and variant in free else "–"
@@ -168,11 +166,11 @@ def speed_blocks(workload: str, records: list[Record], ceiling: float | None) ->
                 variant,
                 f"{backend}:{mode}",
                 dtype,
-                str(len(ok)),
+                f"{len(ok)}, {len(sample)}",
                 seconds(median_of(ok, timing("import_s"))),
                 seconds(median_of(ok, timing("build_s"))),
                 seconds(median_of(ok, timing("first_epoch_s"))),
-                f"{seconds(median_of(ok, timing('steady_median_s')))} "
+                f"{seconds(center(sample) if sample else None)} "
                 f"± {seconds(median_of(ok, timing('steady_iqr_s')))}",
                 seconds(step),
                 ratio,
@@ -185,7 +183,7 @@ def speed_blocks(workload: str, records: list[Record], ceiling: float | None) ->
         "variant",
         "backend:mode",
         "dtype",
-        "cells",
+        "seeds, processes",
         "import",
         "build",
         "first epoch",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -19,13 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.progress import LiveStatus, read_epoch
-from benchmarks.records import Cell, new_record, write_json_atomic
+from benchmarks.records import Cell, new_record, process_steady_seconds, write_json_atomic
+from benchmarks.stats import center
 from shared import registry
 from shared.metadata import REPO_ROOT, environment
 from shared.workloads import get_workload
 
 STDERR_TAIL_CHARS = 4000
+KEPT = "kept from the earlier run"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class RunOptions:
     threads: int
     timeout_s: float | None = None  # None: the workload's timeout for the preset
     resume: bool = False
+    repeats: int = 1  # processes per cell; the later ones add timings to the first's record
 
 
 def thread_environment(threads: int) -> dict[str, str]:
@@ -137,17 +143,21 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def run_cell_isolated(
-    cell: Cell, options: RunOptions, on_tick: Callable[[], None] = lambda: None
+    cell: Cell,
+    options: RunOptions,
+    on_tick: Callable[[], None] = lambda: None,
+    record_path: Path | None = None,
 ) -> dict[str, Any]:
-    """The cell's record, from its own process, or a skipped/failed/timeout record."""
-    record_path = options.out_dir / cell.file_name
+    """The cell's record, from its own process, or a skipped/failed/timeout record,
+    written to ``record_path`` (default: the cell's file in the run folder)."""
+    record_path = record_path or options.out_dir / cell.file_name
     missing = registry.missing_packages(cell.backend)
     if missing:
         record = new_record(cell, "skipped", f"not installed: {', '.join(missing)}")
         write_json_atomic(record_path, record)
         return record
     timeout_s = options.timeout_s or get_workload(cell.workload).timeout_s(cell.preset)
-    log_path = options.out_dir / "logs" / cell.file_name.replace(".json", ".log")
+    log_path = options.out_dir / "logs" / record_path.name.replace(".json", ".log")
     record_path.unlink(missing_ok=True)  # a stale record must not pass for this run's
     start = time.perf_counter()
     progress_path(options).unlink(missing_ok=True)
@@ -167,43 +177,158 @@ def run_cell_isolated(
 def run_cells(
     cells: Iterable[Cell], options: RunOptions, run_info: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Run every cell in order, printing one progress line per cell."""
+    """Run every cell, ``options.repeats`` rounds of the whole matrix, printing one
+    progress line per process.
+
+    Rounds rather than back-to-back repeats: a burst of load from elsewhere on the
+    machine then lands on processes of many cells, not on every process of one."""
     cells = list(cells)
-    info_path = options.out_dir / "run.json"
     write_json_atomic(
-        info_path,
+        options.out_dir / "run.json",
         {
             **run_info,
+            "repeats": options.repeats,
             "environment": environment(options.threads),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     )
-    records, started, done = [], time.perf_counter(), 0
-    status = LiveStatus()
-    for index, cell in enumerate(cells, start=1):
-        path = options.out_dir / cell.file_name
-        prefix = f"[{index:>{len(str(len(cells)))}}/{len(cells)}] {cell.label}"
-        if options.resume and path.exists():
-            records.append(json.loads(path.read_text()))
-            status.line(f"{prefix}: kept from the earlier run")
-            continue
+    records: list[dict[str, Any]] = []
+    progress = _Progress(len(cells) * options.repeats)
+    for repeat in range(options.repeats):
+        for index, cell in enumerate(cells):
+            prefix = progress.prefix(cell, repeat, options.repeats)
+            if repeat == 0:
+                record, outcome = _first_process(cell, options, progress, prefix)
+                records.append(record)
+            else:
+                records[index], outcome = _repeat_process(
+                    cell, records[index], repeat, options, progress, prefix
+                )
+            progress.finished(prefix, outcome, ran=outcome != KEPT)
+    return records
 
-        def show_running(prefix: str = prefix) -> None:
+
+class _Progress:
+    """Counts processes and prints their lines (live status while one runs)."""
+
+    def __init__(self, total: int):
+        self.total, self.index, self.ran, self.failed = total, 0, 0, 0
+        self.started = time.perf_counter()
+        self.status = LiveStatus()
+
+    def prefix(self, cell: Cell, repeat: int, repeats: int) -> str:
+        self.index += 1
+        rep = f" (repeat {repeat + 1}/{repeats})" if repeats > 1 else ""
+        return f"[{self.index:>{len(str(self.total))}}/{self.total}] {cell.label}{rep}"
+
+    def ticker(self, prefix: str, options: RunOptions) -> Callable[[], None]:
+        def show_running() -> None:
             epoch = read_epoch(progress_path(options))
-            failed = sum(r["status"] in ("failed", "timeout") for r in records)
-            status.show(
+            self.status.show(
                 f"{prefix}: running{f', epoch {epoch}' if epoch else ''} | "
-                f"{len(records)} done, {failed} failed | "
-                f"elapsed {time.perf_counter() - started:.0f} s"
+                f"{self.index - 1} done, {self.failed} failed | "
+                f"elapsed {time.perf_counter() - self.started:.0f} s"
             )
 
-        record = run_cell_isolated(cell, options, show_running)
-        records.append(record)
-        done += 1
-        elapsed = time.perf_counter() - started
-        eta = elapsed / done * (len(cells) - index)
-        status.line(f"{prefix}: {_outcome_text(record)} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)")
-    return records
+        return show_running
+
+    def finished(self, prefix: str, outcome: str | None, ran: bool) -> None:
+        if outcome is None:
+            return  # nothing to run (a repeat of a cell that did not finish ok)
+        elapsed = time.perf_counter() - self.started
+        if ran and outcome.startswith(("FAILED", "TIMEOUT")):
+            self.failed += 1
+        self.ran += ran
+        eta = elapsed / max(self.ran, 1) * (self.total - self.index)
+        self.status.line(f"{prefix}: {outcome} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)")
+
+
+def _first_process(
+    cell: Cell, options: RunOptions, progress: _Progress, prefix: str
+) -> tuple[dict[str, Any], str]:
+    path = options.out_dir / cell.file_name
+    if options.resume and path.exists():
+        return json.loads(path.read_text()), KEPT
+    record = run_cell_isolated(cell, options, progress.ticker(prefix, options))
+    return record, _outcome_text(record)
+
+
+def _repeat_process(
+    cell: Cell,
+    record: dict[str, Any],
+    repeat: int,
+    options: RunOptions,
+    progress: _Progress,
+    prefix: str,
+) -> tuple[dict[str, Any], str | None]:
+    """Run the cell's process once more and fold its timings into ``record``."""
+    if record["status"] != "ok":
+        return record, None
+    if len(record.get("repeats", [])) >= repeat:
+        return record, KEPT
+    scratch = options.out_dir / "repeats" / f"{cell.file_name[:-5]}__repeat{repeat}.json"
+    rerun = run_cell_isolated(cell, options, progress.ticker(prefix, options), scratch)
+    record = add_repeat(record, rerun)
+    write_json_atomic(options.out_dir / cell.file_name, record)
+    scratch.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: another repeat's scratch is there
+        scratch.parent.rmdir()
+    return record, _outcome_text(rerun)
+
+
+def add_repeat(record: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with ``rerun``'s timings appended to its ``repeats`` and its steady
+    summary recomputed over every process (see ``stats.center``).
+
+    The other timings (import, build, first epoch) stay the first process's. A repeat
+    that does not finish ok makes the cell's status its status: a cell that sometimes
+    fails is a failing cell. Seeded runs must repeat their result: ``same_result``
+    says whether the final loss matched to 1e-6."""
+    record = {**record, "timing": dict(record.get("timing", {}))}
+    rerun_timing = rerun.get("timing", {})
+    before, after = (
+        record.get("metrics", {}).get("final_loss"),
+        rerun.get("metrics", {}).get("final_loss"),
+    )
+    entry = {
+        "status": rerun["status"],
+        "reason": rerun.get("reason", ""),
+        "process_wall_s": rerun.get("process_wall_s"),
+        **{k: rerun_timing.get(k) for k in ("import_s", "build_s", "first_epoch_s")},
+        "steady_epoch_s": [row["seconds"] for row in rerun.get("epochs", [])[1:]],
+        "final_loss": after,
+        "same_result": _same(before, after),
+    }
+    record["repeats"] = [*record.get("repeats", []), entry]
+    if rerun["status"] != "ok":
+        record["status"] = rerun["status"]
+        record["reason"] = f"repeat {len(record['repeats'])}: {rerun.get('reason', '')}"
+        return record
+    processes = process_steady_seconds(record)
+    if processes:
+        pooled = np.concatenate(processes)
+        q25, q75 = np.percentile(pooled, [25, 75])
+        timing = record["timing"]
+        steady = center(processes)
+        if timing.get("gflops") and timing.get("steady_median_s"):
+            timing["gflops"] *= timing["steady_median_s"] / steady
+        timing.update(
+            steady_median_s=steady,
+            steady_iqr_s=float(q75 - q25),
+            steady_min_s=float(pooled.min()),
+            steady_count=int(pooled.size),
+            steady_processes=len(processes),
+            step_median_s=steady / timing.get("steps_per_epoch", 1),
+        )
+    return record
+
+
+def _same(before: Any, after: Any) -> bool:
+    if isinstance(before, float) and isinstance(after, float):
+        return math.isclose(before, after, rel_tol=1e-6, abs_tol=1e-12) or (
+            math.isnan(before) and math.isnan(after)
+        )
+    return before == after
 
 
 def _outcome_text(record: dict[str, Any]) -> str:

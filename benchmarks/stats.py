@@ -1,4 +1,14 @@
-"""Spread and comparison of timings: bootstrap confidence intervals of time ratios."""
+"""Spread and comparison of timings: bootstrap confidence intervals of time ratios.
+
+The unit of a timing sample is the process. Epochs of one process agree closely with
+each other, while two processes of the same code on the same machine can differ by
+tens of percent (address-space layout, caches, which core, the machine's other load):
+measured on this project's machines, reruns of a dispatch-bound cell moved up to 1.7x
+with epoch intervals a few percent wide. So a sample is a list of processes, each a
+list of steady epoch seconds, and the bootstrap resamples processes first, then epochs
+inside each (a two-level bootstrap). With one process per side it reduces to the plain
+epoch bootstrap, which then covers epoch noise only.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +19,68 @@ import numpy as np
 BOOTSTRAP_SAMPLES = 2000
 CONFIDENCE = 0.95
 
+# (process, epoch seconds): one inner sequence per process.
+Processes = Sequence[Sequence[float]]
 
-def bootstrap_median_ratio(
-    numerator: Sequence[float], denominator: Sequence[float], seed: int = 0
+
+def center(processes: Processes) -> float:
+    """The median over processes of each process's median epoch (seconds)."""
+    return float(np.median([np.median(p) for p in _checked(processes)]))
+
+
+def process_spread(processes: Processes) -> np.ndarray:
+    """Each process's log(median epoch) minus their mean, scaled by sqrt(n / (n - 1)) so
+    that their spread estimates the process-to-process spread (needs n >= 2)."""
+    logs = np.log([np.median(p) for p in _checked(processes)])
+    if logs.size < 2:
+        raise ValueError("a spread needs at least two processes")
+    return (logs - logs.mean()) * np.sqrt(logs.size / (logs.size - 1))
+
+
+def bootstrap_centers(
+    processes: Processes,
+    rng: np.random.Generator,
+    borrowed_spread: np.ndarray | None = None,
+) -> np.ndarray:
+    """``BOOTSTRAP_SAMPLES`` resampled centers: processes with replacement, then epochs
+    with replacement inside each.
+
+    ``borrowed_spread`` (log deviations, see ``process_spread``, pooled over other
+    cells) stands in for the process-to-process noise a single process cannot show:
+    each resample of a single process is scaled by one of them, drawn at random."""
+    groups = [np.asarray(p, dtype=np.float64) for p in _checked(processes)]
+    # (group, sample): each process's resampled median, then processes picked per sample.
+    resampled = np.stack(
+        [np.median(rng.choice(g, (BOOTSTRAP_SAMPLES, g.size)), axis=1) for g in groups]
+    )
+    picks = rng.integers(len(groups), size=(BOOTSTRAP_SAMPLES, len(groups)))
+    medians = resampled[picks, np.arange(BOOTSTRAP_SAMPLES)[:, None]]
+    centers = np.median(medians, axis=1)
+    if len(groups) == 1 and borrowed_spread is not None and borrowed_spread.size:
+        centers = centers * np.exp(rng.choice(borrowed_spread, BOOTSTRAP_SAMPLES))
+    return centers
+
+
+def bootstrap_ratio(
+    numerator: Processes,
+    denominator: Processes,
+    seed: int = 0,
+    borrowed_spread: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
-    """``median(numerator) / median(denominator)`` and its bootstrap 95% interval.
+    """``center(numerator) / center(denominator)`` and its bootstrap 95% interval.
 
-    Each side is resampled with replacement on its own (the epochs of two cells are
-    independent measurements). Returns ``(ratio, low, high)``."""
-    top = np.asarray(numerator, dtype=np.float64)
-    bottom = np.asarray(denominator, dtype=np.float64)
-    if top.size == 0 or bottom.size == 0:
-        raise ValueError("both samples need at least one measurement")
+    Each side is resampled on its own (two runs are independent measurements).
+    Returns ``(ratio, low, high)``."""
     rng = np.random.default_rng(seed)
-    top_medians = np.median(rng.choice(top, (BOOTSTRAP_SAMPLES, top.size)), axis=1)
-    bottom_medians = np.median(rng.choice(bottom, (BOOTSTRAP_SAMPLES, bottom.size)), axis=1)
-    ratios = top_medians / bottom_medians
+    ratios = bootstrap_centers(numerator, rng, borrowed_spread) / bootstrap_centers(
+        denominator, rng, borrowed_spread
+    )
     tail = (1 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(ratios, [tail, 100 - tail])
-    return float(np.median(top) / np.median(bottom)), float(low), float(high)
+    return center(numerator) / center(denominator), float(low), float(high)
+
+
+def _checked(processes: Processes) -> Processes:
+    if not processes or any(len(p) == 0 for p in processes):
+        raise ValueError("every sample needs at least one process with one measurement")
+    return processes

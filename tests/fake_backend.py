@@ -2,13 +2,17 @@
 
 Its mode picks the fault: ``ok`` trains like NumPy; ``crash`` dies in build_model;
 ``hang`` never finishes an epoch; ``nan`` returns a NaN loss from epoch 3; ``slow``
-sleeps 0.3 s per epoch. ``register()`` adds it (and a backend whose package is not
-installed) to the registry of the calling process.
+sleeps 0.3 s per epoch; ``flaky`` trains like NumPy in the first process and dies in
+every later one (it leaves a marker file at ``$FAKE_FLAKY_MARKER``). ``register()``
+adds it (and a backend whose package is not installed) to the registry of the calling
+process.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 from backends.numpy import model as numpy_model
 from shared import registry
@@ -19,6 +23,7 @@ FAULT_MODES = {
     "hang": "never finishes an epoch",
     "nan": "NaN loss from epoch 3",
     "slow": "0.3 s per epoch",
+    "flaky": "ok in the first process, dies in later ones",
 }
 
 
@@ -64,4 +69,9 @@ class FaultyModel(numpy_model.NumpyModel):
 def build_model(network, params, loss, optimizer, dtype, mode):
     if mode == "crash":
         raise RuntimeError("deliberate crash while building (fake backend)")
+    if mode == "flaky":
+        marker = Path(os.environ["FAKE_FLAKY_MARKER"])
+        if marker.exists():
+            raise RuntimeError("deliberate crash in a later process (fake backend)")
+        marker.touch()
     return FaultyModel(network, params, loss, optimizer, dtype, fault=mode)

@@ -7,8 +7,11 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from benchmarks.compare import pooled_spread, time_change
+from benchmarks.stats import bootstrap_ratio
 from shared.metadata import REPO_ROOT
 
 
@@ -83,3 +86,55 @@ def test_a_changed_result_is_flagged(base_run, tmp_path):
 
 def test_bad_run_folders_exit_2(tmp_path):
     assert cli("compare", str(tmp_path), str(tmp_path)).returncode == 2
+
+
+# The noise model (benchmarks.stats): processes are the unit, epochs inside them.
+
+
+def process(center_s: float, rng: np.random.Generator, epochs: int = 20) -> list[float]:
+    """Steady epoch seconds of one process: 1% epoch noise around ``center_s``."""
+    return list(center_s * (1 + 0.01 * rng.standard_normal(epochs)))
+
+
+def record(processes: list[list[float]], seed: int = 0) -> dict:
+    """A minimal ok record whose first process and repeats are ``processes``."""
+    first, *later = processes
+    return {
+        **dict(workload="xor", variant="momentum", backend="numpy", mode="eager"),
+        **dict(dtype="float32", seed=seed, preset="quick", status="ok"),
+        "epochs": [{"seconds": 1.0}] + [{"seconds": s} for s in first],
+        "repeats": [{"status": "ok", "steady_epoch_s": p} for p in later],
+        "metrics": {"final_loss": 0.5},
+    }
+
+
+def test_processes_not_epochs_set_the_interval():
+    rng = np.random.default_rng(0)
+    # Three processes 30% apart: the epochs alone would give a tight, wrong interval.
+    spread = [process(c, rng) for c in (1.0, 1.3, 0.77)]
+    same = [process(c, rng) for c in (1.25, 0.8, 1.0)]
+    _, low, high = bootstrap_ratio(same, spread)
+    assert low < 1 < high and high / low > 1.5
+    _, low, high = bootstrap_ratio([same[0]], [spread[0]])  # one process each
+    assert high / low < 1.05 and low > 1.15  # epoch noise only: "significant"
+
+
+def test_a_single_process_borrows_the_pooled_spread():
+    rng = np.random.default_rng(1)
+    base = [record([process(c, rng) for c in (1.0, 1.3, 0.77)], seed) for seed in range(3)]
+    spread = pooled_spread(base)
+    assert spread.size == 9 and 0.1 < np.std(spread) < 0.4
+    lucky = record([process(1.25, rng)])  # a rerun within the process spread
+    assert time_change(base[0], lucky, 0.10, spread) is None
+    single = record([process(1.0, rng)])
+    assert time_change(single, lucky, 0.10, spread) is None  # both sides borrow it
+    assert time_change(single, lucky, 0.10, None) is not None  # epoch noise only: flagged
+    slow = record([process(2.5, rng)])  # 2.5x: beyond any process's luck
+    change = time_change(base[0], slow, 0.10, spread)
+    assert change is not None and "slower" in change.what and "3 -> 1 process" in change.detail
+
+
+def test_compare_says_when_no_run_measured_process_noise(base_run, tmp_path):
+    same = edited_copy(base_run, tmp_path / "same", lambda record: None)
+    output = cli("compare", str(base_run), str(same)).stdout
+    assert "neither run repeated a cell" in output and "GEMM ceiling" in output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -24,18 +25,19 @@ LAUNCH = (
 )
 
 
-def launch(*args: str) -> subprocess.Popen:
+def launch(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", LAUNCH, *args],
         cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
 
 
-def run(*args: str, timeout: float = 300) -> tuple[int, str]:
-    process = launch(*args)
+def run(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> tuple[int, str]:
+    process = launch(*args, env=env)
     output, _ = process.communicate(timeout=timeout)
     return process.returncode, output
 
@@ -169,3 +171,29 @@ def test_divergence_stops_training_at_the_first_nonfinite_epoch():
     history = train(model, config, [model.prepare(*data.epoch(0))])
     assert history.diverged_at is not None and history.diverged_at < config.epochs
     assert len(history.losses) == history.diverged_at
+
+
+def test_repeats_add_processes_to_each_cell_and_a_failing_repeat_fails_it(tmp_path):
+    out = tmp_path / "run"
+    args = (
+        *("run", "--workload", "copynet", "--variant", "supervised", "--backend", "fake"),
+        *("--mode", "ok,flaky", "--preset", "smoke", "--repeats", "3", "--out", str(out)),
+    )
+    env = {"FAKE_FLAKY_MARKER": str(tmp_path / "flaky-ran")}
+    code, output = run(*args, env=env)
+    assert code == 1, output  # the flaky cell failed
+    found = records(out)
+    ok = found[("fake", "ok")]
+    assert ok["status"] == "ok"
+    assert [r["status"] for r in ok["repeats"]] == ["ok", "ok"]
+    assert all(r["same_result"] for r in ok["repeats"])  # seeded: the same final loss
+    assert ok["timing"]["steady_processes"] == 3
+    steady = [len(r["steady_epoch_s"]) for r in ok["repeats"]]
+    assert ok["timing"]["steady_count"] == len(ok["epochs"]) - 1 + sum(steady)
+    flaky = found[("fake", "flaky")]
+    assert flaky["status"] == "failed" and flaky["reason"].startswith("repeat 1:")
+    assert len(flaky["repeats"]) == 1  # not run again once it failed
+    assert not (out / "repeats").exists()  # scratch records are folded in and removed
+    # Resuming a finished run starts no process (the flaky cell's repeats never ran).
+    code, output = run(*args, "--resume", env=env)
+    assert output.count("kept from the earlier run") == 4 and " ok in " not in output, output
