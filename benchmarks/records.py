@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import tempfile
@@ -83,10 +84,13 @@ def ceiling_gflops(run_dir: Path) -> float | None:
 
 
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every cell record of a run, sorted by cell."""
+    """Every cell record of a run, sorted by cell; ``.json.gz`` records are read too (the
+    committed baseline keeps its records gzipped: their per-epoch rows compress 5x)."""
     records = []
-    for path in sorted(run_dir.glob("*__seed*.json")):
-        records.append(json.loads(path.read_text()))
+    paths = [*run_dir.glob("*__seed*.json"), *run_dir.glob("*__seed*.json.gz")]
+    for path in sorted(paths):
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        records.append(json.loads(data))
     return records
 
 

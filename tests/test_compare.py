@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -59,6 +60,16 @@ def test_identical_runs_are_quiet(base_run, tmp_path):
     result = cli("compare", str(base_run), str(same), "--fail-on-change")
     assert result.returncode == 0, result.stdout
     assert "no cell moved" in result.stdout
+
+
+def test_gzipped_records_compare_like_the_originals(base_run, tmp_path):
+    packed = edited_copy(base_run, tmp_path / "packed", lambda record: None)
+    for path in packed.glob("*__seed*.json"):
+        path.with_suffix(".json.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    result = cli("compare", str(base_run), str(packed), "--fail-on-change")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"compared {len(list(base_run.glob('*__seed*.json')))} cells" in result.stdout
 
 
 def test_an_injected_slowdown_is_flagged(base_run, tmp_path):
