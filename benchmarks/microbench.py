@@ -2,8 +2,13 @@
 
 Run with ``nox -s microbench`` (pytest-benchmark; its JSON lands in results/). The
 first step, which traces and compiles, runs before the timed rounds. This is not the
-harness: each backend shares one process here, so it suits quick A/B checks of a
-single step, and the harness's numbers are the ones to report.
+harness: backends share a process here, so it suits quick A/B checks of a single step,
+and the harness's numbers are the ones to report.
+
+Backends whose registry entry sets an environment (Keras's backend is fixed at its
+first import) cannot share a process with each other: ``nox -s microbench`` runs this
+file once per group of ``env_groups()``, naming the group in ``BENCH_MICROBENCH_GROUP``.
+Without it, every backend that fits this process's environment runs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,26 @@ from shared.workloads import get_workload
 NETWORKS = (("copynet", "supervised"), ("copynet", "reward"), ("xor", "momentum"))
 
 
+GROUP_VARIABLE = "BENCH_MICROBENCH_GROUP"
+
+
+def env_groups() -> list[dict[str, str]]:
+    """The registry's distinct backend environments; group 0 is the backends needing none."""
+    groups: list[dict[str, str]] = [{}]
+    for info in registry.BACKENDS.values():
+        if info.env not in groups:
+            groups.append(dict(info.env))
+    return groups
+
+
+def _backends() -> list[str]:
+    group = os.environ.get(GROUP_VARIABLE)
+    if group is None:
+        return _same_process_backends()
+    env = env_groups()[int(group)]
+    return [name for name, info in registry.BACKENDS.items() if info.env == env]
+
+
 def _same_process_backends() -> list[str]:
     """Backends that can share this process: Keras runs on one backend per process, so
     of the backends setting one variable differently only the first (or the one the
@@ -34,7 +59,7 @@ def _same_process_backends() -> list[str]:
 
 
 def _cases():
-    for backend in _same_process_backends():
+    for backend in _backends():
         info = registry.get(backend)
         for workload, variant in NETWORKS:
             if info.runs(workload):
