@@ -98,6 +98,9 @@ class KerasModel:
         with default_float(dtype):
             self.net = build_network(network, dtype)
             self.loss = SpecLoss(loss, dtype)
+            # Tracked by the model (a non-trainable variable of it), so that backends
+            # whose train step is stateless feed its current value in.
+            self.net.loss_quantile = self.loss.quantile
             self.optimizer = make_optimizer(optimizer)
             self.net.compile(optimizer=self.optimizer, loss=self.loss, **MODES[mode])
         self.variables = canonical_variables(self.net)
@@ -149,6 +152,9 @@ class KerasModel:
 
     def set_learning_rate(self, lr: float) -> None:
         self.optimizer.learning_rate = lr  # assigns the variable: nothing retraces
+
+    def set_loss_quantile(self, q: float) -> None:
+        self.loss.quantile.assign(q)  # a variable, as the learning rate: nothing retraces
 
 
 # TensorFlow-specific pieces, kept here so the rest runs on any Keras backend.
