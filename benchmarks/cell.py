@@ -105,7 +105,9 @@ def run_cell(
     timing.update(steady_summary(history.seconds, config.steps_per_epoch))
     timing.update(time_to_target(history.losses, history.seconds, config.target_loss))
     flops = config.network.train_step_flops(config.batch_size)
-    timing.update(throughput(flops, config.steps_per_epoch, timing.get("steady_median_s")))
+    timing.update(
+        throughput(flops, config.steps_per_epoch, timing.get("steady_median_s"), config.batch_size)
+    )
     fields: dict[str, Any] = {
         "timing": timing,
         "epochs": history.rows(),

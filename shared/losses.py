@@ -146,3 +146,20 @@ def curriculum_threshold(abs_r: np.ndarray, q: float) -> np.ndarray:
     hi = min(lo + 1, n - 1)
     frac = pos - dtype(lo)
     return s[lo] + frac * (s[hi] - s[lo])
+
+
+def loss_value(loss: Loss, pred: np.ndarray, target: np.ndarray, quantile: float = 1.0) -> float:
+    """The value of the N-body family's losses (and MSE) in NumPy, for metrics computed
+    outside any framework (validation losses); the curriculum at ``quantile``."""
+    diff = pred - target
+    if isinstance(loss, MSE):
+        return float(np.mean(diff * diff))
+    if isinstance(loss, L1):
+        return float(np.mean(np.abs(diff)))
+    ratio = diff / (1 + np.abs(target))
+    if isinstance(loss, Ratio):
+        return float(np.mean(np.abs(ratio)))
+    if isinstance(loss, PercentileCurriculum):
+        abs_r = np.abs(np.mean(ratio.reshape(ratio.shape[0], -1), axis=1))
+        return float(np.mean(abs_r[abs_r <= curriculum_threshold(abs_r, quantile)]))
+    raise SpecError(f"no NumPy value for loss {loss!r}")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from backends.numpy.model import build_model
 from benchmarks.drivers import train
@@ -169,3 +172,32 @@ def test_divergence_stops_training_at_the_first_nonfinite_epoch():
     history = train(model, config, [model.prepare(*data.epoch(0))])
     assert history.diverged_at is not None and history.diverged_at < config.epochs
     assert len(history.losses) == history.diverged_at
+
+
+def test_nbody_cells_record_metrics_and_rollout_plots(tmp_path):
+    """The N-body workload through the harness: the curriculum's quantile per epoch in the
+    record, rollout metrics, and the rollout plots in the report (datasets cached in tmp)."""
+    out = tmp_path / "run"
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "run", "--workload", "nbody", "--variant",
+         "two-body-curriculum,breen", "--backend", "numpy", "--preset", "smoke",
+         "--out", str(out)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "BENCH_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stdout + process.stderr
+    curriculum = json.loads(
+        (out / "nbody__two-body-curriculum__numpy__eager__float32__seed0.json").read_text()
+    )
+    assert curriculum["status"] == "ok"
+    assert [row["loss_quantile"] for row in curriculum["epochs"]] == pytest.approx([0.1, 0.7, 1])
+    assert curriculum["metrics"]["rollout_steps"] == 32
+    assert curriculum["timing"]["samples_per_s"] > 0
+    report = (out / "report.md").read_text()
+    for variant in ("two-body-curriculum", "breen"):
+        assert f"plots/nbody__{variant}__rollout.png" in report
+        assert (out / "plots" / f"nbody__{variant}__rollout_error.png").exists()
+    assert "Accuracy on held-out trajectories" in report
