@@ -29,7 +29,7 @@ def test_networks_and_presets_are_the_sources() -> None:
     rates = learning_rates(two.schedule, two.optimizer.lr, two.epochs)
     assert rates[0] == 3e-3 and rates[-1] * two.schedule.gamma == pytest.approx(2e-6)
     quick = NBODY.config("two-body", "quick")
-    assert (quick.batch_size, quick.steps_per_epoch, quick.epochs) == (5000, 10, 100)
+    assert (quick.batch_size, quick.steps_per_epoch, quick.epochs) == (5000, 10, 50)
     assert isinstance(quick.loss, Ratio)
     assert isinstance(NBODY.config("two-body-curriculum", "quick").loss, PercentileCurriculum)
     assert NBODY.config("three-body", "quick").network.input_shape == (12,)
