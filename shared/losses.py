@@ -37,7 +37,10 @@ sorted ascending into ``s``, in the model's dtype::
     loss = sum(a * kept) / sum(kept)
 
 ``threshold`` and ``kept`` are constants for differentiation: the gradient flows only
-through the ``a`` of the kept examples.
+through the ``a`` of the kept examples. Since ``s[lo] <= threshold <= s[hi]``, the kept
+examples are always the ``lo + 1`` smallest (with any ties of ``s[lo]``, and of
+``s[hi]`` when ``frac`` is 1): the interpolation sets the threshold's value, ``floor``
+sets who counts.
 """
 
 from __future__ import annotations

@@ -250,21 +250,29 @@ def split_state(state: np.ndarray, bodies: int) -> tuple[np.ndarray, np.ndarray]
     return state[..., :half].reshape(*lead, bodies, 2), state[..., half:].reshape(*lead, bodies, 2)
 
 
-def samples(spec: Dataset, data: Arrays) -> tuple[np.ndarray, np.ndarray]:
-    """Every ``(input, target)`` pair of a split, trajectory by trajectory, in time order:
-    ``(trajectories * steps, in)`` and ``(trajectories * steps, out)``."""
+def samples(
+    spec: Dataset, data: Arrays, indices: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(input, target)`` pairs of a split: ``(n, in)`` and ``(n, out)``.
+
+    Sample ``i`` is step ``i % length`` of trajectory ``i // length``; ``indices`` picks
+    and orders samples (default: all, trajectory by trajectory, in time order). Gathered
+    straight into the result, so the full dataset is never copied on the way.
+    """
     positions, velocities = data["positions"], data["velocities"]
+    count, saved = positions.shape[:2]
+    length = saved - 1 if isinstance(spec, StepDataset) else saved
+    if indices is None:
+        indices = np.arange(count * length)
+    trajectory, step = np.divmod(indices, length)
     if isinstance(spec, StepDataset):
         s = states(positions, velocities)  # (trajectories, steps + 1, features)
-        x = s[:, :-1]
-        y = x if spec.identity else s[:, 1:]
-        return x.reshape(-1, spec.features), y.reshape(-1, spec.features)
-    count, times = positions.shape[:2]
-    t = np.broadcast_to(np.arange(times) * spec.interval, (count, times))
-    start = np.broadcast_to(positions[:, :1, 1], (count, times, 2))  # x2(0), y2(0)
-    x = np.concatenate([t[..., None], start], axis=-1)
-    y = positions[:, :, :2].reshape(count, times, 4)  # bodies 1 and 2
-    return x.reshape(-1, 3), y.reshape(-1, 4)
+        x = s[trajectory, step]
+        return x, (x if spec.identity else s[trajectory, step + 1])
+    t = (step * spec.interval)[:, None]
+    x = np.concatenate([t, positions[trajectory, 0, 1]], axis=-1)  # t, x2(0), y2(0)
+    y = positions[trajectory, step, :2].reshape(-1, 4)  # bodies 1 and 2 at t
+    return x, y
 
 
 # Memory -----------------------------------------------------------------------------------
@@ -284,13 +292,14 @@ def available_memory_bytes() -> int:
 
 
 def estimated_bytes(spec: Dataset) -> int:
-    """Peak memory of one split's life in a cell: the generator's chunk, the stored
-    trajectories, the float64 input and target arrays, and a framework's copy of them."""
+    """Peak memory of one split's life in a cell: the generator's chunk and accepted
+    trajectories (while they are joined), or the trajectories and their state vectors
+    (while samples are gathered); the float64 inputs and targets; a framework's copy."""
     outputs = spec.features if isinstance(spec, StepDataset) else 4
     saves = spec.steps + 1 if isinstance(spec, StepDataset) else spec.times
     chunk = min(CHUNK_SYSTEMS, spec.trajectories) * saves * spec.bodies * 4 * 8 * 2
     sample_bytes = spec.samples * (spec.features + outputs) * 8
-    return chunk + spec.trajectory_bytes() + 2 * sample_bytes
+    return max(chunk, spec.trajectory_bytes()) + spec.trajectory_bytes() + 2 * sample_bytes
 
 
 def check_fits_in_memory(*specs: Dataset, available: int | None = None) -> None:

@@ -153,11 +153,11 @@ class NBody(Workload):
         train, validation = self.datasets(variant, preset)
         nbody_data.check_fits_in_memory(train, validation)
         config = self.config(variant, preset)
-        x, y = nbody_data.samples(train, nbody_data.trajectories(train, seed, "train"))
         used = config.steps_per_epoch * config.batch_size
-        order = rng_for(seed, SHUFFLE_STREAM).permutation(x.shape[0])[:used]
+        order = rng_for(seed, SHUFFLE_STREAM).permutation(train.samples)[:used]
+        x, y = nbody_data.samples(train, nbody_data.trajectories(train, seed, "train"), order)
         shape = (config.steps_per_epoch, config.batch_size)
-        return EpochData(x[order].reshape(*shape, -1), y[order].reshape(*shape, -1))
+        return EpochData(x.reshape(*shape, -1), y.reshape(*shape, -1))
 
     def metrics(
         self, variant: str, preset: str, seed: int, predict: Predict, losses: Sequence[float]
