@@ -174,9 +174,9 @@ class NBody(Workload):
             "val_ratio": loss_value(Ratio(), pred, y),
             "one_step_rel_error": float(np.mean(error / np.linalg.norm(y, axis=-1))),
             "dataset": nbody_data.describe(train),
-            "dataset_acceptance": float(
-                nbody_data.trajectories(train, seed, "train")["acceptance"]
-            ),
+            # the share of drawn systems that passed the energy screen (validation draws:
+            # the training set is not read again just for this)
+            "dataset_acceptance": float(data["acceptance"]),
         }
         if isinstance(validation, StepDataset) and not validation.identity:
             # below 1: better than predicting that nothing moves
