@@ -15,12 +15,12 @@ Variants (datasets in shared/nbody_data.py):
 
 Presets: ``smoke`` (seconds: 3 epochs of 4 batches of 64); ``quick`` (500 training
 trajectories of 100 steps, 50,000 samples, 10 batches of 5,000 an epoch for 50 epochs:
-500 Adam steps, 30-60 s a cell on one thread, whose GEMM floor for a step is ~60 ms;
-lr 1e-3 decaying to 1e-5); ``full``
-(the source's scale: 50,000 trajectories x 1,000 steps, 10,000 steps an epoch for 100
-epochs, lr 3e-3 -> 2e-6, hours to days on a CPU; Breen et al.'s 9,900 + 100
-trajectories for 10,000 epochs). The batches keep one shuffled order every epoch
-(shuffling per epoch would put a host-side gather into each framework's timed epoch).
+500 Adam steps, 30-100 s a cell on one thread, where the GEMM ceiling puts a step at
+50 ms or more; lr 1e-3 decaying to 1e-5); ``full`` (the source's scale: 50,000
+trajectories x 1,000 steps, 10,000 steps an epoch for 100 epochs, lr 3e-3 -> 2e-6,
+hours to days on a CPU; Breen et al.'s 9,900 + 100 trajectories for 10,000 epochs).
+The batches keep one shuffled order every epoch (shuffling per epoch would put a
+host-side gather into each framework's timed epoch).
 
 Metrics, computed from the trained model's predictions on held-out trajectories: the
 loss and the ratio loss on every validation sample; the one-step relative error
@@ -47,8 +47,8 @@ from shared.workloads.base import EpochData, Predict, TrainingConfig, Workload
 
 WIDTH, DEPTH = 128, 10
 # Glorot-uniform (the Keras default), not PyTorch's: under PyTorch's default the signal
-# shrinks ~0.4x per ReLU layer, and after the quick preset's 1,000 steps the two-body
-# validation ratio loss was 0.066 against 0.0049 with Glorot (PyTorch eager, 100 epochs).
+# shrinks ~0.4x per ReLU layer, and after 1,000 steps on the quick two-body data the
+# validation ratio loss was 0.066 against 0.0049 with Glorot (PyTorch eager, measured).
 INIT = InitScheme("glorot_uniform")
 EXAMPLE_POINTS = 101  # points of the rollout example kept in the record
 
