@@ -17,6 +17,7 @@ from benchmarks.records import Cell, load_records, new_record, write_json_atomic
 from shared import registry
 from shared.params import DTYPES
 from shared.registry import UnknownName
+from shared.specs import SpecError
 from shared.workloads import PRESETS, WORKLOADS, get_workload
 
 EXIT_BAD_INPUT = 2
@@ -74,6 +75,12 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
         for variant in variants or workload.default_variants(args.preset):
             if variant not in workload.variants:
                 continue
+            try:
+                workload.check(variant, args.preset)
+            except SpecError as error:
+                raise BadInput(
+                    f"{workload_name}/{variant} at preset {args.preset}: {error}"
+                ) from None
             variant_seeds = list(seeds or workload.seeds(variant, args.preset))
             for backend, seed in itertools.product(backends, variant_seeds):
                 info = registry.get(backend)

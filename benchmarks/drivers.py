@@ -1,7 +1,9 @@
 """The training loop, written once for every backend: schedule, epochs, clock.
 
-copy-net (supervised and reward-shaped) and XOR all use it: they differ in their
-data (full batch vs. batch 1), loss and optimizer, which the workload specifies.
+copy-net (supervised and reward-shaped), XOR and the N-body MLP all use it: they
+differ in their data (full batch vs. batch 1), loss and optimizer, which the workload
+specifies. The learning rate and, for the percentile curriculum, the loss's quantile
+are computed once per epoch in ``shared`` and handed to the model before the epoch.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.losses import loss_quantiles
 from shared.optim import Constant, learning_rates
 from shared.protocol import Model
 from shared.workloads import EpochData, TrainingConfig
@@ -20,16 +23,18 @@ from shared.workloads import EpochData, TrainingConfig
 
 @dataclass
 class TrainingHistory:
-    """Per-epoch rows; ``diverged_at`` is the 1-based epoch whose loss was NaN or inf."""
+    """Per-epoch rows; ``diverged_at`` is the 1-based epoch whose loss was NaN or inf.
+    ``loss_quantiles`` stays empty unless the loss is a curriculum."""
 
     losses: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     learning_rates: list[float] = field(default_factory=list)
+    loss_quantiles: list[float] = field(default_factory=list)
     diverged_at: int | None = None
 
     def rows(self) -> list[dict[str, float]]:
         """JSON-safe rows: a NaN or inf loss becomes None."""
-        return [
+        rows = [
             {
                 "epoch": i + 1,
                 "loss": loss if math.isfinite(loss) else None,
@@ -40,6 +45,9 @@ class TrainingHistory:
                 zip(self.losses, self.seconds, self.learning_rates, strict=True)
             )
         ]
+        for row, q in zip(rows, self.loss_quantiles, strict=False):
+            row["loss_quantile"] = q
+        return rows
 
 
 def prepare_batches(model: Model, config: TrainingConfig, data: EpochData) -> list[Any]:
@@ -58,6 +66,7 @@ def train(
     """Run ``config.epochs`` epochs, timing each with the GC off; stop at a NaN/inf loss."""
     rates = learning_rates(config.schedule, config.optimizer.lr, config.epochs)
     varying_rate = not isinstance(config.schedule, Constant)
+    quantiles = loss_quantiles(config.loss, config.epochs)
     history = TrainingHistory()
     gc.collect()
     gc.disable()
@@ -65,6 +74,9 @@ def train(
         for epoch in range(config.epochs):
             if varying_rate:
                 model.set_learning_rate(float(rates[epoch]))
+            if quantiles is not None:
+                model.set_loss_quantile(float(quantiles[epoch]))
+                history.loss_quantiles.append(float(quantiles[epoch]))
             epoch_batches = batches[epoch if len(batches) > 1 else 0]
             start = time.perf_counter()
             loss = model.train_epoch(epoch_batches)

@@ -22,8 +22,14 @@ from shared import registry
 from shared.params import init_params
 from shared.workloads import get_workload
 
-# (workload, variant): copy-net full batch and batch 1, XOR full batch.
-NETWORKS = (("copynet", "supervised"), ("copynet", "reward"), ("xor", "momentum"))
+# (workload, variant): copy-net full batch and batch 1, XOR full batch, the N-body MLP
+# at batch 5,000 (its quick dataset is generated, or read from the cache, once).
+NETWORKS = (
+    ("copynet", "supervised"),
+    ("copynet", "reward"),
+    ("xor", "momentum"),
+    ("nbody", "two-body"),
+)
 
 
 GROUP_VARIABLE = "BENCH_MICROBENCH_GROUP"

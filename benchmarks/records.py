@@ -120,6 +120,7 @@ SUMMARY_COLUMNS = (
     "target_s",
     "target_after_first_s",
     "gflops",
+    "samples_per_s",
     "final_loss",
     "peak_rss_mb",
 )

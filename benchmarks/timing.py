@@ -51,9 +51,13 @@ def time_to_target(
     }
 
 
-def throughput(flops_per_step: int, steps_per_epoch: int, steady_median_s: float | None) -> dict:
-    """Achieved GFLOP/s of the steady epochs, FLOPs counted from the spec."""
+def throughput(
+    flops_per_step: int, steps_per_epoch: int, steady_median_s: float | None, batch_size: int = 1
+) -> dict:
+    """Achieved GFLOP/s (FLOPs counted from the spec) and training samples per second of
+    the steady epochs."""
     result: dict[str, float] = {"train_flops_per_step": float(flops_per_step)}
     if steady_median_s:
         result["gflops"] = flops_per_step * steps_per_epoch / steady_median_s / 1e9
+        result["samples_per_s"] = batch_size * steps_per_epoch / steady_median_s
     return result

@@ -12,12 +12,43 @@
 
       p = clip(pred, eps, 1 - eps)
       loss = mean(-(target * log(p) + (1 - target) * log(1 - p)))
+
+- ``L1``: ``mean(|pred - target|)`` (mean absolute error; Breen et al.'s loss).
+
+The N-body source's family (reference.md section 4), with the relative error
+``ratio = (pred - target) / (1 + |target|)`` per element:
+
+- ``Ratio``: ``mean(|ratio|)``.
+- ``PercentileCurriculum``: per example ``r = mean of ratio over its features`` (signed,
+  as the source takes ``|r|`` after the mean); only the examples whose ``|r|`` is at most
+  the batch's q-th quantile count: ``loss = mean(|r|)`` over those. q grows with the
+  epoch (``PercentileCurriculum.quantile``); the backend holds the current q as a
+  variable (``Model.set_loss_quantile``), so changing it never retraces.
+
+The curriculum's quantile rule, identical in every backend (``curriculum_threshold``
+is the NumPy statement of it). With ``a = |r|`` of the ``n`` examples of the batch,
+sorted ascending into ``s``, in the model's dtype::
+
+    pos = q * (n - 1) ;  lo = floor(pos) ;  hi = min(lo + 1, n - 1) ;  frac = pos - lo
+    threshold = s[lo] + frac * (s[hi] - s[lo])        (linear interpolation, NumPy's
+                                                       default method, written out)
+    kept = a <= threshold                             (ties at the threshold are kept;
+                                                       at q = 1 every example is)
+    loss = sum(a * kept) / sum(kept)
+
+``threshold`` and ``kept`` are constants for differentiation: the gradient flows only
+through the ``a`` of the kept examples. Since ``s[lo] <= threshold <= s[hi]``, the kept
+examples are always the ``lo + 1`` smallest (with any ties of ``s[lo]``, and of
+``s[hi]`` when ``frac`` is 1): the interpolation sets the threshold's value, ``floor``
+sets who counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from shared.specs import SpecError
 
@@ -57,4 +88,81 @@ class BinaryCrossEntropy:
             raise SpecError(f"eps must be in (0, 0.5), got {self.eps}")
 
 
-Loss = MSE | RewardShaped | BinaryCrossEntropy
+@dataclass(frozen=True)
+class L1:
+    """Mean absolute error."""
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """The source's ratio loss: ``mean(|pred - target| / (1 + |target|))``."""
+
+
+@dataclass(frozen=True)
+class PercentileCurriculum:
+    """The source's percentile curriculum on the ratio (see the module docstring).
+
+    At epoch ``e`` of ``E`` (counted from 0) the kept quantile is
+    ``q = min(1, (e / E) / ramp * (1 - start) + start)``: ``start`` at the first epoch,
+    1 from ``ramp * E`` on. The source's values are start 0.1 and ramp 0.5, i.e.
+    ``q = min(1, 2 * (e / E) * (1 - 0.1) + 0.1)``.
+    """
+
+    start: float = 0.1
+    ramp: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.start <= 1:
+            raise SpecError(f"curriculum start quantile must be in (0, 1], got {self.start}")
+        if not 0 < self.ramp <= 1:
+            raise SpecError(f"curriculum ramp must be in (0, 1], got {self.ramp}")
+
+    def quantile(self, epoch: int, epochs: int) -> float:
+        return min(1.0, (epoch / epochs) / self.ramp * (1 - self.start) + self.start)
+
+
+Loss = MSE | RewardShaped | BinaryCrossEntropy | L1 | Ratio | PercentileCurriculum
+
+
+def initial_quantile(loss: Loss) -> float:
+    """The curriculum quantile a freshly built model holds: the first epoch's q (1 for a
+    loss without a curriculum, where it is never read)."""
+    return loss.start if isinstance(loss, PercentileCurriculum) else 1.0
+
+
+def loss_quantiles(loss: Loss, epochs: int) -> np.ndarray | None:
+    """The curriculum quantile of each epoch, ``(epochs,)`` float64, computed once for all
+    backends; None for a loss without a curriculum."""
+    if not isinstance(loss, PercentileCurriculum):
+        return None
+    return np.array([loss.quantile(epoch, epochs) for epoch in range(epochs)])
+
+
+def curriculum_threshold(abs_r: np.ndarray, q: float) -> np.ndarray:
+    """The rule of the module docstring in NumPy, in ``abs_r``'s dtype: the threshold
+    on ``abs_r`` ``(n,)`` below which (inclusive) examples are kept, as a 0-d array."""
+    dtype = abs_r.dtype.type
+    s = np.sort(abs_r)
+    n = s.shape[0]
+    pos = dtype(q) * dtype(n - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, n - 1)
+    frac = pos - dtype(lo)
+    return s[lo] + frac * (s[hi] - s[lo])
+
+
+def loss_value(loss: Loss, pred: np.ndarray, target: np.ndarray, quantile: float = 1.0) -> float:
+    """The value of the N-body family's losses (and MSE) in NumPy, for metrics computed
+    outside any framework (validation losses); the curriculum at ``quantile``."""
+    diff = pred - target
+    if isinstance(loss, MSE):
+        return float(np.mean(diff * diff))
+    if isinstance(loss, L1):
+        return float(np.mean(np.abs(diff)))
+    ratio = diff / (1 + np.abs(target))
+    if isinstance(loss, Ratio):
+        return float(np.mean(np.abs(ratio)))
+    if isinstance(loss, PercentileCurriculum):
+        abs_r = np.abs(np.mean(ratio.reshape(ratio.shape[0], -1), axis=1))
+        return float(np.mean(abs_r[abs_r <= curriculum_threshold(abs_r, quantile)]))
+    raise SpecError(f"no NumPy value for loss {loss!r}")

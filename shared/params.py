@@ -21,6 +21,8 @@ DTYPES = ("float32", "float64")
 # Seed streams: init and data draw from independent generators of the same seed.
 INIT_STREAM = 0
 DATA_STREAM = 1
+VALIDATION_STREAM = 2  # held-out data
+SHUFFLE_STREAM = 3  # the order of training samples
 
 
 @dataclass(frozen=True)

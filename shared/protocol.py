@@ -60,6 +60,11 @@ class Model(Protocol):
     def set_learning_rate(self, lr: float) -> None:
         """Learning rate of the following steps (no retracing or recompiling)."""
 
+    def set_loss_quantile(self, q: float) -> None:
+        """The percentile curriculum's quantile for the following steps (no retracing or
+        recompiling); a freshly built model holds ``shared.losses.initial_quantile``.
+        Losses without a curriculum never read it."""
+
 
 class BackendModule(Protocol):
     def configure(self, threads: int, seed: int) -> None: ...

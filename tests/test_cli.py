@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -25,13 +26,14 @@ print("EXIT", code, "IMPORTED", ",".join(imported) or "-")
 """
 
 
-def run_cli(*args: str) -> tuple[int, list[str], str]:
+def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(frameworks=FRAMEWORKS), *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
     last = result.stdout.strip().splitlines()[-1].split()
     imported = [] if last[3] == "-" else last[3].split(",")
@@ -41,12 +43,13 @@ def run_cli(*args: str) -> tuple[int, list[str], str]:
 @pytest.mark.parametrize(
     ("args", "valid_names"),
     [
-        (["run", "--workload", "mnist"], ["copynet", "xor"]),
+        (["run", "--workload", "mnist"], ["copynet", "xor", "nbody"]),
         (["run", "--backend", "numpy,caffe"], ["numpy", "torch", "jax", "keras"]),
         (["run", "--backend", "torch", "--mode", "turbo"], ["eager", "compile"]),
         (["run", "--dtype", "float16"], ["float32", "float64"]),
         (["run", "--preset", "huge"], ["smoke", "quick", "full"]),
         (["run", "--workload", "xor", "--variant", "nonsense"], ["momentum", "online"]),
+        (["run", "--workload", "nbody", "--variant", "four-body"], ["two-body", "breen"]),
     ],
 )
 def test_unknown_name_exits_2_with_valid_names_and_imports_nothing(args, valid_names):
@@ -79,3 +82,15 @@ def test_list_names_everything_without_importing_frameworks():
     code, imported, _ = run_cli("list")
     assert code == 0
     assert imported == []
+
+
+def test_a_dataset_that_would_not_fit_in_memory_exits_2_before_any_work(tmp_path):
+    out = tmp_path / "run"
+    code, imported, stderr = run_cli(
+        "run", "--workload", "nbody", "--preset", "smoke", "--out", str(out),
+        env={"BENCH_MEMORY_BYTES": "100000"},
+    )  # fmt: skip
+    assert code == 2
+    assert imported == []
+    assert "nbody/two-body at preset smoke" in stderr and "would not fit in memory" in stderr
+    assert not out.exists()

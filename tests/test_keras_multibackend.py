@@ -4,10 +4,10 @@ Keras picks its backend once per process, so each runs in a subprocess of its ow
 its registry env applied and ``BENCH_TEST_BACKEND`` naming it. The backend-parametrised
 tests select exactly that backend there: parity against NumPy (tests/test_parity.py:
 every mode, both dtypes, every case; see its SLOW_MODE_CASES), the Keras checks, the
-XOR verdict and parameter transfer with the backends that load beside it. Asserted
-here: the subprocess passed and ran every parity test it should have. Also, in small
-subprocesses: configure() sizes the framework's thread pools, and TensorFlow (which
-``keras.utils.set_random_seed`` would import) stays out.
+XOR verdict, parameter transfer with the backends that load beside it, and the N-body
+training loop. Asserted here: the subprocess passed and ran every parity test it
+should have. Also, in small subprocesses: configure() sizes the framework's thread
+pools, and TensorFlow (which ``keras.utils.set_random_seed`` would import) stays out.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ SUITE = (
     "tests/test_keras_backend.py",
     "tests/test_xor_verdict.py",
     "tests/test_param_transfer.py",
+    "tests/test_nbody_training.py",
 )
 # ``import keras`` itself imports JAX on every backend (its Orbax checkpoint callback).
 OTHER_FRAMEWORK = {"keras-jax": ("tensorflow", "torch"), "keras-torch": ("tensorflow",)}

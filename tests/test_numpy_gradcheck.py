@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from backends.numpy.model import build_model
-from shared.losses import MSE, BinaryCrossEntropy, RewardShaped
+from shared.losses import L1, MSE, BinaryCrossEntropy, PercentileCurriculum, Ratio, RewardShaped
 from shared.optim import SGD
 from shared.params import InitScheme, init_params
 from shared.specs import Dense, Network
@@ -17,7 +17,13 @@ LOSSES = {
     "reward-exp-penalty": RewardShaped("exp", 1.0, 100.0, 1.333, 0.01),
     "reward-linear": RewardShaped("linear", 0.5),
     "reward-exp": RewardShaped("exp", 0.5, 1.0),
+    "l1": L1(),
+    "ratio": Ratio(),
+    "curriculum": PercentileCurriculum(),
 }
+# The curriculum's quantile for the check: 0.6 of 6 examples keeps 4 (pos = 3, exact),
+# 0.5 keeps 3 of them by interpolation (pos = 2.5).
+QUANTILES = {"curriculum": (0.6, 0.5)}
 
 
 def numeric_grads(model, x, y, eps=1e-6):
@@ -56,7 +62,10 @@ def test_backward_matches_finite_differences(loss_name):
         "float64",
         "eager",
     )
-    assert_backward_matches_finite_differences(model, x, y)
+    for q in QUANTILES.get(loss_name, (None,)):
+        if q is not None:
+            model.set_loss_quantile(q)
+        assert_backward_matches_finite_differences(model, x, y)
 
 
 def test_binary_cross_entropy_backward_matches_finite_differences():

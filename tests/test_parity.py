@@ -45,16 +45,16 @@ def _runs(backend: str, mode: str, case: Case) -> bool:
     return runs_case(backend, case)
 
 
-def combos(backends: list[str], fixed_rate_only: bool = False):
+def combos(backends: list[str], epoch_path: bool = False):
     """``(backend, mode, dtype, case name)`` params: every mode, dtype and case each runs."""
     for backend in backends:
         info = registry.get(backend)
         for mode in info.modes:
             for dtype in info.dtypes:
                 for case in cases().values():
-                    if fixed_rate_only and case.schedule is not None:
+                    if epoch_path and case.schedule is not None and case.quantiles is None:
                         continue  # the rate changes between steps: covered step by step
-                    if _runs(backend, mode, case):
+                    if dtype in case.dtypes and _runs(backend, mode, case):
                         yield pytest.param(
                             backend,
                             mode,
@@ -72,14 +72,25 @@ def test_steps_match_numpy(backend: str, mode: str, dtype: str, case_name: str) 
 
 
 def _epoch_reference(case: Case, dtype: str) -> tuple[float, dict]:
-    ref = reference_trace(case.name, dtype)
-    return float(np.mean(ref.step_losses)), ref.step_params[-1]
+    if case.quantiles is None:
+        ref = reference_trace(case.name, dtype)
+        return float(np.mean(ref.step_losses)), ref.step_params[-1]
+    reference = _with_fixed_quantile(build("numpy", case, dtype), case)
+    return reference.train_epoch(reference.prepare(case.xs, case.ys)), reference.get_params()
+
+
+def _with_fixed_quantile(model, case: Case):
+    """For a curriculum case: the epoch runs at one quantile, set before it (as the
+    driver does), and at the initial rate."""
+    if case.quantiles is not None:
+        model.set_loss_quantile(case.quantiles[PARITY_STEPS // 2])
+    return model
 
 
 @pytest.mark.parametrize(("backend", "mode", "dtype", "case_name"), list(combos(BACKENDS, True)))
 def test_epoch_matches_numpy(backend: str, mode: str, dtype: str, case_name: str) -> None:
     case = cases()[case_name]
-    model = build(backend, case, dtype, mode)
+    model = _with_fixed_quantile(build(backend, case, dtype, mode), case)
     mean_loss = model.train_epoch(model.prepare(case.xs, case.ys))
     expected_loss, expected_params = _epoch_reference(case, dtype)
     assert isinstance(mean_loss, float)

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from backends.numpy.model import build_model
 from benchmarks.drivers import train
 from shared.metadata import REPO_ROOT
@@ -197,3 +199,32 @@ def test_repeats_add_processes_to_each_cell_and_a_failing_repeat_fails_it(tmp_pa
     # Resuming a finished run starts no process (the flaky cell's repeats never ran).
     code, output = run(*args, "--resume", env=env)
     assert output.count("kept from the earlier run") == 4 and " ok in " not in output, output
+
+
+def test_nbody_cells_record_metrics_and_rollout_plots(tmp_path):
+    """The N-body workload through the harness: the curriculum's quantile per epoch in the
+    record, rollout metrics, and the rollout plots in the report (datasets cached in tmp)."""
+    out = tmp_path / "run"
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "run", "--workload", "nbody", "--variant",
+         "two-body-curriculum,breen", "--backend", "numpy", "--preset", "smoke",
+         "--out", str(out)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "BENCH_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stdout + process.stderr
+    curriculum = json.loads(
+        (out / "nbody__two-body-curriculum__numpy__eager__float32__seed0.json").read_text()
+    )
+    assert curriculum["status"] == "ok"
+    assert [row["loss_quantile"] for row in curriculum["epochs"]] == pytest.approx([0.1, 0.7, 1])
+    assert curriculum["metrics"]["rollout_steps"] == 32
+    assert curriculum["timing"]["samples_per_s"] > 0
+    report = (out / "report.md").read_text()
+    for variant in ("two-body-curriculum", "breen"):
+        assert f"plots/nbody__{variant}__rollout.png" in report
+        assert (out / "plots" / f"nbody__{variant}__rollout_error.png").exists()
+    assert "Accuracy on held-out trajectories" in report

@@ -1,6 +1,10 @@
-"""The shared.losses specs as JAX functions ``(pred, target) -> scalar`` of pred's dtype.
+"""The shared.losses specs as JAX functions ``(pred, target, quantile) -> scalar`` of
+pred's dtype.
 
-Python-float constants are weakly typed in JAX, so they never promote a float32 loss.
+``quantile`` is the curriculum's q, a 0-d array of the model's dtype passed into every
+jitted step like the data (a new value never retraces); only ``PercentileCurriculum``
+reads it. Python-float constants are weakly typed in JAX, so they never promote a
+float32 loss.
 """
 
 from __future__ import annotations
@@ -10,21 +14,55 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from shared.losses import MSE, BinaryCrossEntropy, Loss, RewardShaped
+from shared.losses import (
+    L1,
+    MSE,
+    BinaryCrossEntropy,
+    Loss,
+    PercentileCurriculum,
+    Ratio,
+    RewardShaped,
+)
 
-LossFn = Callable[[jax.Array, jax.Array], jax.Array]
+LossFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
-def mse(pred: jax.Array, target: jax.Array) -> jax.Array:
+def mse(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
     """``mean((pred - target)**2)`` over every element of ``(batch, out)``."""
     diff = pred - target
     return jnp.mean(diff * diff)
 
 
+def l1(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
+    """``mean(|pred - target|)``; d|x|/dx = sign(x), 0 at 0, as in NumPy."""
+    return jnp.mean(jnp.abs(pred - target))
+
+
+def ratio(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
+    """``mean(|(pred - target) / (1 + |target|)|)``."""
+    return jnp.mean(jnp.abs((pred - target) / (1 + jnp.abs(target))))
+
+
+def percentile_curriculum(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
+    """Mean ``|r|`` of the examples at or below the batch's q-th quantile (shared.losses)."""
+    batch = pred.shape[0]
+    r = jnp.mean(((pred - target) / (1 + jnp.abs(target))).reshape(batch, -1), axis=1)
+    abs_r = jnp.abs(r)  # (batch,)
+    a = jax.lax.stop_gradient(abs_r)  # the threshold and the mask are constants
+    s = jnp.sort(a)
+    pos = quantile * (batch - 1)  # 0-d, in the model's dtype
+    lo_float = jnp.floor(pos)
+    lo = lo_float.astype(jnp.int32)
+    hi = jnp.minimum(lo + 1, batch - 1)
+    threshold = s[lo] + (pos - lo_float) * (s[hi] - s[lo])
+    kept = (a <= threshold).astype(pred.dtype)
+    return jnp.sum(abs_r * kept) / jnp.sum(kept)
+
+
 def reward_shaped(spec: RewardShaped) -> LossFn:
     """``mean(penalty - reward)`` with ``e = |pred - target|`` (shared.losses)."""
 
-    def loss(pred: jax.Array, target: jax.Array) -> jax.Array:
+    def loss(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
         error = jnp.abs(pred - target)  # d|x|/dx = sign(x): 0 at x = 0, as in NumPy
         if spec.reward == "exp":
             reward = spec.scale * jnp.exp(-error / spec.temperature)
@@ -39,7 +77,7 @@ def reward_shaped(spec: RewardShaped) -> LossFn:
 def binary_cross_entropy(spec: BinaryCrossEntropy) -> LossFn:
     """``mean(-(t log p + (1 - t) log(1 - p)))`` with ``p = clip(pred, eps, 1 - eps)``."""
 
-    def loss(pred: jax.Array, target: jax.Array) -> jax.Array:
+    def loss(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
         p = jnp.clip(pred, spec.eps, 1 - spec.eps)
         return -jnp.mean(target * jnp.log(p) + (1 - target) * jnp.log(1 - p))
 
@@ -49,6 +87,12 @@ def binary_cross_entropy(spec: BinaryCrossEntropy) -> LossFn:
 def make_loss(spec: Loss) -> LossFn:
     if isinstance(spec, MSE):
         return mse
+    if isinstance(spec, L1):
+        return l1
+    if isinstance(spec, Ratio):
+        return ratio
+    if isinstance(spec, PercentileCurriculum):
+        return percentile_curriculum
     if isinstance(spec, RewardShaped):
         return reward_shaped(spec)
     if isinstance(spec, BinaryCrossEntropy):

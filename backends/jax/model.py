@@ -21,7 +21,7 @@ import optax
 from backends.jax.layers import FlaxParams, build_module, to_canonical, to_flax
 from backends.jax.losses import make_loss
 from backends.jax.optim import make_optimizer, with_learning_rate
-from shared.losses import Loss
+from shared.losses import Loss, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, check_params
 from shared.specs import Network
@@ -51,15 +51,16 @@ def configure(threads: int, seed: int) -> None:
 
 
 def _make_step(module, loss_fn, tx: optax.GradientTransformation):
-    """``(params, opt_state, x, y) -> (params, opt_state, loss before the update)``."""
+    """``(params, opt_state, x, y, quantile) -> (params, opt_state, loss before the update)``;
+    ``quantile`` is the curriculum's q (see backends.jax.losses)."""
 
-    def objective(params: FlaxParams, x: jax.Array, y: jax.Array) -> jax.Array:
-        return loss_fn(module.apply({"params": params}, x), y)
+    def objective(params: FlaxParams, x: jax.Array, y: jax.Array, quantile: jax.Array):
+        return loss_fn(module.apply({"params": params}, x), y, quantile)
 
     value_and_grad = jax.value_and_grad(objective)
 
-    def step(params, opt_state, x, y):
-        loss, grads = value_and_grad(params, x, y)
+    def step(params, opt_state, x, y, quantile):
+        loss, grads = value_and_grad(params, x, y, quantile)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
@@ -67,7 +68,8 @@ def _make_step(module, loss_fn, tx: optax.GradientTransformation):
 
 
 def _flat_indexed_step(step, treedef):
-    """jit mode's per-step call: ``(*state leaves, total, i, xs, ys) -> (*leaves, total, i+1)``.
+    """jit mode's per-step call: ``(*state leaves, total, i, xs, ys, quantile) -> (*leaves,
+    total, i+1)``.
 
     Step ``i`` reads its batch from the epoch's device arrays, so ``prepare`` is a single
     transfer and every call passes the same two arrays. jit flattens and rebuilds pytree
@@ -80,21 +82,22 @@ def _flat_indexed_step(step, treedef):
 
     def flat_step(*args):
         params, opt_state = jax.tree.unflatten(treedef, args[:n_leaves])
-        total, index, xs, ys = args[n_leaves:]
+        total, index, xs, ys, quantile = args[n_leaves:]
         x = jax.lax.dynamic_index_in_dim(xs, index, keepdims=False)
         y = jax.lax.dynamic_index_in_dim(ys, index, keepdims=False)
-        params, opt_state, loss = step(params, opt_state, x, y)
+        params, opt_state, loss = step(params, opt_state, x, y, quantile)
         return (*jax.tree.leaves((params, opt_state)), total + loss, index + 1)
 
     return jax.jit(flat_step, donate_argnums=tuple(range(n_leaves)))
 
 
 def _scan_epoch(step):
-    """``(params, opt_state, xs, ys) -> (params, opt_state, mean loss)`` in one program."""
+    """``(params, opt_state, xs, ys, quantile) -> (params, opt_state, mean loss)`` in one
+    program."""
 
-    def epoch(params, opt_state, xs, ys):
+    def epoch(params, opt_state, xs, ys, quantile):
         def body(carry, batch):
-            params, opt_state, loss = step(*carry, *batch)
+            params, opt_state, loss = step(*carry, *batch, quantile)
             return (params, opt_state), loss
 
         (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
@@ -116,6 +119,7 @@ class JaxModel:
         self.tx = make_optimizer(optimizer, dtype)
         self.params = to_flax(params, dtype)
         self.opt_state = self.tx.init(self.params)
+        self.quantile = jnp.asarray(initial_quantile(loss), dtype=self.dtype)
         objective, self.step_fn = _make_step(self.module, make_loss(loss), self.tx)
         self._forward = jax.jit(lambda p, x: self.module.apply({"params": p}, x))
         self._loss_and_grads = jax.jit(jax.value_and_grad(objective))
@@ -129,12 +133,14 @@ class JaxModel:
         return np.array(self._forward(self.params, self._device(x)))
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
-        loss, grads = self._loss_and_grads(self.params, self._device(x), self._device(y))
+        loss, grads = self._loss_and_grads(
+            self.params, self._device(x), self._device(y), self.quantile
+        )
         return float(loss), to_canonical(grads, self.names)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         self.params, self.opt_state, loss = self._step(
-            self.params, self.opt_state, self._device(x), self._device(y)
+            self.params, self.opt_state, self._device(x), self._device(y), self.quantile
         )
         return float(loss)
 
@@ -150,6 +156,10 @@ class JaxModel:
 
     def set_learning_rate(self, lr: float) -> None:
         self.opt_state = with_learning_rate(self.opt_state, lr, self.dtype.name)
+
+    def set_loss_quantile(self, q: float) -> None:
+        # Same shape and dtype as before: the jitted steps take it as an argument.
+        self.quantile = jnp.asarray(q, dtype=self.dtype)
 
 
 class JitModel(JaxModel):
@@ -171,7 +181,7 @@ class JitModel(JaxModel):
             self._first_index,
         )
         for _ in range(xs.shape[0]):
-            state = self._flat_step(*state, xs, ys)
+            state = self._flat_step(*state, xs, ys, self.quantile)
         self.params, self.opt_state = jax.tree.unflatten(self._treedef, state[:-2])
         return float(state[-2]) / xs.shape[0]
 
@@ -184,7 +194,9 @@ class ScanModel(JaxModel):
         self._epoch = _scan_epoch(self.step_fn)
 
     def train_epoch(self, batches: tuple[jax.Array, jax.Array]) -> float:
-        self.params, self.opt_state, mean_loss = self._epoch(self.params, self.opt_state, *batches)
+        self.params, self.opt_state, mean_loss = self._epoch(
+            self.params, self.opt_state, *batches, self.quantile
+        )
         return float(mean_loss)
 
 

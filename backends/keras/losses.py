@@ -2,7 +2,11 @@
 
 ``call`` returns the per-element loss ``(batch, *output)``; Keras's
 ``"sum_over_batch_size"`` reduction then sums it and divides by the number of
-elements, which is the spec's mean over all output elements of the batch.
+elements, which is the spec's mean over all output elements of the batch. The
+percentile curriculum is not a mean over elements: its ``call`` returns the 0-d loss,
+which the reduction passes through unchanged.
+
+Only ``keras.ops`` here, so the losses run on any Keras backend.
 """
 
 from __future__ import annotations
@@ -10,7 +14,18 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from shared.losses import MSE, BinaryCrossEntropy, Loss, RewardShaped
+from shared.losses import (
+    L1,
+    MSE,
+    BinaryCrossEntropy,
+    Loss,
+    PercentileCurriculum,
+    Ratio,
+    RewardShaped,
+    initial_quantile,
+)
+
+SPECS = (MSE, RewardShaped, BinaryCrossEntropy, L1, Ratio, PercentileCurriculum)
 
 if keras.backend.backend() == "torch":
     from torch.compiler import is_compiling
@@ -27,14 +42,19 @@ class SpecLoss(keras.losses.Loss):
     modes, once per step in eager mode (used to check that nothing retraces). Not
     under torch.compile: dynamo treats int attributes of a module (a Keras layer is
     one on torch) as constants, so counting would recompile every call.
+    ``quantile`` is the curriculum's q, a non-trainable variable: assigning it, like
+    the optimizer's learning rate, never retraces.
     """
 
     def __init__(self, spec: Loss, dtype: str):
-        if not isinstance(spec, MSE | RewardShaped | BinaryCrossEntropy):
+        if not isinstance(spec, SPECS):
             raise TypeError(f"unknown loss {spec!r}")
         super().__init__(name="spec_loss", reduction="sum_over_batch_size", dtype=dtype)
         self.spec = spec
         self.traces = 0
+        self.quantile = keras.Variable(
+            initial_quantile(spec), dtype=dtype, trainable=False, name="loss_quantile"
+        )
 
     def call(self, y_true, y_pred):
         if not is_compiling():
@@ -42,6 +62,12 @@ class SpecLoss(keras.losses.Loss):
         spec = self.spec
         if isinstance(spec, MSE):
             return ops.square(y_pred - y_true)
+        if isinstance(spec, L1):
+            return ops.abs(y_pred - y_true)
+        if isinstance(spec, Ratio):
+            return ops.abs((y_pred - y_true) / (1.0 + ops.abs(y_true)))
+        if isinstance(spec, PercentileCurriculum):
+            return percentile_curriculum(y_true, y_pred, self.quantile)
         if isinstance(spec, RewardShaped):
             return reward_shaped_elements(spec, y_true, y_pred)
         return binary_cross_entropy_elements(spec, y_true, y_pred)
@@ -64,3 +90,21 @@ def binary_cross_entropy_elements(spec: BinaryCrossEntropy, y_true, y_pred):
     """Cross-entropy per element of probabilities clipped to ``[eps, 1 - eps]``."""
     p = ops.clip(y_pred, spec.eps, 1.0 - spec.eps)
     return -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
+
+
+def percentile_curriculum(y_true, y_pred, quantile):
+    """Mean ``|r|`` of the examples at or below the batch's q-th quantile (shared.losses),
+    as a 0-d tensor."""
+    batch = y_pred.shape[0]
+    ratio = (y_pred - y_true) / (1.0 + ops.abs(y_true))
+    abs_r = ops.abs(ops.mean(ops.reshape(ratio, (batch, -1)), axis=1))  # (batch,)
+    a = ops.stop_gradient(abs_r)  # the threshold and the mask are constants
+    s = ops.sort(a)
+    pos = ops.convert_to_tensor(quantile, dtype=y_pred.dtype) * float(batch - 1)
+    lo_float = ops.floor(pos)
+    lo = ops.cast(lo_float, "int32")
+    hi = ops.minimum(lo + 1, batch - 1)
+    low, high = ops.take(s, lo), ops.take(s, hi)
+    threshold = low + (pos - lo_float) * (high - low)
+    kept = ops.cast(a <= threshold, y_pred.dtype)
+    return ops.sum(abs_r * kept) / ops.sum(kept)

@@ -148,6 +148,9 @@ class KerasModel:
         with default_float(dtype):
             self.net = build_network(network, dtype)
             self.loss = SpecLoss(loss, dtype)
+            # Tracked by the model (a non-trainable variable of it), so that backends
+            # whose train step is stateless feed its current value in.
+            self.net.loss_quantile = self.loss.quantile
             self.optimizer = make_optimizer(optimizer)
             self.net.compile(optimizer=self.optimizer, loss=self.loss, **compile_args)
             self.optimizer.build(self.net.trainable_variables)
@@ -207,6 +210,9 @@ class KerasModel:
     @in_model_float
     def set_learning_rate(self, lr: float) -> None:
         self.optimizer.learning_rate = lr  # assigns the variable: nothing retraces
+
+    def set_loss_quantile(self, q: float) -> None:
+        self.loss.quantile.assign(q)  # a variable, as the learning rate: nothing retraces
 
 
 def build_model(

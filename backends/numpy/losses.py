@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.losses import MSE, BinaryCrossEntropy, Loss, RewardShaped
+from shared.losses import (
+    L1,
+    MSE,
+    BinaryCrossEntropy,
+    Loss,
+    PercentileCurriculum,
+    Ratio,
+    RewardShaped,
+    curriculum_threshold,
+)
 
 
 def loss_and_output_grad(
-    loss: Loss, pred: np.ndarray, y: np.ndarray
+    loss: Loss, pred: np.ndarray, y: np.ndarray, quantile: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(loss, d loss / d pred)``; the loss is a 0-d array of ``pred``'s dtype."""
+    """``(loss, d loss / d pred)``; the loss is a 0-d array of ``pred``'s dtype.
+
+    ``quantile``: the curriculum's current q (read by ``PercentileCurriculum`` only)."""
     n = pred.size
     if isinstance(loss, MSE):
         diff = pred - y
         return np.mean(diff * diff), (2.0 / n) * diff
+    if isinstance(loss, L1):
+        diff = pred - y
+        return np.mean(np.abs(diff)), np.sign(diff) / n
+    if isinstance(loss, Ratio):
+        denom = 1 + np.abs(y)
+        ratio = (pred - y) / denom
+        return np.mean(np.abs(ratio)), np.sign(ratio) / denom / n
+    if isinstance(loss, PercentileCurriculum):
+        return _percentile_curriculum(pred, y, quantile)
     if isinstance(loss, RewardShaped):
         return _reward_shaped(loss, pred, y)
     if isinstance(loss, BinaryCrossEntropy):
@@ -40,3 +60,20 @@ def _reward_shaped(
     penalty = loss.penalty_coef * error * active
     d_error = loss.penalty_coef * active - d_reward
     return np.mean(penalty - reward), d_error * np.sign(diff) / pred.size
+
+
+def _percentile_curriculum(
+    pred: np.ndarray, y: np.ndarray, quantile: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``|r|`` of the examples at or below the batch's quantile (shared.losses)."""
+    batch = pred.shape[0]
+    denom = (1 + np.abs(y)).reshape(batch, -1)  # d ratio / d pred = 1 / denom
+    features = denom.shape[1]
+    r = np.mean((pred.reshape(batch, -1) - y.reshape(batch, -1)) / denom, axis=1)  # (batch,)
+    abs_r = np.abs(r)
+    kept = (abs_r <= curriculum_threshold(abs_r, quantile)).astype(pred.dtype)
+    count = np.sum(kept)
+    value = np.sum(abs_r * kept) / count
+    d_abs_r = kept / count  # the threshold and the mask are constants
+    grad = (d_abs_r * np.sign(r))[:, None] / denom / features
+    return value, grad.reshape(pred.shape)

@@ -9,7 +9,7 @@ import numpy as np
 from backends.numpy.layers import backward, build_layers, forward
 from backends.numpy.losses import loss_and_output_grad
 from backends.numpy.optim import make_optimizer
-from shared.losses import Loss
+from shared.losses import Loss, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_params
 from shared.specs import Network
@@ -27,6 +27,7 @@ class NumpyModel:
         check_params(network, params)
         self.dtype = np.dtype(dtype)
         self.loss = loss
+        self.quantile = initial_quantile(loss)
         self.layers = build_layers(network)
         self.params = cast_params(params, dtype)
         self.optimizer = make_optimizer(optimizer, self.params)
@@ -36,7 +37,9 @@ class NumpyModel:
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
         pred = self.predict(x)
-        value, grad_out = loss_and_output_grad(self.loss, pred, np.asarray(y, dtype=self.dtype))
+        value, grad_out = loss_and_output_grad(
+            self.loss, pred, np.asarray(y, dtype=self.dtype), self.quantile
+        )
         return float(value), backward(self.layers, self.params, grad_out.astype(self.dtype))
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -66,6 +69,9 @@ class NumpyModel:
 
     def set_learning_rate(self, lr: float) -> None:
         self.optimizer.lr = lr
+
+    def set_loss_quantile(self, q: float) -> None:
+        self.quantile = q
 
 
 def build_model(

@@ -1,7 +1,9 @@
 """The shared.losses specs with PyTorch ops; autograd supplies the gradients.
 
-Each returned function maps ``(pred, target)``, both ``(batch, *out)``, to a 0-d tensor
-of ``pred``'s dtype, the mean over every output element of the batch.
+Each returned function maps ``(pred, target, quantile)``, pred and target
+``(batch, *out)``, to a 0-d tensor of ``pred``'s dtype. ``quantile`` is the model's
+``(1,)`` tensor holding the curriculum's q (filled in place, so compiled code reads the
+new value without recompiling); only ``PercentileCurriculum`` reads it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,28 @@ from collections.abc import Callable
 
 import torch
 
-from shared.losses import MSE, BinaryCrossEntropy, Loss, RewardShaped
+from shared.losses import (
+    L1,
+    MSE,
+    BinaryCrossEntropy,
+    Loss,
+    PercentileCurriculum,
+    Ratio,
+    RewardShaped,
+)
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def make_loss(spec: Loss) -> LossFn:
     if isinstance(spec, MSE):
         return _mse
+    if isinstance(spec, L1):
+        return _l1
+    if isinstance(spec, Ratio):
+        return _ratio
+    if isinstance(spec, PercentileCurriculum):
+        return _percentile_curriculum
     if isinstance(spec, RewardShaped):
         return _reward_shaped(spec)
     if isinstance(spec, BinaryCrossEntropy):
@@ -25,9 +41,35 @@ def make_loss(spec: Loss) -> LossFn:
     raise TypeError(f"unknown loss {spec!r}")
 
 
-def _mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _mse(pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor) -> torch.Tensor:
     diff = pred - target
     return torch.mean(diff * diff)
+
+
+def _l1(pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor) -> torch.Tensor:
+    return torch.mean(torch.abs(pred - target))
+
+
+def _ratio(pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor) -> torch.Tensor:
+    return torch.mean(torch.abs((pred - target) / (1 + torch.abs(target))))
+
+
+def _percentile_curriculum(
+    pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor
+) -> torch.Tensor:
+    """Mean ``|r|`` of the examples at or below the batch's q-th quantile (shared.losses)."""
+    batch = pred.shape[0]
+    ratio = (pred - target) / (1 + torch.abs(target))
+    abs_r = torch.abs(ratio.reshape(batch, -1).mean(dim=1))  # (batch,)
+    a = abs_r.detach()  # the threshold and the mask are constants for the gradient
+    s = torch.sort(a).values
+    pos = quantile * (batch - 1)  # (1,), in the model's dtype
+    lo_float = torch.floor(pos)
+    lo = lo_float.long()
+    hi = torch.clamp(lo + 1, max=batch - 1)
+    threshold = s[lo] + (pos - lo_float) * (s[hi] - s[lo])
+    kept = (a <= threshold).to(pred.dtype)
+    return torch.sum(abs_r * kept) / torch.sum(kept)
 
 
 def _reward_shaped(spec: RewardShaped) -> LossFn:
@@ -39,7 +81,7 @@ def _reward_shaped(spec: RewardShaped) -> LossFn:
         reward = torch.exp(error / -temperature) if spec.reward == "exp" else 1 - error
         return reward if scale == 1 else scale * reward  # 1 * r is exactly r
 
-    def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def loss(pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor) -> torch.Tensor:
         error = torch.abs(pred - target)  # d|d|/dd = sign(d), 0 at 0, as in the reference
         if coef == 0:
             return torch.mean(-reward_of(error))  # the penalty term is exactly zero
@@ -50,7 +92,7 @@ def _reward_shaped(spec: RewardShaped) -> LossFn:
 
 
 def _binary_cross_entropy(eps: float) -> LossFn:
-    def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def loss(pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor) -> torch.Tensor:
         # clamp passes the gradient only inside [eps, 1 - eps], bounds included, like the
         # reference (torch.nn.functional.binary_cross_entropy clamps the log instead).
         p = torch.clamp(pred, eps, 1 - eps)

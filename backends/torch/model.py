@@ -13,7 +13,7 @@ from torch.func import functional_call, grad_and_value
 from backends.torch.layers import build_network, canonical_parameters, from_canonical, to_canonical
 from backends.torch.losses import make_loss
 from backends.torch.optim import LearningRate, clip_grads_, make_optimizer, torch_optimizer
-from shared.losses import Loss
+from shared.losses import Loss, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_dtype, check_params
 from shared.specs import Network
@@ -56,6 +56,8 @@ class TorchModel:
         self.params = list(self.named.values())
         self.set_params(params)
         self.loss_fn = make_loss(loss)
+        # A (1,) tensor filled in place, like the compiled mode's learning rate.
+        self.quantile = torch.tensor([initial_quantile(loss)], dtype=self.dtype)
         self.optimizer_spec = optimizer
 
     def _loss_and_grads(
@@ -97,6 +99,9 @@ class TorchModel:
     def get_params(self) -> Params:
         return {name: to_canonical(name, p) for name, p in self.named.items()}
 
+    def set_loss_quantile(self, q: float) -> None:
+        self.quantile.fill_(q)
+
     def set_params(self, params: Params) -> None:
         check_params(self.network, params)
         with torch.no_grad():  # in place: the optimizer and compiled code hold these tensors
@@ -114,12 +119,12 @@ class EagerModel(TorchModel):
         self.clip = self.optimizer_spec.clip_global_norm
 
     def _loss_and_grads(self, x, y):
-        loss = self.loss_fn(self.module(x), y)
+        loss = self.loss_fn(self.module(x), y, self.quantile)
         return loss, list(torch.autograd.grad(loss, self.params))
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
         self.torch_optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.module(x), y)
+        loss = self.loss_fn(self.module(x), y, self.quantile)
         loss.backward()
         clip_grads_(self.params, self.clip)
         self.torch_optimizer.step()
@@ -158,7 +163,7 @@ class CompiledModel(TorchModel):
         self._loss_and_grads = torch.compile(self._loss_and_grads, fullgraph=True, dynamic=False)
 
     def _loss_of(self, params: dict[str, torch.Tensor], x, y) -> torch.Tensor:
-        return self.loss_fn(functional_call(self.module, params, (x,)), y)
+        return self.loss_fn(functional_call(self.module, params, (x,)), y, self.quantile)
 
     def _loss_and_grads(self, x, y):
         grads, loss = grad_and_value(self._loss_of)(self.by_torch_name, x, y)

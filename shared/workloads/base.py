@@ -79,6 +79,11 @@ class Workload:
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         raise NotImplementedError
 
+    def check(self, variant: str, preset: str) -> None:
+        """Raise SpecError when the variant cannot run at this preset on this machine (a
+        dataset that would not fit in memory, ...). Cheap and framework-free: the
+        command line calls it for every planned cell before anything runs."""
+
     def config(self, variant: str, preset: str) -> TrainingConfig:
         raise NotImplementedError
 

@@ -1,0 +1,262 @@
+"""The N-body MLP (reference.md section 4): 10 hidden layers of 128 ReLU units, Adam with
+an exponential learning-rate decay, batches of 5,000, the source's losses.
+
+Variants (datasets in shared/nbody_data.py):
+- ``two-body`` (main): the source's formulation, state at t -> state at t + 0.01, two
+  unit masses, softening 0.01, the ratio loss;
+- ``two-body-curriculum``, ``two-body-mse``, ``two-body-l1``: the same data with the
+  percentile curriculum, MSE and L1;
+- ``three-body``: three unit masses, the ratio loss;
+- ``identity``: the source's first sanity check, two-body states mapped to themselves;
+- ``breen``: Breen et al.'s (t, x2, y2) -> (x1, y1, x2, y2), three equal masses from
+  rest, mean absolute error (softening 0.05 and a 1e-4 step: their integrator had
+  neither, and a fixed leapfrog step keeps 81% of these cold collapses within a 1e-3
+  energy error this way, against 36% with softening 0.01).
+
+Presets: ``smoke`` (seconds: 3 epochs of 4 batches of 64); ``quick`` (500 training
+trajectories of 100 steps, 50,000 samples, 10 batches of 5,000 an epoch for 50 epochs:
+500 Adam steps, 30-100 s a cell on one thread, where the GEMM ceiling puts a step at
+50 ms or more; lr 1e-3 decaying to 1e-5); ``full`` (the source's scale: 50,000
+trajectories x 1,000 steps, 10,000 steps an epoch for 100 epochs, lr 3e-3 -> 2e-6,
+hours to days on a CPU; Breen et al.'s 9,900 + 100 trajectories for 10,000 epochs).
+The batches keep one shuffled order every epoch (shuffling per epoch would put a
+host-side gather into each framework's timed epoch).
+
+Metrics, computed from the trained model's predictions on held-out trajectories: the
+loss and the ratio loss on every validation sample; the one-step relative error
+``|pred - target| / |target|``; rollouts (the model fed its own predictions for every
+step of each validation trajectory, against the simulator): position error and relative
+energy drift at the last step, next to the simulator's own drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from shared import nbody, nbody_data
+from shared.losses import L1, MSE, Loss, PercentileCurriculum, Ratio, loss_value
+from shared.nbody_data import BreenDataset, Dataset, StepDataset
+from shared.optim import Adam, ExponentialDecay
+from shared.params import SHUFFLE_STREAM, InitScheme, rng_for
+from shared.specs import Dense, Network
+from shared.workloads.base import EpochData, Predict, TrainingConfig, Workload
+
+WIDTH, DEPTH = 128, 10
+# Glorot-uniform (the Keras default), not PyTorch's: under PyTorch's default the signal
+# shrinks ~0.4x per ReLU layer, and after 1,000 steps on the quick two-body data the
+# validation ratio loss was 0.066 against 0.0049 with Glorot (PyTorch eager, measured).
+INIT = InitScheme("glorot_uniform")
+EXAMPLE_POINTS = 101  # points of the rollout example kept in the record
+
+
+def mlp(inputs: int, outputs: int) -> Network:
+    """``inputs -> 128 x 10 ReLU -> outputs`` (linear output)."""
+    hidden = tuple(Dense(WIDTH, "relu") for _ in range(DEPTH))
+    return Network((inputs,), (*hidden, Dense(outputs, "linear")))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes of one preset: trajectories per split, samples along each, the batch,
+    epochs, and the learning rate's start and decay in decades."""
+
+    train: int
+    validation: int
+    length: int  # steps (source formulation) or times (Breen) per trajectory
+    batch: int
+    epochs: int
+    lr: float
+    decades: float
+
+
+PRESETS = {
+    "smoke": Preset(8, 4, 32, 64, 3, 1e-3, 2.0),
+    "quick": Preset(500, 20, 100, 5000, 50, 1e-3, 2.0),
+    "full": Preset(50_000, 500, 1_000, 5000, 100, 3e-3, float(np.log10(3e-3 / 2e-6))),
+}
+BREEN_PRESETS = {
+    "smoke": Preset(8, 4, 32, 64, 3, 1e-3, 2.0),
+    "quick": Preset(500, 20, 100, 5000, 50, 1e-3, 2.0),
+    "full": Preset(9_900, 100, 1_000, 5000, 10_000, 1e-3, 2.0),
+}
+# The last time of each trajectory: Breen et al.'s 3.9; smoke stops before the first
+# close encounter, so that its data generate in a second.
+BREEN_HORIZON = {"smoke": 0.4, "quick": 3.9, "full": 3.9}
+BREEN_STEP = 1e-4  # simulator step
+
+# variant -> (masses, identity, loss); Breen's apart
+SOURCE_VARIANTS: dict[str, tuple[tuple[float, ...], bool, Loss]] = {
+    "two-body": ((1.0, 1.0), False, Ratio()),
+    "two-body-curriculum": ((1.0, 1.0), False, PercentileCurriculum()),
+    "two-body-mse": ((1.0, 1.0), False, MSE()),
+    "two-body-l1": ((1.0, 1.0), False, L1()),
+    "three-body": ((1.0, 1.0, 1.0), False, Ratio()),
+    "identity": ((1.0, 1.0), True, Ratio()),
+}
+
+
+class NBody(Workload):
+    name = "nbody"
+    description = "128x10 ReLU MLP stepping 2-3 gravitating bodies (the source's and Breen's)"
+    variants = (*SOURCE_VARIANTS, "breen")
+    main_variants = ("two-body",)
+
+    def default_variants(self, preset: str) -> tuple[str, ...]:
+        # quick runs the main variant only (every mode); the others on request
+        return self.main_variants if preset == "quick" else self.variants
+
+    def seeds(self, variant: str, preset: str) -> Sequence[int]:
+        return (0,)
+
+    def timeout_s(self, preset: str) -> float:
+        return {"smoke": 300.0, "quick": 900.0, "full": 3 * 86400.0}[preset]
+
+    def datasets(self, variant: str, preset: str) -> tuple[Dataset, Dataset]:
+        """The (training, validation) dataset specs."""
+        if variant == "breen":
+            sizes = BREEN_PRESETS[preset]
+            interval = BREEN_HORIZON[preset] / (sizes.length - 1)
+            substeps = max(1, round(interval / BREEN_STEP))
+            train = BreenDataset(sizes.train, sizes.length, interval, substeps, softening=0.05)
+        else:
+            sizes = PRESETS[preset]
+            masses, identity, _ = SOURCE_VARIANTS[variant]
+            train = StepDataset(masses, sizes.train, sizes.length, identity=identity)
+        return train, replace(train, trajectories=sizes.validation)
+
+    def check(self, variant: str, preset: str) -> None:
+        nbody_data.check_fits_in_memory(*self.datasets(variant, preset))
+
+    def config(self, variant: str, preset: str) -> TrainingConfig:
+        train, _ = self.datasets(variant, preset)
+        sizes = (BREEN_PRESETS if variant == "breen" else PRESETS)[preset]
+        if variant == "breen":
+            network, loss = mlp(3, 4), L1()
+        else:
+            network, loss = mlp(train.features, train.features), SOURCE_VARIANTS[variant][2]
+        return TrainingConfig(
+            network,
+            INIT,
+            loss,
+            Adam(lr=sizes.lr, beta1=0.9, beta2=0.999, eps=1e-8),
+            epochs=sizes.epochs,
+            steps_per_epoch=train.samples // sizes.batch,
+            batch_size=sizes.batch,
+            schedule=ExponentialDecay.over_decades(sizes.decades, sizes.epochs),
+        )
+
+    def data(self, variant: str, preset: str, seed: int) -> EpochData:
+        train, validation = self.datasets(variant, preset)
+        nbody_data.check_fits_in_memory(train, validation)
+        config = self.config(variant, preset)
+        used = config.steps_per_epoch * config.batch_size
+        order = rng_for(seed, SHUFFLE_STREAM).permutation(train.samples)[:used]
+        x, y = nbody_data.samples(train, nbody_data.trajectories(train, seed, "train"), order)
+        shape = (config.steps_per_epoch, config.batch_size)
+        return EpochData(x.reshape(*shape, -1), y.reshape(*shape, -1))
+
+    def metrics(
+        self, variant: str, preset: str, seed: int, predict: Predict, losses: Sequence[float]
+    ) -> dict[str, Any]:
+        train, validation = self.datasets(variant, preset)
+        loss = self.config(variant, preset).loss
+        data = nbody_data.trajectories(validation, seed, "validation")
+        x, y = nbody_data.samples(validation, data)
+        pred = np.asarray(predict(x), dtype=np.float64)
+        error = np.linalg.norm(pred - y, axis=-1)
+        result: dict[str, Any] = {
+            "final_loss": float(losses[-1]),
+            "val_loss": loss_value(loss, pred, y),
+            "val_ratio": loss_value(Ratio(), pred, y),
+            "one_step_rel_error": float(np.mean(error / np.linalg.norm(y, axis=-1))),
+            "dataset": nbody_data.describe(train),
+            # the share of drawn systems that passed the energy screen (validation draws:
+            # the training set is not read again just for this)
+            "dataset_acceptance": float(data["acceptance"]),
+        }
+        if isinstance(validation, StepDataset) and not validation.identity:
+            # below 1: better than predicting that nothing moves
+            result["one_step_error_vs_persistence"] = float(
+                np.mean(error) / np.mean(np.linalg.norm(x - y, axis=-1))
+            )
+        if isinstance(validation, StepDataset):
+            result.update(step_rollout(validation, data, predict))
+        else:
+            result.update(breen_rollout(validation, data, pred))
+        return result
+
+
+def _rollout_summary(
+    true_pos: np.ndarray,
+    pred_pos: np.ndarray,
+    true_energy: np.ndarray,
+    pred_energy: np.ndarray,
+) -> dict[str, Any]:
+    """Errors of rolled-out trajectories ``(systems, times, bodies, 2)`` and their
+    energies ``(systems, times)``; drifts are relative to the true initial energy."""
+    distance = np.sqrt(np.mean(np.sum((pred_pos - true_pos) ** 2, axis=-1), axis=-1))
+    start = np.abs(true_energy[:, :1])
+    pred_drift = np.abs(pred_energy - true_energy[:, :1]) / start
+    true_drift = np.abs(true_energy - true_energy[:, :1]) / start
+    points = np.unique(np.linspace(0, true_pos.shape[1] - 1, EXAMPLE_POINTS).astype(int))
+    return {
+        "rollout_steps": int(true_pos.shape[1] - 1),
+        "rollout_position_error": float(np.mean(distance[:, -1])),
+        "rollout_position_error_mean": float(np.mean(distance)),
+        "rollout_energy_drift": float(np.median(pred_drift[:, -1])),
+        "simulator_energy_drift": float(np.median(true_drift[:, -1])),
+        "rollout_error_curve": {
+            "step": points.tolist(),
+            "median_position_error": np.median(distance[:, points], axis=0).tolist(),
+        },
+        "rollout_example": {  # validation system 0, (points, bodies, 2)
+            "step": points.tolist(),
+            "true": true_pos[0, points].tolist(),
+            "pred": pred_pos[0, points].tolist(),
+        },
+    }
+
+
+def step_rollout(spec: StepDataset, data: dict[str, np.ndarray], predict: Predict) -> dict:
+    """Each validation system from its first state, the model fed its own predictions for
+    every step of the trajectory; the truth is the simulator's (the start, for identity)."""
+    masses, eps = np.asarray(spec.masses), spec.softening
+    true = nbody_data.states(data["positions"], data["velocities"])  # (systems, T + 1, F)
+    if spec.identity:
+        true = np.broadcast_to(true[:, :1], true.shape)
+    state, rolled = true[:, 0], [true[:, 0]]
+    for _ in range(true.shape[1] - 1):
+        state = np.asarray(predict(state), dtype=np.float64)
+        rolled.append(state)
+    pred = np.stack(rolled, axis=1)
+    energies = []
+    for trajectory in (true, pred):
+        pos, vel = nbody_data.split_state(trajectory, spec.bodies)
+        flat = (pos.reshape(-1, spec.bodies, 2), vel.reshape(-1, spec.bodies, 2))
+        with np.errstate(all="ignore"):  # a diverged rollout has inf states: NaN energy
+            energies.append(nbody.total_energy(*flat, masses, eps).reshape(pos.shape[:2]))
+    true_pos = nbody_data.split_state(true, spec.bodies)[0]
+    pred_pos = nbody_data.split_state(pred, spec.bodies)[0]
+    return _rollout_summary(true_pos, pred_pos, *energies)
+
+
+def breen_rollout(spec: BreenDataset, data: dict[str, np.ndarray], pred: np.ndarray) -> dict:
+    """Breen's network predicts a whole trajectory from (t, x2(0)): the predictions on the
+    time grid are its rollout. Velocities for the energy come from central differences
+    of the positions, in the truth as in the prediction (so the truth's drift shows
+    the differencing error)."""
+    true_pos = data["positions"]  # (systems, times, 3, 2)
+    two = pred.reshape(true_pos.shape[0], true_pos.shape[1], 2, 2)
+    pred_pos = np.concatenate([two, -two.sum(axis=2, keepdims=True)], axis=2)  # x3 = -x1 - x2
+    energies = []
+    for pos in (true_pos, pred_pos):
+        vel = np.gradient(pos, spec.interval, axis=1)
+        flat = (pos.reshape(-1, 3, 2), vel.reshape(-1, 3, 2))
+        with np.errstate(all="ignore"):
+            energy = nbody.total_energy(*flat, np.ones(3), spec.softening)
+        energies.append(energy.reshape(pos.shape[:2]))
+    return _rollout_summary(true_pos, pred_pos, *energies)
