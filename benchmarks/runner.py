@@ -205,6 +205,7 @@ def run_cells(
                     cell, records[index], repeat, options, progress, prefix
                 )
             progress.finished(prefix, outcome, ran=outcome != KEPT)
+    progress_path(options).unlink(missing_ok=True)  # the live epoch count of the last cell
     return records
 
 

@@ -196,6 +196,7 @@ def test_repeats_add_processes_to_each_cell_and_a_failing_repeat_fails_it(tmp_pa
     assert flaky["status"] == "failed" and flaky["reason"].startswith("repeat 1:")
     assert len(flaky["repeats"]) == 1  # not run again once it failed
     assert not (out / "repeats").exists()  # scratch records are folded in and removed
+    assert not (out / ".cell-progress").exists()
     # Resuming a finished run starts no process (the flaky cell's repeats never ran).
     code, output = run(*args, "--resume", env=env)
     assert output.count("kept from the earlier run") == 4 and " ok in " not in output, output
