@@ -88,19 +88,25 @@ def time_change(
     return None
 
 
+def metric_unchanged(before: Any, after: Any) -> bool:
+    """Whether a final metric repeated: numbers to a relative ``METRIC_RTOL``, anything
+    else (flags, strings) exactly."""
+    if not isinstance(before, int | float) or isinstance(before, bool):
+        return before == after
+    return isinstance(after, int | float) and math.isclose(
+        before, after, rel_tol=METRIC_RTOL, abs_tol=1e-12
+    )
+
+
 def metric_changes(base: Record, new: Record) -> list[Change]:
     changes = []
     base_metrics, new_metrics = base.get("metrics", {}), new.get("metrics", {})
     for name, before in base_metrics.items():
         after = new_metrics.get(name)
-        if not isinstance(before, int | float) or isinstance(before, bool):
-            if before != after:
-                changes.append(Change(_label(new), f"metric {name}", f"{before} -> {after}"))
+        if metric_unchanged(before, after):
             continue
-        if not isinstance(after, int | float) or not math.isclose(
-            before, after, rel_tol=METRIC_RTOL, abs_tol=1e-12
-        ):
-            changes.append(Change(_label(new), f"metric {name}", f"{before:.6g} -> {after}"))
+        shown = f"{before:.6g}" if isinstance(before, float) else f"{before}"
+        changes.append(Change(_label(new), f"metric {name}", f"{shown} -> {after}"))
     return changes
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -22,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.compare import metric_unchanged
 from benchmarks.progress import LiveStatus, read_epoch
 from benchmarks.records import Cell, new_record, process_steady_seconds, write_json_atomic
 from benchmarks.stats import center
+from benchmarks.timing import throughput
 from shared import registry
 from shared.metadata import REPO_ROOT, environment
 from shared.workloads import get_workload
@@ -284,7 +285,7 @@ def add_repeat(record: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
     The other timings (import, build, first epoch) stay the first process's. A repeat
     that does not finish ok makes the cell's status its status: a cell that sometimes
     fails is a failing cell. Seeded runs must repeat their result: ``same_result``
-    says whether the final loss matched to 1e-6."""
+    says whether the final loss repeated, by compare's rule."""
     record = {**record, "timing": dict(record.get("timing", {}))}
     rerun_timing = rerun.get("timing", {})
     before, after = (
@@ -298,7 +299,7 @@ def add_repeat(record: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
         **{k: rerun_timing.get(k) for k in ("import_s", "build_s", "first_epoch_s")},
         "steady_epoch_s": [row["seconds"] for row in rerun.get("epochs", [])[1:]],
         "final_loss": after,
-        "same_result": _same(before, after),
+        "same_result": metric_unchanged(before, after),
     }
     record["repeats"] = [*record.get("repeats", []), entry]
     if rerun["status"] != "ok":
@@ -311,8 +312,9 @@ def add_repeat(record: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
         q25, q75 = np.percentile(pooled, [25, 75])
         timing = record["timing"]
         steady = center(processes)
-        if timing.get("gflops") and timing.get("steady_median_s"):
-            timing["gflops"] *= timing["steady_median_s"] / steady
+        if "train_flops_per_step" in timing:
+            flops = int(timing["train_flops_per_step"])
+            timing.update(throughput(flops, timing["steps_per_epoch"], steady))
         timing.update(
             steady_median_s=steady,
             steady_iqr_s=float(q75 - q25),
@@ -322,14 +324,6 @@ def add_repeat(record: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
             step_median_s=steady / timing.get("steps_per_epoch", 1),
         )
     return record
-
-
-def _same(before: Any, after: Any) -> bool:
-    if isinstance(before, float) and isinstance(after, float):
-        return math.isclose(before, after, rel_tol=1e-6, abs_tol=1e-12) or (
-            math.isnan(before) and math.isnan(after)
-        )
-    return before == after
 
 
 def _outcome_text(record: dict[str, Any]) -> str:
