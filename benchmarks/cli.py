@@ -86,7 +86,8 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
                 info = registry.get(backend)
                 main = variant in workload.main_variants and seed == variant_seeds[0]
                 for mode, dtype in itertools.product(
-                    _modes(args.mode, info, main, modes), dtypes or (info.dtypes[0],)
+                    _modes(args.mode, info, workload_name, main, modes),
+                    dtypes or (info.dtypes[0],),
                 ):
                     cell = Cell(workload_name, variant, backend, mode, dtype, seed, args.preset)
                     reason = _not_applicable(info, workload_name, mode, dtype)
@@ -103,14 +104,20 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
 
 
 def _modes(
-    policy: str, info: registry.BackendInfo, main: bool, requested: tuple[str, ...]
+    policy: str,
+    info: registry.BackendInfo,
+    workload: str,
+    main: bool,
+    requested: tuple[str, ...],
 ) -> tuple[str, ...]:
     """``auto``: every mode for a workload's main variants (first seed), the default
-    mode elsewhere; ``default``: the default mode; ``all``: every mode; else as named."""
+    mode elsewhere; ``default``: the default mode; ``all``: every mode; else as named.
+    The policies pick among the modes that apply to the workload."""
+    applicable = info.modes_for(workload) or (info.default_mode,)
     if policy == "all" or (policy == "auto" and main):
-        return tuple(info.modes)
+        return applicable
     if policy in MODE_POLICIES:
-        return (info.default_mode,)
+        return applicable[:1]
     return requested
 
 
@@ -119,6 +126,8 @@ def _not_applicable(info: registry.BackendInfo, workload: str, mode: str, dtype:
         return f"{info.name} runs only {', '.join(info.workloads or ())}"
     if mode not in info.modes:
         return f"{info.name} has no mode {mode} (modes: {', '.join(info.modes)})"
+    if mode not in info.modes_for(workload):
+        return f"{info.name} runs {workload} in {', '.join(info.modes_for(workload))} only"
     if dtype not in info.dtypes:
         return f"{info.name} computes in {', '.join(info.dtypes)} only"
     return ""

@@ -14,6 +14,15 @@
       loss = mean(-(target * log(p) + (1 - target) * log(1 - p)))
 
 - ``L1``: ``mean(|pred - target|)`` (mean absolute error; Breen et al.'s loss).
+- ``Huber`` (DQN's loss), with ``e = pred - target``::
+
+      huber(e) = 0.5 * e**2                      where |e| <= delta
+               = delta * (|e| - 0.5 * delta)     elsewhere
+      loss = mean(huber(e))
+
+  Keras's ``Huber``, Optax's ``huber_loss`` and PyTorch's ``huber_loss`` compute exactly
+  this; PyTorch's ``smooth_l1_loss`` with ``beta = delta`` is ``huber / delta`` (the same
+  function at the DQN's delta = 1).
 
 The N-body source's family (reference.md section 4), with the relative error
 ``ratio = (pred - target) / (1 + |target|)`` per element:
@@ -94,6 +103,17 @@ class L1:
 
 
 @dataclass(frozen=True)
+class Huber:
+    """Mean Huber loss with threshold ``delta`` (see the module docstring)."""
+
+    delta: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.delta > 0:
+            raise SpecError(f"Huber delta must be positive, got {self.delta}")
+
+
+@dataclass(frozen=True)
 class Ratio:
     """The source's ratio loss: ``mean(|pred - target| / (1 + |target|))``."""
 
@@ -121,7 +141,7 @@ class PercentileCurriculum:
         return min(1.0, (epoch / epochs) / self.ramp * (1 - self.start) + self.start)
 
 
-Loss = MSE | RewardShaped | BinaryCrossEntropy | L1 | Ratio | PercentileCurriculum
+Loss = MSE | RewardShaped | BinaryCrossEntropy | L1 | Huber | Ratio | PercentileCurriculum
 
 
 def initial_quantile(loss: Loss) -> float:
@@ -151,6 +171,12 @@ def curriculum_threshold(abs_r: np.ndarray, q: float) -> np.ndarray:
     return s[lo] + frac * (s[hi] - s[lo])
 
 
+def huber(error: np.ndarray, delta: float) -> np.ndarray:
+    """Elementwise Huber function of ``error`` (the module docstring's rule), same shape."""
+    magnitude = np.abs(error)
+    return np.where(magnitude <= delta, 0.5 * error * error, delta * (magnitude - 0.5 * delta))
+
+
 def loss_value(loss: Loss, pred: np.ndarray, target: np.ndarray, quantile: float = 1.0) -> float:
     """The value of the N-body family's losses (and MSE) in NumPy, for metrics computed
     outside any framework (validation losses); the curriculum at ``quantile``."""
@@ -159,6 +185,8 @@ def loss_value(loss: Loss, pred: np.ndarray, target: np.ndarray, quantile: float
         return float(np.mean(diff * diff))
     if isinstance(loss, L1):
         return float(np.mean(np.abs(diff)))
+    if isinstance(loss, Huber):
+        return float(np.mean(huber(diff, loss.delta)))
     ratio = diff / (1 + np.abs(target))
     if isinstance(loss, Ratio):
         return float(np.mean(np.abs(ratio)))

@@ -11,6 +11,13 @@ A backend module exposes two functions::
         ``optimizer`` on ``loss`` in ``dtype`` ("float32" | "float64"), executing in
         ``mode`` (one of the modes the registry lists for that backend).
 
+    build_agent(network, params, loss, optimizer, dtype, mode, td) -> QAgent
+        A DQN agent (``QAgent``): an online network holding ``params`` and a target
+        network holding the same copy, trained by the TD step of ``shared.td`` with
+        ``loss`` (a ``shared.losses.Huber``), ``optimizer`` and ``td`` (a ``TDSpec``).
+        ``network`` maps ``(C, H, W)`` frames to one value per action. A backend that
+        cannot run a mode for DQN raises ``NotSupported``.
+
 Everything that crosses the boundary is NumPy or a Python float. Returning a host
 value makes the framework finish its work, so the harness's clock is honest.
 
@@ -31,6 +38,7 @@ from shared.losses import Loss
 from shared.optim import Optimizer
 from shared.params import Params
 from shared.specs import Network
+from shared.td import TDBatch, TDSpec
 
 
 class Model(Protocol):
@@ -66,6 +74,32 @@ class Model(Protocol):
         Losses without a curriculum never read it."""
 
 
+class QAgent(Protocol):
+    """The DQN's view of a backend (shared.td states the step). Frames are uint8."""
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        """Online network's values, ``(batch, C, H, W)`` uint8 -> ``(batch, n_actions)``."""
+
+    def td_loss_and_grads(self, batch: TDBatch) -> tuple[float, Params]:
+        """TD loss at the current weights and its gradient per canonical parameter of the
+        online network; no update is made."""
+
+    def td_step(self, batch: TDBatch) -> float:
+        """One optimizer step on ``batch``; returns the TD loss before the update."""
+
+    def sync_target(self) -> None:
+        """Copy the online weights into the target network."""
+
+    def get_params(self) -> Params:
+        """A copy of the online weights (canonical layout)."""
+
+    def get_target_params(self) -> Params:
+        """A copy of the target network's weights (canonical layout)."""
+
+    def set_params(self, params: Params) -> None:
+        """Replace the online weights; the target network and optimizer state are kept."""
+
+
 class BackendModule(Protocol):
     def configure(self, threads: int, seed: int) -> None: ...
 
@@ -78,6 +112,17 @@ class BackendModule(Protocol):
         dtype: str,
         mode: str,
     ) -> Model: ...
+
+    def build_agent(
+        self,
+        network: Network,
+        params: Params,
+        loss: Loss,
+        optimizer: Optimizer,
+        dtype: str,
+        mode: str,
+        td: TDSpec,
+    ) -> QAgent: ...
 
 
 class NotSupported(Exception):

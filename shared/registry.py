@@ -23,6 +23,8 @@ class BackendInfo:
     ``packages``: import names that must be installed. ``modes``: execution mode -> what
     it runs; the first is the default. ``workloads``: the workloads it can run (None: all).
     ``env``: environment set before the backend is imported (e.g. Keras's backend).
+    ``workload_modes``: workload -> the only modes that apply to it (a mode that fuses a
+    whole epoch into one program has nothing to fuse in an agent driven step by step).
     ``distributions``: installed distributions whose versions each record keeps.
     """
 
@@ -35,6 +37,7 @@ class BackendInfo:
     dtypes: tuple[str, ...] = DTYPES
     workloads: tuple[str, ...] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    workload_modes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def default_mode(self) -> str:
@@ -42,6 +45,11 @@ class BackendInfo:
 
     def runs(self, workload: str) -> bool:
         return self.workloads is None or workload in self.workloads
+
+    def modes_for(self, workload: str) -> tuple[str, ...]:
+        """The modes that apply to ``workload``, the default first."""
+        allowed = self.workload_modes.get(workload)
+        return tuple(mode for mode in self.modes if allowed is None or mode in allowed)
 
 
 BACKENDS: dict[str, BackendInfo] = {
@@ -76,6 +84,7 @@ BACKENDS: dict[str, BackendInfo] = {
                 "scan": "the whole epoch in one jitted lax.scan",
             },
             distributions=("jax", "jaxlib", "flax", "optax"),
+            workload_modes={"dqn": ("jit",)},
         ),
         BackendInfo(
             "keras",

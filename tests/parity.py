@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared import registry
-from shared.losses import L1, MSE, Loss, PercentileCurriculum, Ratio
+from shared.losses import L1, MSE, Huber, Loss, PercentileCurriculum, Ratio
 from shared.optim import SGD, Adam, ExponentialDecay, Optimizer, Schedule, learning_rates
 from shared.params import DTYPES, InitScheme, Params, init_params
-from shared.specs import Dense, Network
+from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network
 from shared.tolerances import PARITY_STEPS, TOLERANCES
 from shared.workloads import WORKLOADS
 
@@ -168,6 +168,56 @@ def _nbody_loss_cases() -> list[Case]:
     ]
 
 
+def _cnn_cases() -> list[Case]:
+    """Conv2D (strided valid, and same), MaxPool2D (tiling, and overlapping windows) and
+    Flatten on channels-first images; the second case also pins the Huber loss with
+    errors on both sides of delta."""
+    rng = np.random.default_rng(12)
+    tiling = Network(
+        (2, 10, 10),
+        (
+            Conv2D(3, 3, stride=2, activation="relu"),  # (3, 4, 4)
+            Conv2D(4, 3, padding="same", activation="tanh"),  # (4, 4, 4)
+            MaxPool2D(2),  # (4, 2, 2)
+            Flatten(),
+            Dense(5, "sigmoid"),
+            Dense(2, "linear"),
+        ),
+    )
+    overlapping = Network(
+        (3, 9, 8),
+        (
+            Conv2D(4, 2, activation="relu"),  # (4, 8, 7)
+            MaxPool2D(3, stride=2),  # (4, 3, 3)
+            Conv2D(2, 1, activation="linear"),  # (2, 3, 3)
+            Flatten(),
+            Dense(3, "linear"),
+        ),
+    )
+    return [
+        Case(
+            "cnn-adam",
+            "synthetic",
+            tiling,
+            InitScheme("torch_default"),
+            MSE(),
+            Adam(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8),
+            rng.normal(size=(PARITY_STEPS, 4, 2, 10, 10)),
+            rng.normal(size=(PARITY_STEPS, 4, 2)),
+        ),
+        Case(
+            "cnn-pool-overlap-huber",
+            "synthetic",
+            overlapping,
+            InitScheme("glorot_uniform"),
+            Huber(delta=0.5),
+            SGD(lr=0.1, momentum=0.5),
+            rng.normal(size=(PARITY_STEPS, 5, 3, 9, 8)),
+            rng.normal(scale=2.0, size=(PARITY_STEPS, 5, 3)),
+        ),
+    ]
+
+
 @functools.cache
 def cases() -> dict[str, Case]:
     built = [
@@ -180,6 +230,7 @@ def cases() -> dict[str, Case]:
     built.append(_workload_case("xor", "online", init_seed=1))
     built += [_mlp_clip_case(), _sgd_decay_case()]
     built += _nbody_loss_cases()
+    built += _cnn_cases()
     return {case.name: case for case in built}
 
 
