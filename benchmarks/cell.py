@@ -153,7 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", type=Path, help="file to report epochs to")
     args = parser.parse_args(argv)
     cell = Cell(**json.loads(args.cell))
-    record = run_cell(cell, args.threads, args.backend_module, args.progress)
+    if get_workload(cell.workload).driver == "dqn":
+        from benchmarks.dqn_cell import run_dqn_cell
+
+        record = run_dqn_cell(cell, args.threads, args.backend_module, args.out, args.progress)
+        record["peak_rss_mb"] = peak_rss_mb()
+    else:
+        record = run_cell(cell, args.threads, args.backend_module, args.progress)
     write_json_atomic(args.out, record)
     return 0
 

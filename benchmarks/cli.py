@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks {list,run,report}``.
+"""Command line: ``python -m benchmarks {list,run,report,compare,evaluate}``.
 
 Every name is checked before anything is imported or run: a bad name exits with
 status 2 and the list of valid ones, and no framework is ever imported for it.
@@ -238,6 +238,52 @@ def command_compare(args: argparse.Namespace) -> int:
     return 1 if comparison.changes and args.fail_on_change else 0
 
 
+def command_evaluate(args: argparse.Namespace) -> int:
+    """Play episodes with a DQN checkpoint's online network on any backend."""
+    from benchmarks.dqn import load_checkpoint
+
+    if not args.checkpoint.is_file():
+        raise BadInput(f"{args.checkpoint}: no such checkpoint file")
+    if args.episodes < 1:
+        raise BadInput(f"--episodes must be >= 1, got {args.episodes}")
+    if args.epsilon is not None and not 0 <= args.epsilon <= 1:
+        raise BadInput(f"--epsilon must be in [0, 1], got {args.epsilon}")
+    info = registry.get(args.backend)
+    if not info.runs("dqn"):
+        raise BadInput(f"{info.name} does not run the dqn workload")
+    mode = args.mode or info.modes_for("dqn")[0]
+    if mode not in info.modes_for("dqn"):
+        raise UnknownName(f"mode of {info.name} for dqn", mode, info.modes_for("dqn"))
+    if args.dtype not in info.dtypes:
+        raise UnknownName(f"dtype of {info.name}", args.dtype, info.dtypes)
+    missing = registry.missing_packages(info.name)
+    if missing:
+        raise BadInput(f"{info.name} needs {', '.join(missing)}, not installed")
+    try:
+        online, _, meta = load_checkpoint(args.checkpoint)
+        trained = meta["cell"]
+    except (OSError, ValueError, KeyError) as error:
+        raise BadInput(f"{args.checkpoint} is not a DQN checkpoint: {error}") from None
+    from benchmarks.dqn_evaluate import evaluate_checkpoint
+
+    summary = evaluate_checkpoint(
+        online,
+        trained,
+        info.name,
+        mode,
+        args.dtype,
+        args.episodes,
+        args.epsilon,
+        args.seed,
+        args.threads,
+    )
+    summary["checkpoint"] = str(args.checkpoint)
+    if args.out is not None:
+        write_json_atomic(args.out, summary)
+        print(f"written: {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -292,6 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report = commands.add_parser("report", help="rebuild report.md and summary.csv")
     report.add_argument("run_dir", type=Path)
+    evaluate = commands.add_parser(
+        "evaluate", help="play episodes with a DQN checkpoint (<cell>.ckpt.npz of a run)"
+    )
+    evaluate.add_argument("checkpoint", type=Path)
+    evaluate.add_argument("--backend", default="numpy", help="any backend that runs dqn")
+    evaluate.add_argument("--mode", help="default: the backend's first mode for dqn")
+    evaluate.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    evaluate.add_argument("--episodes", type=int, default=10, help="whole episodes (default 10)")
+    evaluate.add_argument(
+        "--epsilon", type=float, help="exploration while playing (default: the workload's 0.05)"
+    )
+    evaluate.add_argument("--seed", type=int, default=1000, help="the game's and acting seed")
+    evaluate.add_argument("--threads", type=int, default=1)
+    evaluate.add_argument("--out", type=Path, help="also write the summary as JSON here")
     return parser
 
 
@@ -305,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             "run": command_run,
             "report": command_report,
             "compare": command_compare,
+            "evaluate": command_evaluate,
         }
         return handler[args.command](args)
     except (UnknownName, BadInput) as error:

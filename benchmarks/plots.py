@@ -133,3 +133,33 @@ def _save(fig, run_dir: Path, name: str) -> str:
     fig.savefig(run_dir / path, dpi=90)
     plt.close(fig)
     return str(path)
+
+
+def plot_scores(run_dir: Path, workload: str, records: list[Record]) -> list[tuple[str, str]]:
+    """DQN score curves: running mean and running max of the last 100 episodes against
+    agent steps, every backend and mode of a variant on one chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_variant: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        if record["status"] in ("ok", "diverged") and record.get("episodes"):
+            by_variant[record["variant"]].append(record)
+    images = []
+    for variant, group in sorted(by_variant.items()):
+        fig, (mean_ax, max_ax) = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
+        for record in sorted(group, key=lambda r: (r["backend"], r["mode"], r["dtype"])):
+            rows = record["episodes"]
+            steps = [row["agent_steps"] for row in rows]
+            label = f"{record['backend']}:{record['mode']} {record['dtype']}"
+            mean_ax.plot(steps, [row["running_mean"] for row in rows], label=label, linewidth=1)
+            max_ax.plot(steps, [row["running_max"] for row in rows], label=label, linewidth=1)
+        mean_ax.set(xlabel="agent steps", ylabel="running mean score (last 100 episodes)")
+        max_ax.set(xlabel="agent steps", ylabel="running max score (last 100 episodes)")
+        mean_ax.legend(fontsize=7)
+        fig.suptitle(f"{workload}/{variant}: raw game score", fontsize=9)
+        fig.tight_layout()
+        images.append((_save(fig, run_dir, f"{workload}__{variant}__scores.png"), "scores"))
+    return images

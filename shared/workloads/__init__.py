@@ -5,10 +5,11 @@ from __future__ import annotations
 from shared.registry import UnknownName
 from shared.workloads.base import PRESETS, EpochData, TrainingConfig, Workload
 from shared.workloads.copynet import CopyNet
+from shared.workloads.dqn import DQN
 from shared.workloads.nbody import NBody
 from shared.workloads.xor import Xor
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (CopyNet(), Xor(), NBody())}
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (CopyNet(), Xor(), NBody(), DQN())}
 
 __all__ = ["PRESETS", "WORKLOADS", "EpochData", "TrainingConfig", "Workload", "get_workload"]
 

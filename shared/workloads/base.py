@@ -72,6 +72,9 @@ class Workload:
     # Variants that run in every execution mode by default (the others in each
     # backend's default mode only, to keep the default matrix within minutes).
     main_variants: tuple[str, ...] = ()
+    # Which training driver runs the cell: "supervised" (config + data + metrics, the
+    # epoch loop of benchmarks/drivers.py) or "dqn" (benchmarks/dqn.py).
+    driver: str = "supervised"
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
         return self.variants

@@ -1,0 +1,267 @@
+"""The DQN loop, written once for every backend (shared/workloads/dqn.py has the settings).
+
+Epsilon-greedy acting on a stack of the last 4 frames, every step stored in the
+frame-by-frame replay memory, a TD step on a sampled batch every ``train_every`` agent
+steps once the random steps are over, the target network synced every
+``target_every`` steps. A backend supplies only the agent (shared.protocol.QAgent).
+
+The harness's clock: each TD step, each greedy ``q_values`` call, each game step and
+each replay sample is timed apart with ``time.perf_counter`` (the GC off throughout),
+so the record separates the framework's share from the game's and the memory's.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.atari import AtariGame, FrameStack
+from shared.params import Params, rng_for
+from shared.protocol import QAgent
+from shared.replay import ReplayMemory
+from shared.workloads.dqn import REWARD_CLIP, DQNConfig
+
+ACTING_STREAM = 4  # shared.params stream of the agent's random choices
+RUNNING_WINDOW = 100  # episodes in the running mean and max
+
+
+@dataclass
+class DQNHistory:
+    """What the loop measured. Seconds throughout; steps are agent steps."""
+
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    td_seconds: list[float] = field(default_factory=list)
+    td_losses: list[float] = field(default_factory=list)
+    act_seconds: list[float] = field(default_factory=list)
+    game_seconds: float = 0.0
+    sample_seconds: float = 0.0
+    agent_steps: int = 0
+    emulator_frames: int = 0
+    learning_steps: int = 0  # agent steps played with learning on
+    learning_seconds: float = 0.0  # their wall time, everything included
+    total_seconds: float = 0.0
+    diverged_at_step: int | None = None
+    replay_bytes_per_transition: float = 0.0
+    replay_capacity: int = 0
+
+    def td_rows(self) -> list[dict[str, float | None]]:
+        """One row per TD step, shaped as the supervised records' epoch rows (an
+        "epoch" of a DQN record is one TD step on one batch), so the speed table,
+        the bootstrap and ``compare`` read them unchanged."""
+        return [
+            {"epoch": i + 1, "loss": loss if math.isfinite(loss) else None, "seconds": sec}
+            for i, (loss, sec) in enumerate(zip(self.td_losses, self.td_seconds, strict=True))
+        ]
+
+
+class EpisodeLog:
+    """Per-episode rows as the source logged them, plus wall time and speed."""
+
+    def __init__(self, history: DQNHistory, start: float):
+        self.history, self.start = history, start
+        self.recent: deque[float] = deque(maxlen=RUNNING_WINDOW)
+        self.score, self.steps, self.losses = 0.0, 0, []
+        self.episode_start = start
+        for row in history.episodes:  # a resumed run continues the running window
+            self.recent.append(row["score"])
+
+    def end(self, agent_steps: int, frames: int, epsilon: float, truncated: bool) -> None:
+        now = time.perf_counter()
+        self.recent.append(self.score)
+        self.history.episodes.append(
+            {
+                "episode": len(self.history.episodes) + 1,
+                "agent_steps": agent_steps,
+                "frames": frames,
+                "score": self.score,
+                "running_mean": float(np.mean(self.recent)),
+                "running_max": float(np.max(self.recent)),
+                "epsilon": epsilon,
+                "mean_loss": float(np.mean(self.losses)) if self.losses else None,
+                "truncated": truncated,
+                "wall_s": now - self.start,
+                "agent_steps_per_s": self.steps / max(now - self.episode_start, 1e-9),
+            }
+        )
+        self.score, self.steps, self.losses = 0.0, 0, []
+        self.episode_start = now
+
+
+def choose_action(
+    agent: QAgent,
+    stack: FrameStack,
+    epsilon: float,
+    rng: np.random.Generator,
+    n_actions: int,
+    history: DQNHistory,
+) -> int:
+    """Epsilon-greedy; a greedy choice's ``q_values`` call is timed into ``history``."""
+    if rng.random() < epsilon:
+        return int(rng.integers(n_actions))
+    start = time.perf_counter()
+    q_values = agent.q_values(stack.observation())  # (1, n_actions)
+    history.act_seconds.append(time.perf_counter() - start)
+    return int(np.argmax(q_values[0]))
+
+
+def learn(agent: QAgent, memory: ReplayMemory, config: DQNConfig, history: DQNHistory) -> float:
+    """One TD step on a fresh batch; returns its loss."""
+    start = time.perf_counter()
+    batch = memory.sample(config.batch_size)
+    history.sample_seconds += time.perf_counter() - start
+    start = time.perf_counter()
+    loss = agent.td_step(batch)
+    history.td_seconds.append(time.perf_counter() - start)
+    history.td_losses.append(loss)
+    return loss
+
+
+Checkpoint = Callable[[int, DQNHistory], None]
+
+
+def play(
+    agent: QAgent,
+    config: DQNConfig,
+    seed: int,
+    *,
+    first_step: int = 0,
+    history: DQNHistory | None = None,
+    on_step: Callable[[int], None] | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> DQNHistory:
+    """Play and learn from agent step ``first_step`` to ``config.agent_steps``.
+
+    A resumed run (``first_step`` > 0) starts with an empty replay memory: it acts
+    without learning for ``config.random_steps`` steps (with its current epsilon)
+    before the TD steps start again."""
+    history = history or DQNHistory()
+    game = AtariGame(config.atari, seed)
+    memory = ReplayMemory(config.memory, config.atari.frame_shape, config.atari.stack, seed)
+    history.replay_bytes_per_transition = memory.bytes_per_transition
+    history.replay_capacity = config.memory
+    rng = rng_for(seed, ACTING_STREAM)
+    stack = FrameStack(config.atari.stack)
+    frame, first = game.reset(), True
+    stack.start(frame)
+    learning_from = first_step + config.random_steps
+    start = time.perf_counter()
+    log = EpisodeLog(history, start)
+    learning_start = None
+    gc.collect()
+    gc.disable()
+    try:
+        for step in range(first_step, config.agent_steps):
+            if step == learning_from:
+                learning_start = time.perf_counter()
+            epsilon = 1.0 if step < config.random_steps else config.epsilon(step)
+            action = choose_action(agent, stack, epsilon, rng, game.n_actions, history)
+            tick = time.perf_counter()
+            result = game.step(action)
+            history.game_seconds += time.perf_counter() - tick
+            clipped = max(-REWARD_CLIP, min(REWARD_CLIP, result.reward))
+            memory.add(frame, action, clipped, result.terminated, first)
+            log.score += result.reward
+            log.steps += 1
+            history.agent_steps, history.emulator_frames = step + 1, result.emulator_frames
+            if step >= learning_from and (step - learning_from) % config.train_every == 0:
+                loss = learn(agent, memory, config, history)
+                log.losses.append(loss)
+                if not math.isfinite(loss):
+                    history.diverged_at_step = step + 1
+                    break
+            if (step + 1) % config.target_every == 0:
+                agent.sync_target()
+            if result.terminated or result.truncated:
+                log.end(step + 1, result.emulator_frames, epsilon, result.truncated)
+                stack.start(result.frame)
+            else:
+                stack.push(result.frame)
+            frame, first = result.frame, result.terminated or result.truncated
+            if on_step is not None:
+                on_step(step + 1)
+            if checkpoint and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
+                checkpoint(step + 1, history)
+    finally:
+        gc.enable()
+        game.close()
+    end = time.perf_counter()
+    history.total_seconds = end - start
+    if learning_start is not None:
+        history.learning_steps = history.agent_steps - learning_from
+        history.learning_seconds = end - learning_start
+    return history
+
+
+# ------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path, online: Params, target: Params, meta: dict[str, Any]) -> None:
+    """Online and target weights (canonical layout) and ``meta`` (JSON) in one ``.npz``,
+    written to a temporary file and renamed, so a crash never leaves half a checkpoint."""
+    arrays = {f"online/{name}": value for name, value in online.items()}
+    arrays.update({f"target/{name}": value for name, value in target.items()})
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> tuple[Params, Params, dict[str, Any]]:
+    """``(online, target, meta)`` from ``save_checkpoint``'s file."""
+    with np.load(path) as data:
+        meta = json.loads(data["meta"].tobytes().decode())
+        online = {k.split("/", 1)[1]: data[k].copy() for k in data.files if k.startswith("online/")}
+        target = {k.split("/", 1)[1]: data[k].copy() for k in data.files if k.startswith("target/")}
+    return online, target, meta
+
+
+def restore(agent: QAgent, online: Params, target: Params) -> None:
+    """Load both networks through the protocol: the target first, via a sync."""
+    agent.set_params(target)
+    agent.sync_target()
+    agent.set_params(online)
+
+
+# -------------------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    agent: QAgent, config: DQNConfig, episodes: int, epsilon: float, seed: int
+) -> list[dict[str, float]]:
+    """Play ``episodes`` whole episodes, epsilon-greedy with a small fixed ``epsilon``,
+    no learning; per episode its raw score, agent steps and emulator frames."""
+    game = AtariGame(config.atari, seed)
+    rng = rng_for(seed, ACTING_STREAM)
+    stack = FrameStack(config.atari.stack)
+    stack.start(game.reset())
+    results, score, steps, frames, history = [], 0.0, 0, 0, DQNHistory()
+    try:
+        while len(results) < episodes:
+            action = choose_action(agent, stack, epsilon, rng, game.n_actions, history)
+            result = game.step(action)
+            score, steps = score + result.reward, steps + 1
+            if result.terminated or result.truncated:
+                results.append(
+                    {
+                        "score": score,
+                        "agent_steps": steps,
+                        "frames": result.emulator_frames - frames,
+                        "truncated": result.truncated,
+                    }
+                )
+                score, steps, frames = 0.0, 0, result.emulator_frames
+                stack.start(result.frame)
+            else:
+                stack.push(result.frame)
+    finally:
+        game.close()
+    return results

@@ -1,0 +1,178 @@
+"""One DQN cell in this (fresh) process: build the backend's agent, run benchmarks/dqn.py,
+write the record and a checkpoint beside it. ``benchmarks.cell`` calls ``run_dqn_cell``
+for workloads whose ``driver`` is ``"dqn"``; the order (import, configure, build, run) and
+the clock discipline are the same as for the supervised cells.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.dqn import DQNHistory, load_checkpoint, play, restore, save_checkpoint
+from benchmarks.progress import EpochReporter
+from benchmarks.records import Cell, new_record
+from benchmarks.timing import steady_summary, throughput
+from shared.metadata import environment
+from shared.params import init_params
+from shared.protocol import NotSupported
+from shared.workloads import get_workload
+from shared.workloads.dqn import DQNConfig
+
+
+def checkpoint_path(record_path: Path) -> Path:
+    """``<cell>.ckpt.npz`` beside the cell's ``<cell>.json`` record."""
+    return record_path.with_name(record_path.name.removesuffix(".json") + ".ckpt.npz")
+
+
+def config_summary(config: DQNConfig) -> dict[str, Any]:
+    summary = {
+        name: getattr(config, name)
+        for name in (
+            "agent_steps",
+            "random_steps",
+            "epsilon_start",
+            "epsilon_end",
+            "epsilon_steps",
+            "memory",
+            "batch_size",
+            "train_every",
+            "target_every",
+            "checkpoint_every",
+        )
+    }
+    summary.update(
+        n_params=config.network.n_params,
+        network=repr(config.network),
+        optimizer=repr(config.optimizer),
+        loss=repr(config.loss),
+        td=repr(config.td),
+        init=repr(config.init),
+        atari=repr(config.atari),
+        td_step_flops=config.td_step_flops(),
+    )
+    return summary
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def dqn_timing(history: DQNHistory, config: DQNConfig) -> dict[str, Any]:
+    """The TD steps as the supervised cells' epochs (first apart, then the steady ones),
+    their GFLOP/s, and the shares of acting, the game and the replay memory."""
+    timing: dict[str, Any] = steady_summary(history.td_seconds, 1)
+    timing.update(
+        throughput(config.td_step_flops(), 1, timing.get("steady_median_s"), config.batch_size)
+    )
+    steps = max(history.agent_steps, 1)
+    timing.update(
+        td_steps=len(history.td_seconds),
+        act_median_s=_median(history.act_seconds),
+        act_count=len(history.act_seconds),
+        game_step_mean_s=history.game_seconds / steps,
+        replay_sample_mean_s=history.sample_seconds / max(len(history.td_seconds), 1),
+        play_total_s=history.total_seconds,
+        learning_agent_steps=history.learning_steps,
+        learning_s=history.learning_seconds,
+        agent_steps_per_s=(
+            history.learning_steps / history.learning_seconds if history.learning_seconds else None
+        ),
+        frames_per_s=(
+            4 * history.learning_steps / history.learning_seconds
+            if history.learning_seconds
+            else None
+        ),
+    )
+    return timing
+
+
+def dqn_metrics(history: DQNHistory) -> dict[str, Any]:
+    episodes = history.episodes
+    last = episodes[-1] if episodes else {}
+    return {
+        "episodes": len(episodes),
+        "agent_steps": history.agent_steps,
+        "emulator_frames": history.emulator_frames,
+        "final_running_mean": last.get("running_mean"),
+        "final_running_max": last.get("running_max"),
+        "best_running_mean": max((e["running_mean"] for e in episodes), default=None),
+        "best_score": max((e["score"] for e in episodes), default=None),
+        "final_loss": float(np.mean(history.td_losses[-100:])) if history.td_losses else None,
+        "replay_bytes_per_transition": history.replay_bytes_per_transition,
+        "replay_capacity": history.replay_capacity,
+    }
+
+
+def run_dqn_cell(
+    cell: Cell,
+    threads: int,
+    backend_module: str,
+    record_path: Path,
+    progress: Path | None = None,
+) -> dict[str, Any]:
+    """Train the cell's agent and return its record; resumes from the cell's checkpoint
+    when one is there (a ``--resume`` of a run cut short)."""
+    config = get_workload(cell.workload).dqn_config(cell.variant, cell.preset)
+    timing: dict[str, Any] = {}
+    start = time.perf_counter()
+    backend = importlib.import_module(backend_module)
+    timing["import_s"] = time.perf_counter() - start
+    backend.configure(threads, cell.seed)
+
+    params = init_params(config.network, config.init, cell.seed, cell.dtype)
+    start = time.perf_counter()
+    try:
+        agent = backend.build_agent(
+            config.network, params, config.loss, config.optimizer, cell.dtype, cell.mode, config.td
+        )
+    except NotSupported as error:
+        return new_record(
+            cell, "skipped", f"not applicable: {error}", environment=environment(threads)
+        )
+    timing["build_s"] = time.perf_counter() - start
+
+    path = checkpoint_path(record_path)
+    first_step, history = 0, DQNHistory()
+    if path.exists():
+        online, target, meta = load_checkpoint(path)
+        restore(agent, online, target or online)
+        first_step, history.episodes = meta["agent_steps"], meta["episodes"]
+
+    def checkpoint(step: int, so_far: DQNHistory) -> None:
+        meta = {"cell": cell.to_dict(), "agent_steps": step, "episodes": so_far.episodes}
+        # The target network only matters to a resumed run: presets without periodic
+        # checkpoints keep the online weights alone (half the file, 7 MB in float32).
+        target = agent.get_target_params() if config.checkpoint_every else {}
+        save_checkpoint(path, agent.get_params(), target, meta)
+
+    reporter = EpochReporter(progress, config.agent_steps)
+    history = play(
+        agent,
+        config,
+        cell.seed,
+        first_step=first_step,
+        history=history,
+        on_step=lambda step: reporter(step, 0.0),
+        checkpoint=checkpoint,
+    )
+    checkpoint(history.agent_steps, history)
+    timing.update(dqn_timing(history, config))
+    fields: dict[str, Any] = {
+        "timing": timing,
+        "epochs": history.td_rows(),
+        "episodes": history.episodes,
+        "metrics": dqn_metrics(history),
+        "config": config_summary(config),
+        "checkpoint": path.name,
+        "resumed_from_step": first_step or None,
+        "environment": environment(threads),
+    }
+    if history.diverged_at_step is not None:
+        step = history.diverged_at_step
+        return new_record(cell, "diverged", f"TD loss not finite at agent step {step}", **fields)
+    return new_record(cell, "ok", **fields)

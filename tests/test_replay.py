@@ -1,0 +1,124 @@
+"""The frame-by-frame replay memory against a naive one that stores every stacked state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from shared.atari import FrameStack
+from shared.replay import ReplayMemory
+from shared.specs import SpecError
+
+STACK = 4
+FRAME = (2, 3)
+
+
+@dataclass
+class NaiveTransition:
+    obs: np.ndarray  # (STACK, *FRAME)
+    action: int
+    reward: float
+    next_obs: np.ndarray
+    done: bool
+    sampleable: bool  # a truncated episode's last transition has no next state stored
+
+
+def frame_of(step: int) -> np.ndarray:
+    """A frame that names its step: the replay memory must return exactly these."""
+    frame = np.zeros(FRAME, dtype=np.uint8)
+    frame[0, 0], frame[0, 1], frame[1, 2] = step % 256, step // 256, 7
+    return frame
+
+
+def play(memory: ReplayMemory, steps: int, seed: int) -> list[NaiveTransition]:
+    """Episodes of random lengths (some shorter than the stack), ended by termination or
+    truncation, fed to ``memory`` as the DQN driver feeds it; the naive transitions are
+    the states the agent saw through its FrameStack."""
+    rng = np.random.default_rng(seed)
+    stack = FrameStack(STACK)
+    frame, first = frame_of(0), True
+    stack.start(frame)
+    left = int(rng.integers(1, 9))
+    naive = []
+    for step in range(steps):
+        obs = stack.observation()[0]
+        action, reward = int(rng.integers(0, 6)), float(rng.choice([-1.0, 0.0, 1.0]))
+        left -= 1
+        ended = left == 0
+        terminal = ended and rng.random() < 0.7
+        next_frame = frame_of(step + 1)
+        memory.add(frame, action, reward, terminal, first)
+        if ended:  # the game resets: next_frame is the next episode's first frame
+            naive.append(NaiveTransition(obs, action, reward, obs, terminal, terminal))
+            stack.start(next_frame)
+            left, first = int(rng.integers(1, 9)), True
+        else:
+            stack.push(next_frame)
+            naive.append(NaiveTransition(obs, action, reward, stack.observation()[0], False, True))
+            first = False
+        frame = next_frame
+    return naive
+
+
+@pytest.mark.parametrize(("capacity", "steps"), [(500, 300), (64, 300), (37, 1000)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stacks_match_a_naive_buffer(capacity: int, steps: int, seed: int) -> None:
+    memory = ReplayMemory(capacity, FRAME, STACK, seed)
+    naive = play(memory, steps, seed)
+    assert memory.size == min(capacity, steps)
+    offset = steps - memory.size  # naive index of the oldest stored step
+    logical = np.arange(memory.size)
+    sampleable = memory.sampleable(logical)
+    expected = np.array(
+        [
+            naive[offset + j].sampleable and STACK - 1 <= j < memory.size - 1
+            for j in range(memory.size)
+        ]
+    )
+    np.testing.assert_array_equal(sampleable, expected)
+    batch = memory.transitions(logical[sampleable])
+    for row, j in enumerate(logical[sampleable]):
+        truth = naive[offset + j]
+        np.testing.assert_array_equal(batch.obs[row], truth.obs, err_msg=f"obs of step {j}")
+        assert batch.actions[row] == truth.action
+        assert batch.rewards[row] == truth.reward
+        assert bool(batch.dones[row]) == truth.done
+        if not truth.done:  # a terminal transition's next state is never read
+            np.testing.assert_array_equal(batch.next_obs[row], truth.next_obs)
+
+
+def test_no_stack_mixes_two_episodes() -> None:
+    memory = ReplayMemory(200, FRAME, STACK, seed=3)
+    play(memory, 400, seed=3)
+    batch = memory.sample(512)
+    # step ids of each stack, oldest first: consecutive, or repeating the episode's first
+    ids = batch.obs[:, :, 0, 0].astype(int) + 256 * batch.obs[:, :, 0, 1].astype(int)
+    steps = np.diff(ids, axis=1)
+    assert np.all((steps == 1) | (steps == 0))
+    repeats = steps == 0  # padding happens only at the old end of the stack
+    assert np.all(np.diff(repeats.astype(int), axis=1) <= 0)
+
+
+def test_sample_draws_only_sampleable_transitions() -> None:
+    memory = ReplayMemory(100, FRAME, STACK, seed=4)
+    naive = play(memory, 100, seed=4)
+    batch = memory.sample(2000)
+    valid = {(t.obs.tobytes(), t.action) for t in naive[STACK - 1 : -1] if t.sampleable}
+    drawn = {(obs.tobytes(), int(a)) for obs, a in zip(batch.obs, batch.actions, strict=True)}
+    assert drawn <= valid
+    assert len(drawn) > 0.8 * len(valid)  # uniform over them: nearly all show up
+
+
+def test_a_million_transitions_fit_at_about_7_kb_each() -> None:
+    memory = ReplayMemory(1_000_000, (84, 84), STACK, seed=0)  # lazily mapped: no RAM yet
+    assert memory.bytes_per_transition == pytest.approx(84 * 84 + 7)
+    assert memory.nbytes < 7.1e9
+
+
+def test_too_small_or_empty_memory_is_refused() -> None:
+    with pytest.raises(SpecError):
+        ReplayMemory(STACK, FRAME, STACK, seed=0)
+    with pytest.raises(SpecError):
+        ReplayMemory(10, FRAME, STACK, seed=0).sample(1)
