@@ -28,6 +28,7 @@ from shared.atari import AtariGame, FrameStack
 from shared.params import Params, rng_for
 from shared.protocol import QAgent
 from shared.replay import ReplayMemory
+from shared.td import TDBatch
 from shared.workloads.dqn import REWARD_CLIP, DQNConfig
 
 ACTING_STREAM = 4  # shared.params stream of the agent's random choices
@@ -52,6 +53,8 @@ class DQNHistory:
     diverged_at_step: int | None = None
     replay_bytes_per_transition: float = 0.0
     replay_capacity: int = 0
+    # batches sampled from the memory at the end (``keep_batches``): the cell's parity check
+    final_batches: list[TDBatch] = field(default_factory=list)
 
     def td_rows(self) -> list[dict[str, float | None]]:
         """One row per TD step, shaped as the supervised records' epoch rows (an
@@ -137,6 +140,7 @@ def play(
     history: DQNHistory | None = None,
     on_step: Callable[[int], None] | None = None,
     checkpoint: Checkpoint | None = None,
+    keep_batches: int = 0,
 ) -> DQNHistory:
     """Play and learn from agent step ``first_step`` to ``config.agent_steps``.
 
@@ -195,6 +199,8 @@ def play(
         game.close()
     end = time.perf_counter()
     history.total_seconds = end - start
+    if memory.size > config.atari.stack + 1:
+        history.final_batches = [memory.sample(config.batch_size) for _ in range(keep_batches)]
     if learning_start is not None:
         history.learning_steps = history.agent_steps - learning_from
         history.learning_seconds = end - learning_start

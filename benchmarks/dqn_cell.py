@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,9 @@ from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record
 from benchmarks.timing import steady_summary, throughput
 from shared.metadata import environment
-from shared.params import init_params
+from shared.params import Params, cast_params, init_params
 from shared.protocol import NotSupported
+from shared.tolerances import TD_PARITY_STEPS
 from shared.workloads import get_workload
 from shared.workloads.dqn import DQNConfig
 
@@ -108,6 +110,37 @@ def dqn_metrics(history: DQNHistory) -> dict[str, Any]:
     }
 
 
+def parity_summary(
+    backend: ModuleType,
+    backend_module: str,
+    config: DQNConfig,
+    history: DQNHistory,
+    params: Params,
+    cell: Cell,
+) -> dict[str, Any]:
+    """The cell's TD steps against the NumPy agent from its start (benchmarks.parity_check);
+    a float32 check that fails is repeated in float64 beside it, as for the other cells."""
+    from benchmarks.parity_check import REFERENCE_MODULE, check_agent_against_reference
+
+    if backend_module == REFERENCE_MODULE:
+        return {"reference": True}
+    if not history.final_batches:
+        return {"error": "the replay memory held too few transitions to sample from"}
+
+    def check(dtype: str) -> dict[str, Any]:
+        try:
+            return check_agent_against_reference(
+                backend, config, history.final_batches, cast_params(params, dtype), dtype, cell.mode
+            )
+        except Exception as error:
+            return {"error": f"{type(error).__name__}: {error}"}
+
+    summary = check(cell.dtype)
+    if not summary.get("within_tolerance", True) and cell.dtype == "float32":
+        summary["float64"] = check("float64")
+    return summary
+
+
 def run_dqn_cell(
     cell: Cell,
     threads: int,
@@ -159,6 +192,7 @@ def run_dqn_cell(
         history=history,
         on_step=lambda step: reporter(step, 0.0),
         checkpoint=checkpoint,
+        keep_batches=TD_PARITY_STEPS if cell.seed == 0 else 0,
     )
     checkpoint(history.agent_steps, history)
     timing.update(dqn_timing(history, config))
@@ -172,6 +206,8 @@ def run_dqn_cell(
         "resumed_from_step": first_step or None,
         "environment": environment(threads),
     }
+    if cell.seed == 0:  # once per configuration, after everything timed
+        fields["parity"] = parity_summary(backend, backend_module, config, history, params, cell)
     if history.diverged_at_step is not None:
         step = history.diverged_at_step
         return new_record(cell, "diverged", f"TD loss not finite at agent step {step}", **fields)

@@ -16,8 +16,10 @@ import numpy as np
 
 from backends.numpy import model as numpy_reference
 from shared.params import Params
-from shared.tolerances import PARITY_STEPS, TOLERANCES
+from shared.td import TDBatch
+from shared.tolerances import PARITY_STEPS, TD_PARITY_STEPS, TD_SYNC_AFTER, TOLERANCES
 from shared.workloads import EpochData, TrainingConfig
+from shared.workloads.dqn import DQNConfig
 
 REFERENCE_MODULE = numpy_reference.__name__
 
@@ -66,6 +68,46 @@ def check_against_reference(
         )
     return {
         "steps": len(first_steps(config, data)),
+        "tolerance": TOLERANCES[dtype],
+        "loss_error_over_tolerance": worst_loss,
+        "params_error_over_tolerance": worst_params,
+        "within_tolerance": bool(worst_loss <= 1 and worst_params <= 1),
+    }
+
+
+def check_agent_against_reference(
+    backend: ModuleType,
+    config: DQNConfig,
+    batches: list[TDBatch],
+    params: Params,
+    dtype: str,
+    mode: str,
+) -> dict[str, Any]:
+    """The DQN cell's check: ``TD_PARITY_STEPS`` TD steps on ``batches`` (sampled from the
+    cell's own replay memory) from the cell's start, with a target sync after step
+    ``TD_SYNC_AFTER``, in the cell's backend and in the NumPy agent; the deviation of the
+    losses, online and target weights, in the summary's form."""
+    agents = [
+        module.build_agent(
+            config.network, params, config.loss, config.optimizer, dtype, module_mode, config.td
+        )
+        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
+    ]
+    worst_loss = worst_params = 0.0
+    for step, batch in enumerate(batches[:TD_PARITY_STEPS], start=1):
+        loss, expected_loss = (agent.td_step(batch) for agent in agents)
+        worst_loss = max(worst_loss, _relative_excess(loss, expected_loss, dtype))
+        if step == TD_SYNC_AFTER:
+            for agent in agents:
+                agent.sync_target()
+        for getter in ("get_params", "get_target_params"):
+            actual, expected = (getattr(agent, getter)() for agent in agents)
+            worst_params = max(
+                worst_params,
+                *(_relative_excess(actual[name], expected[name], dtype) for name in expected),
+            )
+    return {
+        "steps": min(len(batches), TD_PARITY_STEPS),
         "tolerance": TOLERANCES[dtype],
         "loss_error_over_tolerance": worst_loss,
         "params_error_over_tolerance": worst_params,

@@ -10,3 +10,7 @@ TOLERANCES = {
     "float32": {"rtol": 1e-4, "atol": 1e-6},
 }
 PARITY_STEPS = 10
+# The DQN's TD-step checks: this many steps, the target network synced after step 2
+# (so that later steps bootstrap from weights the online network has left behind).
+TD_PARITY_STEPS = 5
+TD_SYNC_AFTER = 2

@@ -21,10 +21,10 @@ from shared.optim import SGD, Adam, Optimizer
 from shared.params import DTYPES, InitScheme, Params, init_params
 from shared.specs import Conv2D, Dense, Flatten, Network
 from shared.td import PIXEL_SCALE, TDBatch, TDSpec
+from shared.tolerances import TD_PARITY_STEPS, TD_SYNC_AFTER
 from tests.parity import OTHER_BACKENDS, assert_close, assert_params_close, backends_to_test
 
-TD_STEPS = 5
-SYNC_AFTER = 2
+TD_STEPS, SYNC_AFTER = TD_PARITY_STEPS, TD_SYNC_AFTER
 N_ACTIONS = 3
 BATCH = 6
 # A scaled-down Nature CNN: the same layer kinds, strides and activations.
