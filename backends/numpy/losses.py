@@ -8,11 +8,13 @@ from shared.losses import (
     L1,
     MSE,
     BinaryCrossEntropy,
+    Huber,
     Loss,
     PercentileCurriculum,
     Ratio,
     RewardShaped,
     curriculum_threshold,
+    huber,
 )
 
 
@@ -29,6 +31,10 @@ def loss_and_output_grad(
     if isinstance(loss, L1):
         diff = pred - y
         return np.mean(np.abs(diff)), np.sign(diff) / n
+    if isinstance(loss, Huber):
+        diff = pred - y
+        # d huber / d e: e inside [-delta, delta], delta * sign(e) outside
+        return np.mean(huber(diff, loss.delta)), np.clip(diff, -loss.delta, loss.delta) / n
     if isinstance(loss, Ratio):
         denom = 1 + np.abs(y)
         ratio = (pred - y) / denom

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from backends.numpy.agent import build_agent
 from backends.numpy.layers import backward, build_layers, forward
 from backends.numpy.losses import loss_and_output_grad
 from backends.numpy.optim import make_optimizer
@@ -13,6 +14,8 @@ from shared.losses import Loss, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_params
 from shared.specs import Network
+
+__all__ = ["build_agent", "build_model", "configure"]
 
 
 def configure(threads: int, seed: int) -> None:

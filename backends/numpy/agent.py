@@ -1,0 +1,95 @@
+"""NumPy DQN agent: the reference implementation of shared.td's TD step."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backends.numpy.layers import backward, build_layers, forward
+from backends.numpy.losses import loss_and_output_grad
+from backends.numpy.optim import make_optimizer
+from shared.losses import Loss
+from shared.optim import Optimizer
+from shared.params import Params, cast_params, check_params
+from shared.specs import Network
+from shared.td import PIXEL_SCALE, TDBatch, TDSpec
+
+
+class NumpyAgent:
+    """Online and target networks sharing one set of layer objects: only the online
+    forward keeps state for the backward pass."""
+
+    def __init__(
+        self,
+        network: Network,
+        params: Params,
+        loss: Loss,
+        optimizer: Optimizer,
+        dtype: str,
+        td: TDSpec,
+    ):
+        check_params(network, params)
+        self.dtype = np.dtype(dtype)
+        self.loss = loss
+        self.discount = self.dtype.type(td.discount)
+        self.layers = build_layers(network)
+        self.params = cast_params(params, dtype)
+        self.target_params = self._copy(self.params)
+        self.optimizer = make_optimizer(optimizer, self.params)
+
+    def _frames(self, obs: np.ndarray) -> np.ndarray:
+        """uint8 frames -> the model's dtype in [0, 1], dividing in that dtype."""
+        return np.divide(obs, self.dtype.type(PIXEL_SCALE), dtype=self.dtype)
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        return forward(self.layers, self.params, self._frames(obs), keep=False)
+
+    def td_loss_and_grads(self, batch: TDBatch) -> tuple[float, Params]:
+        # the target first: it keeps no state, and the online pass's state is what
+        # backward reads
+        q_next = forward(self.layers, self.target_params, self._frames(batch.next_obs), keep=False)
+        rewards = batch.rewards.astype(self.dtype, copy=False)
+        not_done = 1 - batch.dones.astype(self.dtype, copy=False)
+        y = rewards + self.discount * not_done * q_next.max(axis=1)  # (B,), a constant
+        values = forward(self.layers, self.params, self._frames(batch.obs))  # (B, n_actions)
+        rows = np.arange(len(batch))
+        loss, d_q = loss_and_output_grad(self.loss, values[rows, batch.actions], y)
+        d_values = np.zeros_like(values)  # only the taken action's value has a gradient
+        d_values[rows, batch.actions] = d_q
+        return float(loss), backward(self.layers, self.params, d_values)
+
+    def td_step(self, batch: TDBatch) -> float:
+        loss, grads = self.td_loss_and_grads(batch)
+        self.optimizer.apply(self.params, grads)
+        return loss
+
+    def sync_target(self) -> None:
+        for name, value in self.params.items():
+            self.target_params[name][...] = value
+
+    def get_params(self) -> Params:
+        return self._copy(self.params)
+
+    def get_target_params(self) -> Params:
+        return self._copy(self.target_params)
+
+    def set_params(self, params: Params) -> None:
+        for name, value in cast_params(params, self.dtype.name).items():
+            self.params[name][...] = value  # in place: the optimizer holds no copies
+
+    @staticmethod
+    def _copy(params: Params) -> Params:
+        return {name: value.copy() for name, value in params.items()}
+
+
+def build_agent(
+    network: Network,
+    params: Params,
+    loss: Loss,
+    optimizer: Optimizer,
+    dtype: str,
+    mode: str,
+    td: TDSpec,
+) -> NumpyAgent:
+    if mode != "eager":
+        raise ValueError(f"numpy backend has no mode {mode!r}")
+    return NumpyAgent(network, params, loss, optimizer, dtype, td)
