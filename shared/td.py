@@ -3,9 +3,9 @@
 A batch of ``B`` transitions sampled from the replay memory (``TDBatch``) trains the
 online network ``Q`` against a frozen copy of it, the target network ``Q_target``::
 
-    x      = obs / 255                          uint8 frames -> the model's dtype, in
-                                                [0, 1] (a division, not * (1/255): the
-                                                two round differently)
+    x      = obs * scale                        uint8 frames -> the model's dtype, in
+                                                [0, 1]; scale = 1/255 rounded to the
+                                                model's dtype (``pixel_scale``)
     q      = Q(x)[arange(B), actions]           (B,)  the taken actions' values
     q_next = max over a' of Q_target(x')[:, a'] (B,)  x' = next_obs / 255
     y      = rewards + discount * (1 - dones) * q_next     a constant for differentiation
@@ -29,7 +29,21 @@ import numpy as np
 
 from shared.specs import SpecError
 
-PIXEL_SCALE = 255  # observations are divided by this
+PIXEL_SCALE = 255  # the brightest pixel value
+
+
+def pixel_scale(dtype: str) -> np.floating:
+    """``1 / 255`` rounded to ``dtype``: frames are *multiplied* by it. Not a division by
+    255: compilers (XLA at least) silently turn a division by a constant into a
+    multiplication by its reciprocal, which rounds differently for about half the pixel
+    values, so a division could not be pinned in every framework; a multiplication is
+    computed as written everywhere."""
+    return np.dtype(dtype).type(1.0 / PIXEL_SCALE)
+
+
+def scale_frames(obs: np.ndarray, dtype: str) -> np.ndarray:
+    """The network's input: uint8 frames times ``pixel_scale(dtype)``, in ``dtype``."""
+    return obs.astype(dtype) * pixel_scale(dtype)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from shared.losses import Huber, huber
 from shared.optim import SGD, Adam, Optimizer
 from shared.params import DTYPES, InitScheme, Params, init_params
 from shared.specs import Conv2D, Dense, Flatten, Network
-from shared.td import PIXEL_SCALE, TDBatch, TDSpec
+from shared.td import TDBatch, TDSpec, scale_frames
 from shared.tolerances import TD_PARITY_STEPS, TD_SYNC_AFTER
 from tests.parity import OTHER_BACKENDS, assert_close, assert_params_close, backends_to_test
 
@@ -122,7 +122,7 @@ def oracle_td_loss(online: Params, target: Params, batch: TDBatch) -> float:
 
     def values(params: Params, obs: np.ndarray) -> np.ndarray:
         model = module.build_model(Q_NETWORK, params, LOSS, SGD(lr=1.0), "float64", "eager")
-        return model.predict(obs.astype(np.float64) / PIXEL_SCALE)
+        return model.predict(scale_frames(obs, "float64"))
 
     q = values(online, batch.obs)[np.arange(len(batch)), batch.actions]
     bootstrap = values(target, batch.next_obs).max(axis=1)

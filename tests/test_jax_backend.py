@@ -1,5 +1,5 @@
 """Checks specific to the JAX backend: lazy device start, thread pools, no recompiles,
-dtypes kept, and the contract's error cases."""
+dtypes kept, the contract's error cases, and the DQN agent's donation."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 from shared import registry
-from shared.params import init_params
 from shared.protocol import NotSupported
-from shared.specs import Conv2D, Dense, Flatten, Network
+from tests import test_dqn_parity as dqn
 from tests.parity import build, cases
 
 jax = pytest.importorskip("jax")
@@ -121,10 +120,43 @@ def test_unknown_mode_raises() -> None:
         build("jax", case, "float64", "eager")
 
 
-def test_conv_layers_are_not_supported_yet() -> None:
-    network = Network((1, 4, 4), (Conv2D(2, 3), Flatten(), Dense(1)))
-    case = cases()["copynet-supervised"]
-    with pytest.raises(NotSupported, match="Conv2D"):
-        registry.load("jax").build_model(
-            network, init_params(network, case.init, 0), case.loss, case.optimizer, "float64", "jit"
-        )
+def _agent(dtype: str = "float32", mode: str = "jit", params=None):
+    case = dqn.CASES["adam-clip"]
+    params = dqn.start_params(dtype) if params is None else params
+    module = registry.load("jax")
+    return module.build_agent(dqn.Q_NETWORK, params, dqn.LOSS, case.optimizer, dtype, mode, dqn.TD)
+
+
+def test_agent_runs_only_in_jit_mode() -> None:
+    with pytest.raises(NotSupported, match="scan"):
+        _agent(mode="scan")
+
+
+def test_td_step_never_retraces() -> None:
+    agent = _agent()
+    first, second = dqn.batches()[:2]
+    agent.td_step(first)  # compiles
+    agent.q_values(first.obs)
+    with _EventCounter() as events:
+        agent.td_step(second)
+        agent.sync_target()
+        agent.set_params(dqn.start_params("float32"))
+        agent.td_step(first)
+        agent.q_values(second.obs)
+    assert events.counts == {COMPILE_EVENT: 0, TRACE_EVENT: 0}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_donation_leaves_the_callers_and_target_weights_alone(dtype: str) -> None:
+    # The online weights are donated to every td_step: neither the caller's arrays nor
+    # the target network may share their buffers.
+    params = dqn.start_params(dtype)
+    start = {name: value.copy() for name, value in params.items()}
+    agent = _agent(dtype, params=params)
+    for batch in dqn.batches():
+        agent.td_step(batch)
+    agent.set_params(params)
+    agent.td_step(dqn.batches()[0])
+    for name, value in start.items():
+        np.testing.assert_array_equal(params[name], value, err_msg=name)
+        np.testing.assert_array_equal(agent.get_target_params()[name], value, err_msg=name)

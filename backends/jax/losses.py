@@ -13,11 +13,13 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from shared.losses import (
     L1,
     MSE,
     BinaryCrossEntropy,
+    Huber,
     Loss,
     PercentileCurriculum,
     Ratio,
@@ -84,6 +86,15 @@ def binary_cross_entropy(spec: BinaryCrossEntropy) -> LossFn:
     return loss
 
 
+def huber(spec: Huber) -> LossFn:
+    """``mean(huber(pred - target, delta))``: Optax's per-element Huber is the spec's."""
+
+    def loss(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
+        return jnp.mean(optax.huber_loss(pred, target, delta=spec.delta))
+
+    return loss
+
+
 def make_loss(spec: Loss) -> LossFn:
     if isinstance(spec, MSE):
         return mse
@@ -97,4 +108,6 @@ def make_loss(spec: Loss) -> LossFn:
         return reward_shaped(spec)
     if isinstance(spec, BinaryCrossEntropy):
         return binary_cross_entropy(spec)
+    if isinstance(spec, Huber):
+        return huber(spec)
     raise TypeError(f"unknown loss {spec!r}")

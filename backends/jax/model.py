@@ -5,8 +5,8 @@ Modes:
   optimizer state are donated, so XLA updates them in place.
 - ``scan``: ``train_epoch`` runs every step of the epoch inside one jitted ``lax.scan``.
 
-float64 needs ``jax_enable_x64``, set at import (it initialises no device); every array
-this backend makes then carries an explicit dtype, so float32 stays float32.
+The DQN agent lives in ``backends.jax.agent`` (re-exported here). float64 needs
+``jax_enable_x64``, set when the package is imported (``backends/jax/__init__.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from backends.jax.agent import build_agent
 from backends.jax.layers import FlaxParams, build_module, to_canonical, to_flax
 from backends.jax.losses import make_loss
 from backends.jax.optim import make_optimizer, with_learning_rate
@@ -26,7 +27,7 @@ from shared.optim import Optimizer
 from shared.params import Params, check_params
 from shared.specs import Network
 
-jax.config.update("jax_enable_x64", True)
+__all__ = ["build_agent", "build_model", "configure"]
 
 MODES = ("jit", "scan")
 

@@ -11,7 +11,7 @@ from shared.losses import Loss
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_params
 from shared.specs import Network
-from shared.td import PIXEL_SCALE, TDBatch, TDSpec
+from shared.td import TDBatch, TDSpec, scale_frames
 
 
 class NumpyAgent:
@@ -38,7 +38,7 @@ class NumpyAgent:
 
     def _frames(self, obs: np.ndarray) -> np.ndarray:
         """uint8 frames -> the model's dtype in [0, 1], dividing in that dtype."""
-        return np.divide(obs, self.dtype.type(PIXEL_SCALE), dtype=self.dtype)
+        return scale_frames(obs, self.dtype.name)
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         return forward(self.layers, self.params, self._frames(obs), keep=False)
