@@ -1,5 +1,6 @@
 """Checks specific to the PyTorch backend: thread settings, no recompiles in compile mode,
-rates and weights that compiled code really reads, dtypes kept, the contract's errors."""
+rates and weights that compiled code really reads, dtypes kept, the contract's errors,
+and the same for the DQN agent."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared.params import init_params
-from shared.protocol import NotSupported
-from shared.specs import Conv2D, Dense, Flatten, Network
+from tests import test_dqn_parity as dqn
 from tests.parity import assert_params_close, build, cases
 
 torch = pytest.importorskip("torch")
@@ -101,17 +100,37 @@ def test_unknown_mode_raises_value_error() -> None:
         build("torch", cases()["copynet-reward"], "float64", "jit")
 
 
-def test_conv_layers_are_not_supported_yet() -> None:
-    from backends.torch.model import build_model
+def test_unknown_agent_mode_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="no DQN mode"):
+        dqn.build_agent("torch", dqn.CASES["sgd"], "float64", "jit")
 
-    network = Network((1, 4, 4), (Conv2D(2, 3), Flatten(), Dense(1)))
-    case = cases()["copynet-supervised"]
-    with pytest.raises(NotSupported, match="Conv2D"):
-        build_model(
-            network,
-            init_params(network, case.init, 0),
-            case.loss,
-            case.optimizer,
-            "float64",
-            "eager",
-        )
+
+def test_compiled_agent_never_recompiles_after_its_first_step() -> None:
+    agent = dqn.build_agent("torch", dqn.CASES["adam-clip"], "float32", "compile")
+    first, *rest = dqn.batches()
+    agent.td_step(first)
+    agent.td_loss_and_grads(first)
+    # Raises on any new compilation: fresh batches, a target sync, new online weights,
+    # and a second agent of the same configuration.
+    with torch.compiler.set_stance("fail_on_recompile"):
+        for batch in rest:
+            agent.td_step(batch)
+        agent.sync_target()
+        agent.set_params(dqn.start_params("float32"))
+        agent.td_step(first)
+        agent.td_loss_and_grads(rest[0])
+        twin = dqn.build_agent("torch", dqn.CASES["adam-clip"], "float32", "compile")
+        twin.td_step(first)
+
+
+@pytest.mark.parametrize("mode", ["eager", "compile"])
+def test_sync_and_set_params_reach_the_td_step(mode: str) -> None:
+    agent = dqn.build_agent("torch", dqn.CASES["sgd"], "float64", mode)
+    start, batch = agent.get_params(), dqn.batches()[0]
+    first = agent.td_step(batch)
+    agent.set_params(start)  # the target still holds start: the same loss again
+    assert agent.td_step(batch) == pytest.approx(first, rel=1e-12)
+    agent.sync_target()  # bootstrapping from the moved weights changes the loss
+    assert_params_close(agent.get_target_params(), agent.get_params(), "float64", "synced")
+    agent.set_params(start)
+    assert agent.td_step(batch) != pytest.approx(first, rel=1e-9)

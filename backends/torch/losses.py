@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from shared.losses import (
     L1,
     MSE,
     BinaryCrossEntropy,
+    Huber,
     Loss,
     PercentileCurriculum,
     Ratio,
@@ -38,6 +40,8 @@ def make_loss(spec: Loss) -> LossFn:
         return _reward_shaped(spec)
     if isinstance(spec, BinaryCrossEntropy):
         return _binary_cross_entropy(spec.eps)
+    if isinstance(spec, Huber):
+        return _huber(spec.delta)
     raise TypeError(f"unknown loss {spec!r}")
 
 
@@ -97,5 +101,15 @@ def _binary_cross_entropy(eps: float) -> LossFn:
         # reference (torch.nn.functional.binary_cross_entropy clamps the log instead).
         p = torch.clamp(pred, eps, 1 - eps)
         return -torch.mean(target * torch.log(p) + (1 - target) * torch.log(1 - p))
+
+    return loss
+
+
+def _huber(delta: float) -> LossFn:
+    def loss(pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor) -> torch.Tensor:
+        # F.huber_loss is the spec's function itself (0.5 * e**2 inside delta, then
+        # delta * (|e| - delta / 2)). smooth_l1_loss(beta=delta) * delta is the same
+        # function only up to rounding: it divides by beta, then multiplies by delta.
+        return F.huber_loss(pred, target, reduction="mean", delta=delta)
 
     return loss

@@ -1,7 +1,7 @@
 """PyTorch model: eager autograd ("eager") or one torch.compile'd training step ("compile").
 
 Importing this module imports torch and defines classes; nothing is computed until
-``configure`` and ``build_model``.
+``configure`` and ``build_model`` (or ``build_agent``, the DQN agent of agent.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,16 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad_and_value
 
-from backends.torch.layers import build_network, canonical_parameters, from_canonical, to_canonical
+from backends.torch.agent import build_agent
+from backends.torch.layers import (
+    DTYPES,
+    allow_distinct_models,
+    build_network,
+    canonical_parameters,
+    get_canonical,
+    set_canonical_,
+    to_canonical,
+)
 from backends.torch.losses import make_loss
 from backends.torch.optim import LearningRate, clip_grads_, make_optimizer, torch_optimizer
 from shared.losses import Loss, initial_quantile
@@ -18,7 +27,8 @@ from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_dtype, check_params
 from shared.specs import Network
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+__all__ = ["build_agent", "build_model", "configure"]
+
 Batches = list[tuple[torch.Tensor, torch.Tensor]]  # one (x, y) pair per step
 
 
@@ -97,16 +107,14 @@ class TorchModel:
         return total.item() / len(batches)
 
     def get_params(self) -> Params:
-        return {name: to_canonical(name, p) for name, p in self.named.items()}
+        return get_canonical(self.named)
 
     def set_loss_quantile(self, q: float) -> None:
         self.quantile.fill_(q)
 
     def set_params(self, params: Params) -> None:
         check_params(self.network, params)
-        with torch.no_grad():  # in place: the optimizer and compiled code hold these tensors
-            for name, value in cast_params(params, self.dtype_name).items():
-                self.named[name].copy_(from_canonical(name, value))
+        set_canonical_(self.named, cast_params(params, self.dtype_name))
 
 
 class EagerModel(TorchModel):
@@ -158,7 +166,7 @@ class CompiledModel(TorchModel):
         # Shape (1,): dynamo treats a 0-d float64 tensor as a Python float (a guard that
         # reads it every call) and drops in-place updates of one.
         self.lr: LearningRate = torch.tensor([self.optimizer_spec.lr], dtype=self.dtype)
-        _allow_distinct_models()
+        allow_distinct_models()
         self._step = torch.compile(self._step, fullgraph=True, dynamic=False)
         self._loss_and_grads = torch.compile(self._loss_and_grads, fullgraph=True, dynamic=False)
 
@@ -178,18 +186,6 @@ class CompiledModel(TorchModel):
 
     def set_learning_rate(self, lr: float) -> None:
         self.lr.fill_(lr)
-
-
-# Distinct networks/losses/optimizers/dtypes built in one process (the parity tests build
-# about 20), each a cache entry on the one step code object. Identical configurations share
-# an entry, and nothing recompiles within a model (tests/test_torch_backend.py checks).
-DISTINCT_MODELS_PER_PROCESS = 64
-
-
-def _allow_distinct_models() -> None:
-    # Dynamo's default limit, 8 entries per code object, is a hard error under fullgraph.
-    limit = torch._dynamo.config.recompile_limit
-    torch._dynamo.config.recompile_limit = max(limit, DISTINCT_MODELS_PER_PROCESS)
 
 
 MODELS = {"eager": EagerModel, "compile": CompiledModel}

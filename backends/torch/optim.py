@@ -28,8 +28,14 @@ def clip_by_global_norm(grads: Tensors, max_norm: float | None) -> Tensors:
     return torch._foreach_mul(grads, _clip_scale(grads, max_norm))
 
 
-def torch_optimizer(spec: Optimizer, params: Tensors) -> torch.optim.Optimizer:
-    """PyTorch's own optimizer for ``spec``, every hyperparameter stated (eager mode)."""
+def torch_optimizer(spec: Optimizer, params: Tensors, fused: bool = False) -> torch.optim.Optimizer:
+    """PyTorch's own optimizer for ``spec``, every hyperparameter stated (eager mode).
+
+    ``fused``: PyTorch's one-kernel-per-parameter implementation instead of ``foreach``
+    (on CPU a loop of whole-tensor ops, each a pass over memory): about 4x cheaper on
+    the DQN's 1.8 M-parameter network, where the update is a large part of a step.
+    """
+    implementation = {"fused": True} if fused else {"foreach": True}
     if isinstance(spec, SGD):
         return torch.optim.SGD(
             params,
@@ -39,7 +45,7 @@ def torch_optimizer(spec: Optimizer, params: Tensors) -> torch.optim.Optimizer:
             weight_decay=0.0,
             nesterov=False,
             maximize=False,
-            foreach=True,
+            **implementation,
         )
     if isinstance(spec, Adam):
         return torch.optim.Adam(
@@ -50,7 +56,7 @@ def torch_optimizer(spec: Optimizer, params: Tensors) -> torch.optim.Optimizer:
             weight_decay=0.0,
             amsgrad=False,
             maximize=False,
-            foreach=True,
+            **implementation,
         )
     raise TypeError(f"unknown optimizer {spec!r}")
 
@@ -104,18 +110,20 @@ class AdamUpdate:
         self.spec = spec
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
-        # A tensor, so that compiled code increments it instead of baking in a constant.
-        # int64: torch.compile 2.13 silently drops in-place updates of 0-d float64 tensors.
-        self.step = torch.zeros((), dtype=torch.int64)
+        # (beta1**t, beta2**t) as running products in float64, t = 0 so far: tensors, so that
+        # compiled code updates them instead of baking in constants. Not pow(beta, t):
+        # inductor inlines scalar math into the fused update loop, where two pows per
+        # vector of parameters nearly double the update (9 -> 5 ms per step on the DQN's
+        # network). Products differ from pow by about t ulps of float64.
+        self.powers = torch.ones(2, dtype=torch.float64)
+        self.betas = torch.tensor([spec.beta1, spec.beta2], dtype=torch.float64)
 
     def apply(self, params: Tensors, grads: Tensors, lr: LearningRate) -> None:
         spec = self.spec
         grads = clip_by_global_norm(grads, spec.clip_global_norm)
-        self.step.add_(1)
+        self.powers.mul_(self.betas)
         # 1 - beta**t in float64, rounded to the model dtype last, as the reference does.
-        t, dtype = self.step.double(), params[0].dtype
-        correction1 = (1 - spec.beta1**t).to(dtype)
-        correction2 = (1 - spec.beta2**t).to(dtype)
+        correction1, correction2 = (1 - self.powers).to(params[0].dtype).unbind()
         torch._foreach_mul_(self.m, spec.beta1)
         torch._foreach_add_(self.m, grads, alpha=1 - spec.beta1)
         torch._foreach_mul_(self.v, spec.beta2)
