@@ -1,4 +1,5 @@
-"""Micro-benchmarks: one training step of each network on each backend and mode.
+"""Micro-benchmarks: one training step of each network on each backend and mode, and
+the DQN's TD step.
 
 Run with ``nox -s microbench`` (pytest-benchmark; its JSON lands in results/). The
 first step, which traces and compiles, runs before the timed rounds. This is not the
@@ -20,6 +21,7 @@ import pytest
 
 from shared import registry
 from shared.params import init_params
+from shared.td import TDBatch
 from shared.workloads import get_workload
 
 # (workload, variant): copy-net full batch and batch 1, XOR full batch, the N-body MLP
@@ -99,4 +101,43 @@ def test_train_step(benchmark, backend: str, mode: str, workload: str, variant: 
     model.train_step(x, y)  # tracing and compiling stay out of the timed rounds
     benchmark.extra_info.update(backend=backend, mode=mode, dtype=dtype, batch=config.batch_size)
     loss = benchmark(model.train_step, x, y)
+    assert np.isfinite(loss)
+
+
+def _agent_cases():
+    for backend in _backends():
+        info = registry.get(backend)
+        if info.runs("dqn"):
+            for mode in info.modes_for("dqn"):
+                yield pytest.param(backend, mode, id=f"dqn-td-step-{backend}-{mode}")
+
+
+@pytest.mark.parametrize(("backend", "mode"), list(_agent_cases()))
+def test_td_step(benchmark, backend: str, mode: str) -> None:
+    """The DQN's TD step on the Nature CNN at batch 32, on random frames (no game)."""
+    config = get_workload("dqn").dqn_config("space-invaders", "quick")
+    dtype = registry.get(backend).dtypes[0]
+    module = registry.load(backend)
+    module.configure(int(os.environ.get("BENCH_THREADS", "1")), 0)
+    agent = module.build_agent(
+        config.network,
+        init_params(config.network, config.init, 0, dtype),
+        config.loss,
+        config.optimizer,
+        dtype,
+        mode,
+        config.td,
+    )
+    rng = np.random.default_rng(0)
+    shape = (config.batch_size, *config.network.input_shape)
+    batch = TDBatch(
+        obs=rng.integers(0, 256, size=shape, dtype=np.uint8),
+        actions=rng.integers(0, config.network.output_shape[0], size=config.batch_size),
+        rewards=rng.choice(np.array([-1.0, 0.0, 1.0], dtype=np.float32), size=config.batch_size),
+        next_obs=rng.integers(0, 256, size=shape, dtype=np.uint8),
+        dones=(rng.random(config.batch_size) < 0.05).astype(np.float32),
+    )
+    agent.td_step(batch)  # tracing and compiling stay out of the timed rounds
+    benchmark.extra_info.update(backend=backend, mode=mode, dtype=dtype, batch=config.batch_size)
+    loss = benchmark(agent.td_step, batch)
     assert np.isfinite(loss)
