@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from shared import registry
-from shared.losses import MSE
+from shared.losses import MSE, Huber
 from shared.optim import SGD
 from shared.params import InitScheme, init_params
-from shared.protocol import NotSupported
-from shared.specs import Conv2D, Dense, Flatten, Network
+from shared.specs import Dense, Network
+from shared.td import TDSpec
+from tests import test_dqn_parity as dqn
 from tests.parity import assert_params_close, backends_to_test, build, cases
 
 KERAS_BACKENDS = [
@@ -85,13 +86,30 @@ def test_dtype_is_kept_everywhere(dtype: str) -> None:
     assert {g.dtype for g in grads.values()} == {np.dtype(dtype)}
 
 
-def test_unknown_mode_and_unsupported_layers() -> None:
+def test_unknown_mode() -> None:
     module = registry.load(KERAS)
     network = Network((2,), (Dense(1),))
     params = init_params(network, InitScheme("torch_default"), seed=0)
     with pytest.raises(ValueError, match="no mode"):
         module.build_model(network, params, MSE(), SGD(lr=0.1), "float32", "no-such-mode")
-    conv = Network((1, 4, 4), (Conv2D(2, 3), Flatten(), Dense(1)))
-    conv_params = init_params(conv, InitScheme("torch_default"), seed=0)
-    with pytest.raises(NotSupported, match="Conv2D"):
-        module.build_model(conv, conv_params, MSE(), SGD(lr=0.1), "float32", MODES[0])
+    with pytest.raises(ValueError, match="no mode"):
+        module.build_agent(
+            network, params, Huber(), SGD(lr=0.1), "float32", "no-such-mode", TDSpec()
+        )
+
+
+@pytest.mark.parametrize("mode", COMPILED_MODES)
+def test_td_steps_never_retrace(mode: str) -> None:
+    """The agent's compiled TD step is traced once: not again for new batches, after a
+    target sync or when the online weights are replaced. (On torch, the second step
+    compiled again while Keras's gradients stayed set: native.torch_release_grads.)"""
+    agent = dqn.build_agent(KERAS, dqn.CASES["sgd"], "float32", mode)
+    first, *rest = dqn.batches()
+    agent.td_step(first)
+    traces = compilations(agent)
+    for batch in rest[:2]:
+        agent.td_step(batch)
+    agent.sync_target()
+    agent.set_params(agent.get_params())
+    agent.td_step(rest[2])
+    assert compilations(agent) == traces

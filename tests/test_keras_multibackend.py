@@ -3,9 +3,10 @@
 Keras picks its backend once per process, so each runs in a subprocess of its own with
 its registry env applied and ``BENCH_TEST_BACKEND`` naming it. The backend-parametrised
 tests select exactly that backend there: parity against NumPy (tests/test_parity.py:
-every mode, both dtypes, every case; see its SLOW_MODE_CASES), the Keras checks, the
-XOR verdict, parameter transfer with the backends that load beside it, and the N-body
-training loop. Asserted here: the subprocess passed and ran every parity test it
+every mode, both dtypes, every case; see its SLOW_MODE_CASES), the DQN agent's TD steps
+against NumPy's (tests/test_dqn_parity.py; see DQN_SLOW_MODE_CASES), the Keras checks,
+the XOR verdict, parameter transfer with the backends that load beside it, and the
+N-body training loop. Asserted here: the subprocess passed and ran every parity test it
 should have. Also, in small subprocesses: configure() sizes the framework's thread
 pools, and TensorFlow (which ``keras.utils.set_random_seed`` would import) stays out.
 """
@@ -21,6 +22,7 @@ from xml.etree import ElementTree
 import pytest
 
 from shared import registry
+from tests import test_dqn_parity as dqn
 from tests.parity import BACKEND_UNDER_TEST
 from tests.test_parity import combos
 
@@ -32,7 +34,14 @@ SUITE = (
     "tests/test_xor_verdict.py",
     "tests/test_param_transfer.py",
     "tests/test_nbody_training.py",
+    # The backend-parametrised DQN tests; the NumPy agent's own run in the main process.
+    "tests/test_dqn_parity.py::test_td_steps_match_numpy",
+    "tests/test_dqn_parity.py::test_q_values_keep_the_model_dtype",
 )
+# Keras's torch.compile mode compiles each agent's train and predict steps anew (~15 s
+# an agent here): there the TD-step parity runs the benchmark's own optimizer (Adam,
+# clipped) in float32 only; every case with BENCH_FULL_PARITY=1, as SLOW_MODE_CASES.
+DQN_SLOW_MODE_CASES = {("keras-torch", "compile"): ("float32-adam-clip",)}
 # ``import keras`` itself imports JAX on every backend (its Orbax checkpoint callback).
 OTHER_FRAMEWORK = {"keras-jax": ("tensorflow", "torch"), "keras-torch": ("tensorflow",)}
 
@@ -55,6 +64,23 @@ def _expected_parity_tests(name: str) -> set[str]:
     return steps | {f"test_epoch_matches_numpy[{p.id}]" for p in combos([name], True)}
 
 
+def _dqn_tests(name: str) -> tuple[set[str], set[str]]:
+    """``(to run, to deselect)``: test_dqn_parity's TD-step tests of backend ``name``."""
+    info = registry.get(name)
+    run, deselected = set(), set()
+    for mode in info.modes_for("dqn"):
+        subset = DQN_SLOW_MODE_CASES.get((name, mode))
+        for dtype in info.dtypes:
+            for case in dqn.CASES:
+                test = f"test_td_steps_match_numpy[{name}-{mode}-{dtype}-{case}]"
+                slow = subset is not None and f"{dtype}-{case}" not in subset
+                if slow and os.environ.get("BENCH_FULL_PARITY") != "1":
+                    deselected.add(test)
+                else:
+                    run.add(test)
+    return run, deselected
+
+
 @pytest.fixture(scope="module")
 def suite_runs(request, tmp_path_factory):
     """``name -> (process, junit path)``, every selected backend's suite started at once.
@@ -74,6 +100,8 @@ def suite_runs(request, tmp_path_factory):
             continue
         folder = tmp_path_factory.mktemp(name)
         command = [sys.executable, "-m", "pytest", *SUITE, "-q", "-p", "no:cacheprovider"]
+        for test in sorted(_dqn_tests(name)[1]):
+            command += ["--deselect", f"tests/test_dqn_parity.py::{test}"]
         with open(folder / "output.txt", "w") as output:
             process = subprocess.Popen(
                 [*command, f"--junitxml={folder / 'junit.xml'}"],
@@ -104,6 +132,13 @@ def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
     ]
     parity = {case.get("name") for case in ran if case.get("classname") == "tests.test_parity"}
     assert parity == _expected_parity_tests(name)
+    td_steps = {
+        case.get("name")
+        for case in ran
+        if case.get("classname") == "tests.test_dqn_parity"
+        and case.get("name").startswith("test_td_steps_match_numpy")
+    }
+    assert td_steps == _dqn_tests(name)[0]
     keras_checks = [case for case in ran if case.get("classname") == "tests.test_keras_backend"]
     assert len(keras_checks) >= 4, "the Keras checks did not run"
 

@@ -2,7 +2,8 @@
 
 ``call`` returns the per-element loss ``(batch, *output)``; Keras's
 ``"sum_over_batch_size"`` reduction then sums it and divides by the number of
-elements, which is the spec's mean over all output elements of the batch. The
+elements, which is the spec's mean over all output elements of the batch (Huber is
+Keras's own ``keras.losses.huber``, which already averages the last axis). The
 percentile curriculum is not a mean over elements: its ``call`` returns the 0-d loss,
 which the reduction passes through unchanged.
 
@@ -18,6 +19,7 @@ from shared.losses import (
     L1,
     MSE,
     BinaryCrossEntropy,
+    Huber,
     Loss,
     PercentileCurriculum,
     Ratio,
@@ -25,7 +27,7 @@ from shared.losses import (
     initial_quantile,
 )
 
-SPECS = (MSE, RewardShaped, BinaryCrossEntropy, L1, Ratio, PercentileCurriculum)
+SPECS = (MSE, RewardShaped, BinaryCrossEntropy, L1, Huber, Ratio, PercentileCurriculum)
 
 if keras.backend.backend() == "torch":
     from torch.compiler import is_compiling
@@ -64,6 +66,10 @@ class SpecLoss(keras.losses.Loss):
             return ops.square(y_pred - y_true)
         if isinstance(spec, L1):
             return ops.abs(y_pred - y_true)
+        if isinstance(spec, Huber):
+            # Keras's own Huber, averaged over the last axis: (batch, *output[:-1]); the
+            # reduction's mean of those equal-sized means is the mean over all elements.
+            return keras.losses.huber(y_true, y_pred, delta=spec.delta)
         if isinstance(spec, Ratio):
             return ops.abs((y_pred - y_true) / (1.0 + ops.abs(y_true)))
         if isinstance(spec, PercentileCurriculum):

@@ -1,19 +1,17 @@
 """Keras model: the backend protocol on a compiled ``keras.Sequential``, on whichever
 Keras backend ``KERAS_BACKEND`` selects (TensorFlow, JAX or PyTorch).
 
-Modes map to ``Model.compile`` arguments, per Keras backend (``MODES``). Every step
-goes through Keras's own train step, with the spec's loss and optimizer plugged in;
-what must differ per Keras backend (threads, gradients for ``loss_and_grads``, how an
-epoch is fed and run) lives in ``native.py``, one function per backend.
+Modes map to ``Model.compile`` arguments, per Keras backend (``native.MODES``). Every
+step goes through Keras's own train step, with the spec's loss and optimizer plugged
+in; what must differ per Keras backend (threads, gradients for ``loss_and_grads``, how
+an epoch is fed and run) lives in ``native.py``, one function per backend. The DQN
+agent (``build_agent``) is in ``agent.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import random
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +20,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras
 import numpy as np
 
+from backends.keras.agent import build_agent
 from backends.keras.layers import (
     build_network,
     canonical_variables,
@@ -29,50 +28,14 @@ from backends.keras.layers import (
     write_params,
 )
 from backends.keras.losses import SpecLoss
-from backends.keras.native import NATIVE
+from backends.keras.native import NATIVE, default_float, in_model_float, keras_mode
 from backends.keras.optim import make_optimizer
 from shared.losses import Loss
 from shared.optim import Optimizer
 from shared.params import Params, check_dtype, check_params
-from shared.protocol import NotSupported
 from shared.specs import Network
 
-if keras.backend.backend() == "jax":
-    import jax
-
-    # float64 arrays need x64, set before JAX's first computation (importing Keras
-    # makes none); every array Keras makes here has an explicit dtype, so float32
-    # stays float32.
-    jax.config.update("jax_enable_x64", True)
-if keras.backend.backend() in ("jax", "torch"):
-    from keras.src.backend.common import dtypes
-
-    # Keras's type promotion maps float64 to float32 on every backend but TensorFlow
-    # (JAX's x64-off default; keras-team/keras#23704), so with float64 inputs ops.tanh
-    # (JAX), ops.matmul and ops.minimum (torch) return float32, silently. Both
-    # frameworks run float64 natively here: keep it. float32 models stay float32.
-    dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
-if keras.backend.backend() == "torch":
-    import torch._dynamo  # already imported by Keras
-
-    # compile mode: Keras torch.compiles one train (and predict) function per model, all
-    # one code object; past dynamo's 8 cache entries per code object it silently runs
-    # eagerly. A process builds one model in a benchmark cell, ~40 in the tests.
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-
-EAGER = {"run_eagerly": True, "jit_compile": False}
-MODES = {
-    "tensorflow": {
-        "function": {"run_eagerly": False, "jit_compile": False},  # tf.function, no XLA
-        "eager": EAGER,
-        "xla": {"run_eagerly": False, "jit_compile": True},
-    },
-    # On JAX, Keras jits the train step only with jit_compile=True; False runs eagerly.
-    "jax": {"jit": {"run_eagerly": False, "jit_compile": True}, "eager": EAGER},
-    # On torch, jit_compile=False runs eagerly whatever run_eagerly says; True wraps
-    # the train step in torch.compile.
-    "torch": {"eager": EAGER, "compile": {"run_eagerly": False, "jit_compile": True}},
-}
+__all__ = ["build_agent", "build_model", "configure"]
 
 
 def configure(threads: int, seed: int) -> None:
@@ -94,41 +57,12 @@ def configure(threads: int, seed: int) -> None:
         torch.manual_seed(seed)
 
 
-@contextlib.contextmanager
-def default_float(dtype: str) -> Iterator[None]:
-    """Make ``dtype`` Keras's default float while the model is built and runs.
-
-    ``compile`` creates its loss wrapper and loss tracker (a ``Mean``) in
-    ``floatx()``, and the optimizer its learning-rate variable: under the float32
-    default a float64 model would report float32 losses. On torch, Keras also converts
-    Python floats to ``floatx()`` tensors at call time (``variable * 0.9``, clip
-    bounds), so a float64 model would compute with constants rounded to float32.
-    """
-    previous = keras.config.floatx()
-    keras.config.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        keras.config.set_floatx(previous)
-
-
 @dataclass(frozen=True)
 class PreparedEpoch:
     """One epoch of batches in the Keras backend's form (see ``native.*_prepare``)."""
 
     batches: Any
     steps: int
-
-
-def in_model_float(method: Callable) -> Callable:
-    """Run ``method`` under ``default_float(self.dtype)`` (read by Keras at call time)."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args):
-        with default_float(self.dtype):
-            return method(self, *args)
-
-    return wrapper
 
 
 class KerasModel:
@@ -144,7 +78,7 @@ class KerasModel:
         check_params(network, params)
         self.dtype = dtype
         self.native = NATIVE[keras.backend.backend()]
-        compile_args = MODES[keras.backend.backend()][mode]
+        compile_args = keras_mode(mode)
         with default_float(dtype):
             self.net = build_network(network, dtype)
             self.loss = SpecLoss(loss, dtype)
@@ -161,7 +95,7 @@ class KerasModel:
             self.net.compute_loss(y=zeros, y_pred=zeros)
             self.net.make_train_function()
             self._loss_and_grads = self.native.loss_and_grads(self.net, **compile_args)
-        self.variables = canonical_variables(self.net)
+        self.variables = canonical_variables(self.net, network)
         # Gradients come in trainable_variables order: it must be the canonical one.
         assert list(map(id, self.variables.values())) == list(map(id, self.net.trainable_variables))
         write_params(self.variables, params)
@@ -184,7 +118,11 @@ class KerasModel:
 
     @in_model_float
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        logs = self.net.train_on_batch(self._array(x), self._array(y), return_dict=True)
+        # Tensors, not NumPy: torch.compile breaks its graph where Keras converts a NumPy
+        # input inside the compiled step (19 breaks on XOR, 2 with tensors).
+        x, y = (keras.ops.convert_to_tensor(self._array(a)) for a in (x, y))
+        logs = self.net.train_on_batch(x, y, return_dict=True)
+        self.native.release_grads(self.net)
         return float(logs["loss"])
 
     @in_model_float
@@ -218,13 +156,6 @@ class KerasModel:
 def build_model(
     network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
 ) -> KerasModel:
-    modes = MODES.get(keras.backend.backend())
-    if modes is None:
-        raise NotSupported(f"keras backend: Keras on {keras.backend.backend()!r} is not supported")
-    if mode not in modes:
-        raise ValueError(
-            f"keras backend on {keras.backend.backend()} has no mode {mode!r}; "
-            f"valid: {', '.join(modes)}"
-        )
+    keras_mode(mode)  # raises for an unknown mode
     check_dtype(dtype)
     return KerasModel(network, params, loss, optimizer, dtype, mode)

@@ -1,7 +1,9 @@
-"""What must differ per Keras backend: thread pools, gradients, feeding an epoch.
+"""What must differ per Keras backend: settings, thread pools, gradients, feeding an epoch.
 
-One function per Keras backend for each piece, named after it; ``model.py`` picks them
-by ``keras.backend.backend()`` and stays backend-agnostic. Each function imports its
+The settings each Keras backend needs before anything is built, its modes as
+``compile`` arguments (``MODES``), and one function per Keras backend for each piece
+below, named after it; ``model.py`` and ``agent.py`` pick them by
+``keras.backend.backend()`` and stay backend-agnostic. Each function imports its
 framework inside, so a process only ever imports the framework Keras runs on.
 
 Hot path, measured at 1 thread on copy-net ``reward`` (1,000 batch-1 steps per epoch)
@@ -10,15 +12,101 @@ and XOR ``momentum`` (one 4-sample step per epoch); see each ``*_run_epoch``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 
+from shared.protocol import NotSupported
+
 # f(x, y) -> (loss, [d loss / d v for v in the model's trainable variables])
-LossAndGrads = Callable[[np.ndarray, np.ndarray], tuple[Any, Sequence[Any]]]
+LossAndGrads = Callable[[Any, Any], tuple[Any, Sequence[Any]]]
+
+# ---------------------------------------------------------------------------- Every backend
+
+if keras.backend.backend() == "jax":
+    import jax
+
+    # float64 arrays need x64, set before JAX's first computation (importing Keras
+    # makes none); every array Keras makes here has an explicit dtype, so float32
+    # stays float32.
+    jax.config.update("jax_enable_x64", True)
+if keras.backend.backend() in ("jax", "torch"):
+    from keras.src.backend.common import dtypes
+
+    # Keras's type promotion maps float64 to float32 on every backend but TensorFlow
+    # (JAX's x64-off default; keras-team/keras#23704), so with float64 inputs ops.tanh
+    # (JAX), ops.matmul and ops.minimum (torch) return float32, silently. Both
+    # frameworks run float64 natively here: keep it. float32 models stay float32.
+    dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
+if keras.backend.backend() == "torch":
+    import torch._dynamo  # already imported by Keras
+
+    # compile mode: Keras torch.compiles one train (and predict) function per model, all
+    # one code object; past dynamo's 8 cache entries per code object it silently runs
+    # eagerly. A process builds one model in a benchmark cell, ~40 in the tests.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+
+EAGER = {"run_eagerly": True, "jit_compile": False}
+MODES = {
+    "tensorflow": {
+        "function": {"run_eagerly": False, "jit_compile": False},  # tf.function, no XLA
+        "eager": EAGER,
+        "xla": {"run_eagerly": False, "jit_compile": True},
+    },
+    # On JAX, Keras jits the train step only with jit_compile=True; False runs eagerly.
+    "jax": {"jit": {"run_eagerly": False, "jit_compile": True}, "eager": EAGER},
+    # On torch, jit_compile=False runs eagerly whatever run_eagerly says; True wraps
+    # the train step in torch.compile.
+    "torch": {"eager": EAGER, "compile": {"run_eagerly": False, "jit_compile": True}},
+}
+
+
+def keras_mode(mode: str) -> dict[str, bool]:
+    """``compile`` arguments of ``mode`` on the Keras backend of this process."""
+    modes = MODES.get(keras.backend.backend())
+    if modes is None:
+        raise NotSupported(f"keras backend: Keras on {keras.backend.backend()!r} is not supported")
+    if mode not in modes:
+        raise ValueError(
+            f"keras backend on {keras.backend.backend()} has no mode {mode!r}; "
+            f"valid: {', '.join(modes)}"
+        )
+    return modes[mode]
+
+
+@contextlib.contextmanager
+def default_float(dtype: str) -> Iterator[None]:
+    """Make ``dtype`` Keras's default float while the model is built and runs.
+
+    ``compile`` creates its loss wrapper and loss tracker (a ``Mean``) in
+    ``floatx()``, and the optimizer its learning-rate variable: under the float32
+    default a float64 model would report float32 losses. On torch, Keras also converts
+    Python floats to ``floatx()`` tensors at call time (``variable * 0.9``, clip
+    bounds), so a float64 model would compute with constants rounded to float32.
+    """
+    previous = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(previous)
+
+
+def in_model_float(method: Callable) -> Callable:
+    """Run ``method`` under ``default_float(self.dtype)`` (read by Keras at call time)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        with default_float(self.dtype):
+            return method(self, *args)
+
+    return wrapper
+
 
 # ---------------------------------------------------------------------------- TensorFlow
 
@@ -175,7 +263,8 @@ def torch_loss_and_grads(net: keras.Model, run_eagerly: bool, jit_compile: bool)
     import torch
 
     def loss_and_grads(x, y):
-        x, y = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
+        # x and y may be nested (the agent's batch is a dict; its y is None).
+        x, y = keras.tree.map_structure(keras.ops.convert_to_tensor, (x, y), none_is_leaf=False)
         value = net.compute_loss(x=x, y=y, y_pred=net(x, training=True), training=True)
         params = [v.value for v in net.trainable_variables]
         return value.detach(), torch.autograd.grad(value, params)
@@ -191,6 +280,16 @@ def torch_prepare(net: keras.Model, xs: np.ndarray, ys: np.ndarray) -> list:
     return [(x.clone(), y.clone()) for x, y in zip(x_all.unbind(0), y_all.unbind(0), strict=True)]
 
 
+def torch_release_grads(net: keras.Model) -> None:
+    """Set the gradients Keras's torch train step leaves in ``.grad`` back to None.
+
+    The step starts with ``zero_grad``, where torch.compile guards on ``.grad is
+    None``: with the gradients left set, the second step compiles the whole train step
+    again (~7 s for one Dense layer here). After every step, once is enough (~20 us a
+    step, under 1% of copy-net's eager batch-1 step)."""
+    net.zero_grad(set_to_none=True)
+
+
 def torch_run_epoch(net: keras.Model, batches: list) -> Any:
     """Keras's torch train function (one step a call: torch refuses
     ``steps_per_execution`` > 1) on each prepared batch; the loss tracker averages
@@ -201,7 +300,13 @@ def torch_run_epoch(net: keras.Model, batches: list) -> Any:
     logs = None
     for batch in batches:
         logs = net.train_function([batch])
+        torch_release_grads(net)
     return logs["loss"]
+
+
+def no_grads_kept(net: keras.Model) -> None:
+    """TensorFlow and JAX keep no gradients between steps."""
+    del net
 
 
 class Native(NamedTuple):
@@ -211,12 +316,23 @@ class Native(NamedTuple):
     loss_and_grads: Callable[[keras.Model, bool, bool], LossAndGrads]
     prepare: Callable[[keras.Model, np.ndarray, np.ndarray], Any]
     run_epoch: Callable[[keras.Model, Any], Any]
+    release_grads: Callable[[keras.Model], None]
 
 
 NATIVE = {
     "tensorflow": Native(
-        tensorflow_threads, tensorflow_loss_and_grads, tensorflow_prepare, tensorflow_run_epoch
+        tensorflow_threads,
+        tensorflow_loss_and_grads,
+        tensorflow_prepare,
+        tensorflow_run_epoch,
+        no_grads_kept,
     ),
-    "jax": Native(jax_threads, jax_loss_and_grads, jax_prepare, jax_run_epoch),
-    "torch": Native(torch_threads, torch_loss_and_grads, torch_prepare, torch_run_epoch),
+    "jax": Native(jax_threads, jax_loss_and_grads, jax_prepare, jax_run_epoch, no_grads_kept),
+    "torch": Native(
+        torch_threads,
+        torch_loss_and_grads,
+        torch_prepare,
+        torch_run_epoch,
+        torch_release_grads,
+    ),
 }
