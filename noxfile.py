@@ -9,6 +9,7 @@ reinstalled only when pyproject.toml changes, never on every run.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,9 +62,14 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """Run the test suite (parity, specs, harness). Arguments after ``--`` go to pytest."""
+    """Run the test suite (parity, specs, harness). Arguments after ``--`` go to pytest.
+
+    By default on one pytest-xdist worker per core (at most 4: each worker loads every
+    framework, about 3 GB): the tests are single-threaded, and on the project's 2-core
+    machine this halves the run."""
     python = suite_python(session)
-    session.run(python, "-m", "pytest", *(session.posargs or ["-q"]), external=True)
+    workers = str(min(os.cpu_count() or 1, 4))
+    session.run(python, "-m", "pytest", *(session.posargs or ["-q", "-n", workers]), external=True)
 
 
 @nox.session(venv_backend="none")

@@ -7,7 +7,7 @@ online network ``Q`` against a frozen copy of it, the target network ``Q_target`
                                                 [0, 1]; scale = 1/255 rounded to the
                                                 model's dtype (``pixel_scale``)
     q      = Q(x)[arange(B), actions]           (B,)  the taken actions' values
-    q_next = max over a' of Q_target(x')[:, a'] (B,)  x' = next_obs / 255
+    q_next = max over a' of Q_target(x')[:, a'] (B,)  x' = next_obs * scale
     y      = rewards + discount * (1 - dones) * q_next     a constant for differentiation
     loss   = mean(huber(q - y, delta))          shared.losses.Huber
 
