@@ -81,16 +81,19 @@ def dqn_timing(history: DQNHistory, config: DQNConfig) -> dict[str, Any]:
         play_total_s=history.total_seconds,
         learning_agent_steps=history.learning_steps,
         learning_s=history.learning_seconds,
-        agent_steps_per_s=(
-            history.learning_steps / history.learning_seconds if history.learning_seconds else None
-        ),
-        frames_per_s=(
-            4 * history.learning_steps / history.learning_seconds
-            if history.learning_seconds
-            else None
-        ),
     )
+    timing["agent_steps_per_s"] = steady_agent_steps_per_s(timing)
     return timing
+
+
+def steady_agent_steps_per_s(timing: dict[str, Any]) -> float | None:
+    """Agent steps per second with learning on, the first TD step's time (tracing and
+    compiling: 60 s for torch.compile) left out like every first epoch. The report
+    computes it from the same fields, for records of any age."""
+    steps, seconds = timing.get("learning_agent_steps"), timing.get("learning_s")
+    if not steps or not seconds:
+        return None
+    return steps / (seconds - (timing.get("first_epoch_s") or 0.0))
 
 
 def dqn_metrics(history: DQNHistory) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from benchmarks.document import (
     to_html,
     to_markdown,
 )
+from benchmarks.dqn_cell import steady_agent_steps_per_s
 from benchmarks.plots import plot_losses, plot_rollouts, plot_scores
 from benchmarks.records import (
     ceiling_gflops,
@@ -499,7 +500,7 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
                 variant,
                 f"{backend}:{mode}",
                 dtype,
-                fmt(t.get("agent_steps_per_s"), 3),
+                fmt(steady_agent_steps_per_s(t), 3),
                 seconds(t.get("first_epoch_s")),
                 seconds(t.get("steady_median_s")),
                 f"{fmt(gflops, 3)}{share}",
@@ -544,7 +545,8 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
             "In the speed table above, an epoch of a DQN cell is one TD step on a batch of 32 "
             "(target forward, online forward and backward, Adam). Agent steps/s: agent steps "
             "played with learning on over their wall time, everything included (acting, the "
-            "game, the replay memory, a TD step every 4 agent steps); each agent step is 4 "
+            "game, the replay memory, a TD step every 4 agent steps) but the first TD step "
+            "(tracing and compiling, in its own column); each agent step is 4 "
             "emulator frames. Greedy action: the median q_values call on one observation; "
             "game step: the emulator's mean time per agent step; replay sample: rebuilding "
             "32 frame stacks and their next states. Scores are raw game scores (the agent "

@@ -136,3 +136,11 @@ def test_game_preprocessing() -> None:
         assert after - before == 4  # frame skip 4
     finally:
         game.close()
+
+
+def test_agent_steps_per_second_leave_the_first_td_step_out() -> None:
+    from benchmarks.dqn_cell import steady_agent_steps_per_s
+
+    timing = {"learning_agent_steps": 400, "learning_s": 70.0, "first_epoch_s": 60.0}
+    assert steady_agent_steps_per_s(timing) == pytest.approx(40.0)
+    assert steady_agent_steps_per_s({"learning_agent_steps": 0, "learning_s": 0.0}) is None
