@@ -14,8 +14,10 @@ pools, and TensorFlow (which ``keras.utils.set_random_seed`` would import) stays
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -81,49 +83,70 @@ def _dqn_tests(name: str) -> tuple[set[str], set[str]]:
     return run, deselected
 
 
+def _suite_command(name: str, folder: Path) -> list[str]:
+    """``name``'s suite as a shell command that leaves its exit status in ``folder/rc``."""
+    command = [sys.executable, "-m", "pytest", *SUITE, "-q", "-p", "no:cacheprovider"]
+    for test in sorted(_dqn_tests(name)[1]):
+        command += ["--deselect", f"tests/test_dqn_parity.py::{test}"]
+    command.append(f"--junitxml={folder / 'junit.xml'}")
+    return ["sh", "-c", f"{shlex.join(command)}; echo $? > {shlex.quote(str(folder / 'rc'))}"]
+
+
 @pytest.fixture(scope="module")
-def suite_runs(request, tmp_path_factory):
-    """``name -> (process, junit path)``, every selected backend's suite started at once.
+def suite_runs(request, tmp_path_factory) -> Path:
+    """The folder holding one subfolder per backend's suite run (``output.txt``,
+    ``junit.xml``, and ``rc`` once it has finished).
 
     The suites mostly run Python (Keras's per-step overhead, dynamo tracing) on tiny
-    tensors, so each gets one thread and they share the cores: the slower one sets the
-    wall time (~3.5 min here rather than ~5.5 one after the other)."""
+    tensors, so each gets one thread and they all start at once: the slower one sets
+    the wall time. They are started once per pytest run, by whichever process gets
+    there first: under pytest-xdist every worker sees every test, and the folder and
+    its lock file are shared by the workers of one run."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "keras-suites"
+    root.mkdir(exist_ok=True)
+    try:
+        os.close(os.open(root / "started", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return root  # another worker started them
+    one_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NPROC": "1"}
     selected = {
         item.callspec.params["name"]
         for item in request.session.items
         if item.originalname == "test_suite_passes_in_a_process_of_its_own"
     }
-    runs = {}
-    one_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NPROC": "1"}
     for name in sorted(selected):
         if registry.missing_packages(name):
             continue
-        folder = tmp_path_factory.mktemp(name)
-        command = [sys.executable, "-m", "pytest", *SUITE, "-q", "-p", "no:cacheprovider"]
-        for test in sorted(_dqn_tests(name)[1]):
-            command += ["--deselect", f"tests/test_dqn_parity.py::{test}"]
+        folder = root / name
+        folder.mkdir()
         with open(folder / "output.txt", "w") as output:
-            process = subprocess.Popen(
-                [*command, f"--junitxml={folder / 'junit.xml'}"],
+            subprocess.Popen(
+                _suite_command(name, folder),
                 cwd=ROOT,
                 env=_env(name, **one_thread),
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-        runs[name] = (process, folder)
-    yield runs
-    for process, _ in runs.values():
-        if process.poll() is None:  # a test failed or timed out waiting for it
-            process.kill()
-            process.wait()
+    return root
+
+
+def _wait_for(folder: Path, timeout_s: float = 3600.0) -> int:
+    """The suite's exit status, once its ``rc`` file appears."""
+    deadline = time.monotonic() + timeout_s
+    while not (folder / "rc").exists() or not (folder / "rc").read_text().strip():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{folder.name}'s suite did not finish in {timeout_s:.0f} s")
+        time.sleep(1.0)
+    return int((folder / "rc").read_text())
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
     _skip_if_missing(name)
-    process, folder = suite_runs[name]
-    returncode = process.wait(timeout=3600)
+    folder = suite_runs / name
+    returncode = _wait_for(folder)
     assert returncode == 0, (folder / "output.txt").read_text()[-6000:]
     ran = [
         case
