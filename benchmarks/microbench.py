@@ -66,6 +66,13 @@ def _same_process_backends() -> list[str]:
     return kept
 
 
+def _configured(backend: str):
+    """The backend's module, configured with BENCH_THREADS, and its first dtype."""
+    module = registry.load(backend)
+    module.configure(int(os.environ.get("BENCH_THREADS", "1")), 0)
+    return module, registry.get(backend).dtypes[0]
+
+
 def _cases():
     for backend in _backends():
         info = registry.get(backend)
@@ -85,9 +92,7 @@ def _cases():
 def test_train_step(benchmark, backend: str, mode: str, workload: str, variant: str) -> None:
     work = get_workload(workload)
     config = work.config(variant, "quick")
-    dtype = registry.get(backend).dtypes[0]
-    module = registry.load(backend)
-    module.configure(int(os.environ.get("BENCH_THREADS", "1")), 0)
+    module, dtype = _configured(backend)
     model = module.build_model(
         config.network,
         init_params(config.network, config.init, 0, dtype),
@@ -116,9 +121,7 @@ def _agent_cases():
 def test_td_step(benchmark, backend: str, mode: str) -> None:
     """The DQN's TD step on the Nature CNN at batch 32, on random frames (no game)."""
     config = get_workload("dqn").dqn_config("space-invaders", "quick")
-    dtype = registry.get(backend).dtypes[0]
-    module = registry.load(backend)
-    module.configure(int(os.environ.get("BENCH_THREADS", "1")), 0)
+    module, dtype = _configured(backend)
     agent = module.build_agent(
         config.network,
         init_params(config.network, config.init, 0, dtype),

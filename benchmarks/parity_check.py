@@ -42,6 +42,11 @@ def _relative_excess(actual: np.ndarray, expected: np.ndarray, dtype: str) -> fl
     return float(np.max(np.abs(actual - expected) / (tol["atol"] + tol["rtol"] * np.abs(expected))))
 
 
+def _params_excess(actual: Params, expected: Params, dtype: str) -> float:
+    """The largest ``_relative_excess`` over every canonical parameter."""
+    return max(_relative_excess(actual[name], expected[name], dtype) for name in expected)
+
+
 def check_against_reference(
     backend: ModuleType,
     config: TrainingConfig,
@@ -62,10 +67,7 @@ def check_against_reference(
         loss, expected_loss = (model.train_step(x, y) for model in models)
         worst_loss = max(worst_loss, _relative_excess(loss, expected_loss, dtype))
         actual, expected = (model.get_params() for model in models)
-        worst_params = max(
-            worst_params,
-            *(_relative_excess(actual[name], expected[name], dtype) for name in expected),
-        )
+        worst_params = max(worst_params, _params_excess(actual, expected, dtype))
     return {
         "steps": len(first_steps(config, data)),
         "tolerance": TOLERANCES[dtype],
@@ -102,10 +104,7 @@ def check_agent_against_reference(
                 agent.sync_target()
         for getter in ("get_params", "get_target_params"):
             actual, expected = (getattr(agent, getter)() for agent in agents)
-            worst_params = max(
-                worst_params,
-                *(_relative_excess(actual[name], expected[name], dtype) for name in expected),
-            )
+            worst_params = max(worst_params, _params_excess(actual, expected, dtype))
     return {
         "steps": min(len(batches), TD_PARITY_STEPS),
         "tolerance": TOLERANCES[dtype],
