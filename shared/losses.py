@@ -1,4 +1,6 @@
-"""Loss specs. Every loss reduces by the mean over all output elements of the batch.
+"""Loss specs. Every loss reduces by the mean over all output elements of the batch,
+except ``SoftmaxCrossEntropy`` (a mean over the examples: it sums over the classes) and
+``PercentileCurriculum`` (a mean over the examples it keeps).
 
 - ``MSE``: ``mean((pred - target)**2)``.
 - ``RewardShaped`` (copy-net's "reinforcement approach"), with ``e = |pred - target|``::
@@ -23,6 +25,21 @@
   Keras's ``Huber``, Optax's ``huber_loss`` and PyTorch's ``huber_loss`` compute exactly
   this; PyTorch's ``smooth_l1_loss`` with ``beta = delta`` is ``huber / delta`` (the same
   function at the DQN's delta = 1).
+- ``SoftmaxCrossEntropy`` on logits (the output layer is linear): pred are logits
+  ``(batch, classes)``, target a probability vector per example (one-hot for labels),
+  ``(batch, classes)``::
+
+      log_softmax(z) = z - max(z) - log(sum(exp(z - max(z))))     (per example)
+      loss = mean over the batch of -sum_c target_c * log_softmax(pred)_c
+
+  A mean over the ``batch`` examples, not over the ``batch * classes`` elements. Its
+  gradient is ``(softmax(pred) * sum_c target_c - target) / batch``, i.e.
+  ``(softmax(pred) - target) / batch`` when each target sums to 1. PyTorch's
+  ``cross_entropy`` (probability targets, mean reduction), Optax's
+  ``softmax_cross_entropy`` (then a mean) and Keras's ``categorical_crossentropy`` with
+  ``from_logits=True`` (then Keras's mean over the batch) compute exactly this value.
+  Their gradients agree for targets that sum to 1; for other targets TensorFlow's
+  fused kernel (Keras on TensorFlow) gives ``softmax(pred) - target`` instead.
 
 The N-body source's family (reference.md section 4), with the relative error
 ``ratio = (pred - target) / (1 + |target|)`` per element:
@@ -114,6 +131,12 @@ class Huber:
 
 
 @dataclass(frozen=True)
+class SoftmaxCrossEntropy:
+    """Mean over the batch of the cross-entropy of ``softmax(pred)`` (logits) against
+    probability targets (see the module docstring)."""
+
+
+@dataclass(frozen=True)
 class Ratio:
     """The source's ratio loss: ``mean(|pred - target| / (1 + |target|))``."""
 
@@ -141,7 +164,16 @@ class PercentileCurriculum:
         return min(1.0, (epoch / epochs) / self.ramp * (1 - self.start) + self.start)
 
 
-Loss = MSE | RewardShaped | BinaryCrossEntropy | L1 | Huber | Ratio | PercentileCurriculum
+Loss = (
+    MSE
+    | RewardShaped
+    | BinaryCrossEntropy
+    | L1
+    | Huber
+    | SoftmaxCrossEntropy
+    | Ratio
+    | PercentileCurriculum
+)
 
 
 def initial_quantile(loss: Loss) -> float:
@@ -177,9 +209,18 @@ def huber(error: np.ndarray, delta: float) -> np.ndarray:
     return np.where(magnitude <= delta, 0.5 * error * error, delta * (magnitude - 0.5 * delta))
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """The module docstring's stable ``log_softmax`` over the last axis, same shape."""
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
 def loss_value(loss: Loss, pred: np.ndarray, target: np.ndarray, quantile: float = 1.0) -> float:
-    """The value of the N-body family's losses (and MSE) in NumPy, for metrics computed
-    outside any framework (validation losses); the curriculum at ``quantile``."""
+    """The value of the N-body family's losses (and MSE, L1, Huber, softmax cross-entropy)
+    in NumPy, for metrics computed outside any framework (validation losses); the
+    curriculum at ``quantile``."""
+    if isinstance(loss, SoftmaxCrossEntropy):
+        return float(np.mean(-np.sum(target * log_softmax(pred), axis=-1)))
     diff = pred - target
     if isinstance(loss, MSE):
         return float(np.mean(diff * diff))

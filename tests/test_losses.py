@@ -1,12 +1,24 @@
-"""The N-body loss family's definitions: the curriculum's quantile rule and its schedule.
-(Every backend against the NumPy reference: tests/test_parity.py.)"""
+"""The losses' definitions: the N-body family's curriculum quantile rule and its
+schedule, the softmax cross-entropy's reduction, and ``loss_value`` against the NumPy
+reference's losses. (Every backend against the NumPy reference: tests/test_parity.py.)"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from shared.losses import PercentileCurriculum, curriculum_threshold, loss_quantiles
+from backends.numpy.losses import loss_and_output_grad
+from shared.losses import (
+    L1,
+    MSE,
+    Huber,
+    PercentileCurriculum,
+    Ratio,
+    SoftmaxCrossEntropy,
+    curriculum_threshold,
+    loss_quantiles,
+    loss_value,
+)
 from shared.specs import SpecError
 from tests.parity import cases
 
@@ -43,3 +55,30 @@ def test_quantile_grows_from_start_to_one_by_half_of_training() -> None:
     assert loss_quantiles(cases()["nbody-loss-ratio"].loss, 10) is None
     with pytest.raises(SpecError, match="start"):
         PercentileCurriculum(start=0.0)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [MSE(), L1(), Huber(delta=0.5), Ratio(), PercentileCurriculum(), SoftmaxCrossEntropy()],
+    ids=lambda loss: type(loss).__name__,
+)
+def test_loss_value_is_the_reference_loss(loss) -> None:
+    rng = np.random.default_rng(1)
+    pred = rng.normal(size=(8, 5)) * 2
+    target = rng.dirichlet(np.ones(5), size=8)  # probabilities: every loss takes them
+    expected = loss_and_output_grad(loss, pred, target, quantile=0.5)[0]
+    assert loss_value(loss, pred, target, quantile=0.5) == pytest.approx(expected, rel=1e-15)
+
+
+def test_softmax_cross_entropy_is_a_mean_over_examples() -> None:
+    """Sums over the classes, averages over the batch (not over batch * classes)."""
+    loss = SoftmaxCrossEntropy()
+    labels = np.eye(10)[[3, 7, 0]]
+    assert loss_value(loss, np.zeros((3, 10)), labels) == pytest.approx(np.log(10), rel=1e-15)
+    # shifting an example's logits by a constant changes nothing; a confident right
+    # answer costs ~0, a confident wrong one ~its margin
+    pred = np.repeat([[5.0], [-300.0]], 10, axis=1)
+    pred[0, 3], pred[1, 7] = 105.0, -400.0
+    value = loss_value(loss, pred, labels[:2])
+    assert np.isfinite(value)
+    assert value == pytest.approx((0.0 + 100.0 + np.log(9)) / 2, rel=1e-12)

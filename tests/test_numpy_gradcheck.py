@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from backends.numpy.layers import build_layer
+from backends.numpy.losses import loss_and_output_grad
 from backends.numpy.model import build_model
 from shared.losses import (
     L1,
@@ -15,6 +16,7 @@ from shared.losses import (
     PercentileCurriculum,
     Ratio,
     RewardShaped,
+    SoftmaxCrossEntropy,
 )
 from shared.optim import SGD
 from shared.params import InitScheme, init_params
@@ -85,6 +87,70 @@ def test_binary_cross_entropy_backward_matches_finite_differences():
         net,
         init_params(net, InitScheme("normal"), 4),
         BinaryCrossEntropy(),
+        SGD(lr=0.1),
+        "float64",
+        "eager",
+    )
+    assert_backward_matches_finite_differences(model, x, y)
+
+
+def _probability_targets(rng, batch: int, classes: int) -> np.ndarray:
+    """One-hot rows, soft rows that sum to 1, and (last) a row that does not: the
+    gradient's ``sum_c target_c`` term is checked too."""
+    y = rng.dirichlet(np.ones(classes), size=batch)
+    y[0] = np.eye(classes)[1]
+    y[1] = np.eye(classes)[classes - 1]
+    y[-1] *= 0.7
+    return y
+
+
+def test_softmax_cross_entropy_output_gradient_matches_finite_differences():
+    rng = np.random.default_rng(9)
+    pred = rng.normal(size=(5, 4)) * 3
+    pred[2] = [50.0, -50.0, 49.0, 0.0]  # large logits: only the stable softmax copes
+    pred[3] = [-50.0, -48.0, -50.0, -49.5]
+    y = _probability_targets(rng, 5, 4)
+    loss = SoftmaxCrossEntropy()
+    value, grad = loss_and_output_grad(loss, pred, y)
+    shifted = pred - pred.max(axis=1, keepdims=True)  # the definition, in float64
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(value, np.mean(-np.sum(y * log_p, axis=1)), rtol=1e-14)
+    eps = 1e-6
+    numeric = np.zeros_like(pred)
+    for index in np.ndindex(pred.shape):
+        for sign in (1, -1):
+            shifted_pred = pred.copy()
+            shifted_pred[index] += sign * eps
+            numeric[index] += sign * loss_and_output_grad(loss, shifted_pred, y)[0] / (2 * eps)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+    # each row of the gradient sums to (sum(target) - sum(target)) / batch = 0
+    np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-15)
+
+
+def test_softmax_cross_entropy_is_stable_in_float32():
+    """Logits of +-100: exp(100) overflows float32 (a naive softmax gives inf and nan),
+    exp(-100) underflows; the max-shifted form keeps float32 at float64's values."""
+    rng = np.random.default_rng(10)
+    pred = np.array([[100.0, -100.0, 99.0, 0.0], [-100.0, -98.0, -100.0, -99.5]])
+    y = _probability_targets(rng, 2, 4)
+    value64, grad64 = loss_and_output_grad(SoftmaxCrossEntropy(), pred, y)
+    value32, grad32 = loss_and_output_grad(
+        SoftmaxCrossEntropy(), pred.astype(np.float32), y.astype(np.float32)
+    )
+    assert value32.dtype == np.float32 and grad32.dtype == np.float32
+    assert np.isfinite(value32) and np.isfinite(grad32).all()
+    np.testing.assert_allclose(value32, value64, rtol=1e-6)
+    np.testing.assert_allclose(grad32, grad64, rtol=1e-5, atol=1e-7)
+
+
+def test_softmax_cross_entropy_backward_matches_finite_differences():
+    net = Network((3,), (Dense(6, "tanh"), Dense(5, "relu"), Dense(4)))
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(6, 3)), _probability_targets(rng, 6, 4)
+    model = build_model(
+        net,
+        init_params(net, InitScheme("torch_default"), 0),
+        SoftmaxCrossEntropy(),
         SGD(lr=0.1),
         "float64",
         "eager",

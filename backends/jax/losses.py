@@ -24,6 +24,7 @@ from shared.losses import (
     PercentileCurriculum,
     Ratio,
     RewardShaped,
+    SoftmaxCrossEntropy,
 )
 
 LossFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
@@ -95,6 +96,12 @@ def huber(spec: Huber) -> LossFn:
     return loss
 
 
+def softmax_cross_entropy(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
+    """Mean over the batch of ``-sum(target * log_softmax(pred))``: Optax's per-example
+    cross-entropy is the spec's (``jax.nn.log_softmax``: the max-shifted form)."""
+    return jnp.mean(optax.softmax_cross_entropy(pred, target))
+
+
 def make_loss(spec: Loss) -> LossFn:
     if isinstance(spec, MSE):
         return mse
@@ -110,4 +117,6 @@ def make_loss(spec: Loss) -> LossFn:
         return binary_cross_entropy(spec)
     if isinstance(spec, Huber):
         return huber(spec)
+    if isinstance(spec, SoftmaxCrossEntropy):
+        return softmax_cross_entropy
     raise TypeError(f"unknown loss {spec!r}")

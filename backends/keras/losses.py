@@ -3,7 +3,9 @@
 ``call`` returns the per-element loss ``(batch, *output)``; Keras's
 ``"sum_over_batch_size"`` reduction then sums it and divides by the number of
 elements, which is the spec's mean over all output elements of the batch (Huber is
-Keras's own ``keras.losses.huber``, which already averages the last axis). The
+Keras's own ``keras.losses.huber``, which already averages the last axis). The softmax
+cross-entropy is Keras's own ``categorical_crossentropy``, one value per example
+``(batch,)``, so the same reduction is the spec's mean over the batch. The
 percentile curriculum is not a mean over elements: its ``call`` returns the 0-d loss,
 which the reduction passes through unchanged.
 
@@ -24,10 +26,20 @@ from shared.losses import (
     PercentileCurriculum,
     Ratio,
     RewardShaped,
+    SoftmaxCrossEntropy,
     initial_quantile,
 )
 
-SPECS = (MSE, RewardShaped, BinaryCrossEntropy, L1, Huber, Ratio, PercentileCurriculum)
+SPECS = (
+    MSE,
+    RewardShaped,
+    BinaryCrossEntropy,
+    L1,
+    Huber,
+    SoftmaxCrossEntropy,
+    Ratio,
+    PercentileCurriculum,
+)
 
 if keras.backend.backend() == "torch":
     from torch.compiler import is_compiling
@@ -70,6 +82,10 @@ class SpecLoss(keras.losses.Loss):
             # Keras's own Huber, averaged over the last axis: (batch, *output[:-1]); the
             # reduction's mean of those equal-sized means is the mean over all elements.
             return keras.losses.huber(y_true, y_pred, delta=spec.delta)
+        if isinstance(spec, SoftmaxCrossEntropy):
+            # Keras's own, (batch,): -sum(y_true * log_softmax(y_pred)) per example (on
+            # TensorFlow the fused softmax_cross_entropy_with_logits kernel).
+            return keras.losses.categorical_crossentropy(y_true, y_pred, from_logits=True)
         if isinstance(spec, Ratio):
             return ops.abs((y_pred - y_true) / (1.0 + ops.abs(y_true)))
         if isinstance(spec, PercentileCurriculum):

@@ -13,8 +13,10 @@ from shared.losses import (
     PercentileCurriculum,
     Ratio,
     RewardShaped,
+    SoftmaxCrossEntropy,
     curriculum_threshold,
     huber,
+    log_softmax,
 )
 
 
@@ -35,6 +37,8 @@ def loss_and_output_grad(
         diff = pred - y
         # d huber / d e: e inside [-delta, delta], delta * sign(e) outside
         return np.mean(huber(diff, loss.delta)), np.clip(diff, -loss.delta, loss.delta) / n
+    if isinstance(loss, SoftmaxCrossEntropy):
+        return _softmax_cross_entropy(pred, y)
     if isinstance(loss, Ratio):
         denom = 1 + np.abs(y)
         ratio = (pred - y) / denom
@@ -49,6 +53,17 @@ def loss_and_output_grad(
         inside = (pred >= loss.eps) & (pred <= 1 - loss.eps)
         return value, inside * (p - y) / (p * (1 - p)) / n
     raise TypeError(f"unknown loss {loss!r}")
+
+
+def _softmax_cross_entropy(pred: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the batch of ``-sum_c y_c log_softmax(pred)_c``; its gradient
+    ``(softmax(pred) * sum_c y_c - y) / batch`` holds for any targets, not only those
+    that sum to 1. The softmax is ``exp`` of the stable log-softmax: it never overflows."""
+    batch = pred.shape[0]
+    log_p = log_softmax(pred)
+    value = np.mean(-np.sum(y * log_p, axis=-1))
+    grad = (np.exp(log_p) * np.sum(y, axis=-1, keepdims=True) - y) / batch
+    return value, grad
 
 
 def _reward_shaped(

@@ -22,6 +22,7 @@ from shared.losses import (
     PercentileCurriculum,
     Ratio,
     RewardShaped,
+    SoftmaxCrossEntropy,
 )
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,6 +43,8 @@ def make_loss(spec: Loss) -> LossFn:
         return _binary_cross_entropy(spec.eps)
     if isinstance(spec, Huber):
         return _huber(spec.delta)
+    if isinstance(spec, SoftmaxCrossEntropy):
+        return _softmax_cross_entropy
     raise TypeError(f"unknown loss {spec!r}")
 
 
@@ -113,3 +116,13 @@ def _huber(delta: float) -> LossFn:
         return F.huber_loss(pred, target, reduction="mean", delta=delta)
 
     return loss
+
+
+def _softmax_cross_entropy(
+    pred: torch.Tensor, target: torch.Tensor, quantile: torch.Tensor
+) -> torch.Tensor:
+    # With probability targets (same shape as pred), F.cross_entropy is
+    # -sum(target * log_softmax(pred), dim=1) per example and "mean" divides by the
+    # batch size: the spec. Its gradient, through log_softmax's backward, is
+    # (softmax * sum(target) - target) / batch, for any targets.
+    return F.cross_entropy(pred, target, reduction="mean")
