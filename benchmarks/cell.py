@@ -153,10 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", type=Path, help="file to report epochs to")
     args = parser.parse_args(argv)
     cell = Cell(**json.loads(args.cell))
-    if get_workload(cell.workload).driver == "dqn":
+    driver = get_workload(cell.workload).driver
+    if driver == "dqn":
         from benchmarks.dqn_cell import run_dqn_cell
 
         record = run_dqn_cell(cell, args.threads, args.backend_module, args.out, args.progress)
+        record["peak_rss_mb"] = peak_rss_mb()
+    elif driver == "search":
+        from benchmarks.search_cell import run_search_cell
+
+        record = run_search_cell(cell, args.threads, args.backend_module, args.progress)
         record["peak_rss_mb"] = peak_rss_mb()
     else:
         record = run_cell(cell, args.threads, args.backend_module, args.progress)

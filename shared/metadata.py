@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BASE_DISTRIBUTIONS = ("numpy", "matplotlib", "gymnasium", "ale-py")
+BASE_DISTRIBUTIONS = ("numpy", "matplotlib", "gymnasium", "ale-py", "scikit-learn")
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",

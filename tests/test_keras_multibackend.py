@@ -5,10 +5,11 @@ its registry env applied and ``BENCH_TEST_BACKEND`` naming it. The backend-param
 tests select exactly that backend there: parity against NumPy (tests/test_parity.py:
 every mode, both dtypes, every case; see its SLOW_MODE_CASES), the DQN agent's TD steps
 against NumPy's (tests/test_dqn_parity.py; see DQN_SLOW_MODE_CASES), the Keras checks,
-the XOR verdict, parameter transfer with the backends that load beside it, and the
-N-body training loop. Asserted here: the subprocess passed and ran every parity test it
-should have. Also, in small subprocesses: configure() sizes the framework's thread
-pools, and TensorFlow (which ``keras.utils.set_random_seed`` would import) stays out.
+the XOR verdict, parameter transfer with the backends that load beside it, the N-body
+training loop, and the architecture search's designs and float64 rewards. Asserted here:
+the subprocess passed and ran every parity test it should have. Also, in small
+subprocesses: configure() sizes the framework's thread pools, and TensorFlow (which
+``keras.utils.set_random_seed`` would import) stays out.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ SUITE = (
     # The backend-parametrised DQN tests; the NumPy agent's own run in the main process.
     "tests/test_dqn_parity.py::test_td_steps_match_numpy",
     "tests/test_dqn_parity.py::test_q_values_keep_the_model_dtype",
+    # The architecture search: the same designs and float64 rewards as NumPy's search.
+    "tests/test_search.py::test_same_designs_and_float64_rewards_on_every_backend",
 )
 # Keras's torch.compile mode compiles each agent's train and predict steps anew (~15 s
 # an agent here): there the TD-step parity runs the benchmark's own optimizer (Adam,
@@ -164,6 +167,8 @@ def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
     assert td_steps == _dqn_tests(name)[0]
     keras_checks = [case for case in ran if case.get("classname") == "tests.test_keras_backend"]
     assert len(keras_checks) >= 4, "the Keras checks did not run"
+    search = {case.get("name") for case in ran if case.get("classname") == "tests.test_search"}
+    assert search == {f"test_same_designs_and_float64_rewards_on_every_backend[{name}]"}
 
 
 THREADS_PROBE = {

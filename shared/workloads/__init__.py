@@ -7,9 +7,10 @@ from shared.workloads.base import PRESETS, EpochData, TrainingConfig, Workload
 from shared.workloads.copynet import CopyNet
 from shared.workloads.dqn import DQN
 from shared.workloads.nbody import NBody
+from shared.workloads.search import Search
 from shared.workloads.xor import Xor
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (CopyNet(), Xor(), NBody(), DQN())}
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (CopyNet(), Xor(), NBody(), DQN(), Search())}
 
 __all__ = ["PRESETS", "WORKLOADS", "EpochData", "TrainingConfig", "Workload", "get_workload"]
 

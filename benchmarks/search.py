@@ -1,0 +1,221 @@
+"""The architecture-search loop, written once for every backend (shared.workloads.search).
+
+The agents take turns, one episode each: an agent proposes a design, the design is
+trained by the backend unless the cell's cache already holds it, and the agent learns
+from its reward. Every candidate is built, trained and evaluated through the same Model
+protocol as any supervised cell (``build_model``, ``prepare``, ``train_epoch``,
+``predict``), and the harness times each part apart, with the GC off.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from benchmarks.drivers import prepare_batches, train
+from shared.digits import DigitsData, accuracy
+from shared.metaqnn import QLearning, RandomSearch
+from shared.params import init_params, rng_for
+from shared.search_space import Design, design_key
+from shared.specs import layer_kind
+from shared.workloads import EpochData
+from shared.workloads.search import AGENTS, SearchConfig
+
+# Each agent draws from a generator of its own (seed streams after shared.params's).
+AGENT_STREAMS = {name: 10 + index for index, name in enumerate(AGENTS)}
+
+
+@dataclass
+class SearchHistory:
+    """``candidates``: key -> the candidate's row (``train_candidate``), in training
+    order; ``episodes``: one row per episode of every agent, in order."""
+
+    candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    networks: dict[str, Any] = field(default_factory=dict)  # key -> Network (not recorded)
+    stopped_after: int | None = None  # episodes per agent, when the budget ran out
+
+
+def layer_rows(design: Design) -> list[dict[str, Any]]:
+    """The design's layers as JSON-safe dicts: ``{"kind": "conv2d", "filters": 8, ...}``."""
+    return [{"kind": layer_kind(layer), **vars(layer)} for layer in design]
+
+
+def train_candidate(
+    backend: ModuleType,
+    config: SearchConfig,
+    design: Design,
+    data: EpochData,
+    validation: DigitsData,
+    dtype: str,
+    mode: str,
+    seed: int,
+) -> dict[str, Any]:
+    """Build, train and evaluate one design; its row, timings in seconds."""
+    network = config.space.to_network(design)
+    training = config.training_config(network, steps_per_epoch=data.xs.shape[1])
+    params = init_params(network, config.init, seed, dtype)
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        model = backend.build_model(network, params, config.loss, config.optimizer, dtype, mode)
+        build_s = time.perf_counter() - start
+        start = time.perf_counter()
+        batches = prepare_batches(model, training, data)
+        prepare_s = time.perf_counter() - start
+    finally:
+        gc.enable()
+    history = train(model, training, batches)  # times each epoch, GC off
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        logits = model.predict(validation.val_x.astype(dtype))
+        eval_s = time.perf_counter() - start
+    finally:
+        gc.enable()
+    seconds = history.seconds
+    return {
+        "key": design_key(design),
+        "layers": layer_rows(design),
+        "depth": len(design),
+        "n_params": network.n_params,
+        "accuracy": accuracy(logits, validation.val_labels),
+        "final_loss": history.losses[-1] if history.diverged_at is None else None,
+        "diverged": history.diverged_at is not None,
+        "build_s": build_s,
+        "prepare_s": prepare_s,
+        "first_epoch_s": seconds[0],
+        "later_epochs_s": float(np.sum(seconds[1:])),
+        "steady_epoch_median_s": float(np.median(seconds[1:])) if len(seconds) > 1 else None,
+        "eval_s": eval_s,
+        "epoch_losses": history.rows(),
+        "train_flops_per_step": network.train_step_flops(config.batch_size),
+    }
+
+
+def make_agent(name: str, config: SearchConfig, seed: int) -> QLearning | RandomSearch:
+    rng = rng_for(seed, AGENT_STREAMS[name])
+    if name == "random":
+        return RandomSearch(config.space, rng)
+    return QLearning(config.space, rng, config.qlearning)
+
+
+@dataclass
+class _Cell:
+    """What every episode of a cell's search shares: the backend, the data, the cache."""
+
+    backend: ModuleType
+    config: SearchConfig
+    data: EpochData
+    validation: DigitsData
+    dtype: str
+    mode: str
+    seed: int
+    history: SearchHistory
+
+    def candidate(self, design: Design, proposed_by: str) -> tuple[dict[str, Any], bool]:
+        """The design's row, trained now unless the cache holds it; and whether it did."""
+        key = design_key(design)
+        cached = key in self.history.candidates
+        if not cached:
+            row = train_candidate(
+                self.backend,
+                self.config,
+                design,
+                self.data,
+                self.validation,
+                self.dtype,
+                self.mode,
+                self.seed,
+            )
+            row.update(order=len(self.history.candidates), proposed_by=proposed_by)
+            self.history.candidates[key] = row
+            self.history.networks[key] = self.config.space.to_network(design)
+        return self.history.candidates[key], cached
+
+    def episode(self, name: str, agent: QLearning | RandomSearch, episode: int, epsilon: float):
+        """One episode of agent ``name``: propose, train unless cached, learn, log."""
+        epsilon = 1.0 if name == "random" else epsilon  # random search: the epsilon-1 walk
+        design = agent.propose(epsilon)
+        candidate, cached = self.candidate(design, name)
+        reward = self.config.reward(name, candidate["accuracy"], candidate["n_params"])
+        agent.learn(design, reward)
+        self.history.episodes.append(
+            {
+                "agent": name,
+                "episode": episode,
+                "epsilon": epsilon,
+                "key": candidate["key"],
+                "accuracy": candidate["accuracy"],
+                "n_params": candidate["n_params"],
+                "reward": reward,
+                "cached": cached,
+            }
+        )
+
+
+def run_search(
+    backend: ModuleType,
+    config: SearchConfig,
+    data: EpochData,
+    validation: DigitsData,
+    dtype: str,
+    mode: str,
+    seed: int,
+    on_episode: Callable[[int], None] | None = None,
+) -> SearchHistory:
+    """The agents' episodes on one cache of candidates, taking turns (episode 1 of each
+    agent, then episode 2, ...), so that a search stopped by ``config.budget_s`` has
+    spent it on every agent alike; ``on_episode`` gets the count of episodes done."""
+    history = SearchHistory()
+    cell = _Cell(backend, config, data, validation, dtype, mode, seed, history)
+    agents = {name: make_agent(name, config, seed) for name in config.agents}
+    start = time.perf_counter()
+    # Every object alive now (frameworks, data) moves out of the collector's reach: the
+    # full collection before each candidate then scans only what candidates made.
+    gc.collect()
+    gc.freeze()
+    try:
+        for episode, epsilon in enumerate(config.schedule.epsilons(), start=1):
+            if config.budget_s is not None and time.perf_counter() - start > config.budget_s:
+                history.stopped_after = episode - 1
+                break
+            for name, agent in agents.items():
+                cell.episode(name, agent, episode, epsilon)
+                if on_episode is not None:
+                    on_episode(len(history.episodes))
+    finally:
+        gc.unfreeze()
+    return history
+
+
+def best_by_agent(history: SearchHistory) -> dict[str, dict[str, Any]]:
+    """Per agent, the most accurate design it proposed (the first on ties) and the one
+    of highest reward."""
+    best: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(row["agent"] for row in history.episodes):
+        rows = [row for row in history.episodes if row["agent"] == name]
+        top = max(rows, key=lambda row: row["accuracy"])
+        top_reward = max(rows, key=lambda row: row["reward"])
+        last = rows[len(rows) * 3 // 4 :]
+        best[name] = {
+            "best_accuracy": top["accuracy"],
+            "best_key": top["key"],
+            "best_n_params": top["n_params"],
+            "best_episode": top["episode"],
+            "best_reward": top_reward["reward"],
+            "best_reward_key": top_reward["key"],
+            "last_quarter_mean_accuracy": float(np.mean([row["accuracy"] for row in last])),
+            "last_quarter_mean_params": float(np.mean([row["n_params"] for row in last])),
+            "mean_params": float(np.mean([row["n_params"] for row in rows])),
+            "distinct_designs": len({row["key"] for row in rows}),
+            "episodes": len(rows),
+        }
+    return best

@@ -1,0 +1,170 @@
+"""Architecture search by reinforcement learning, MetaQNN-style (reference.md section 5).
+
+Agents design CNNs for scikit-learn's 8x8 digits layer by layer (the MDP of
+``shared.search_space``); a backend builds and trains each design for a short, fixed
+budget, and the design's validation accuracy is its reward. Three agents run in every
+cell, on one cache of trained designs (a design is trained once per cell, whoever
+proposes it: its accuracy depends only on the design, the seed and the backend):
+
+- ``random``: random search, the baseline;
+- ``qlearning``: MetaQNN's tabular Q-learning, reward = accuracy;
+- ``qlearning-penalty``: the same with reward = accuracy - P, the source's size
+  penalty ``P = beta * (delta * params + log(params))``, delta = 1e-8.
+
+What the cell measures is what a search costs in each framework: per candidate the
+build, the first epoch (tracing and compiling included), the later epochs and the
+validation pass. The loop is benchmarks/search.py.
+
+Every candidate trains from the seed's initialisation (torch_default) with Adam
+(lr 1e-3, eps 1e-8) on softmax cross-entropy, the same shuffled batches for every
+candidate of a cell.
+
+Variants: ``digits`` (30% of every class validates, the rest trains: 1,257 / 540
+images) and ``digits-few``, the harder split (the same validation set, 15 training
+images per class).
+
+Presets:
+- ``smoke``: a small space (2 filter counts, kernels 1 and 3, one dense width, depth
+  3), 5 episodes per agent, 2 epochs: a handful of tiny candidates, seconds (minutes
+  in the compile modes; a 300 s budget).
+- ``quick`` (the bench default): the full space, 40 episodes per agent (20 at
+  epsilon 1, then 0.7, 0.5, 0.3 and 0.1 for 5 each), 4 epochs per candidate, and a
+  budget: no episode starts after 300 s of search (the record says how far it got).
+- ``full``: MetaQNN's schedule (1,500 episodes at epsilon 1, then 100 to 150 at each
+  of 0.9 .. 0.1: 2,700 episodes), 20 epochs per candidate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared.digits import DigitsSplit, load_digits, split_digits, training_batches
+from shared.losses import SoftmaxCrossEntropy
+from shared.metaqnn import EpsilonSchedule, QLearningSpec
+from shared.optim import Adam
+from shared.params import InitScheme
+from shared.search_space import SearchSpace
+from shared.specs import Network, SpecError
+from shared.workloads.base import EpochData, TrainingConfig, Workload
+
+AGENTS = ("random", "qlearning", "qlearning-penalty")
+PENALTY_DELTA = 1e-8
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a search cell needs: the space, the agents' settings, the data split
+    and the fixed training budget of every candidate."""
+
+    space: SearchSpace
+    split: DigitsSplit
+    schedule: EpsilonSchedule  # Q-learning's; random search runs as many episodes
+    qlearning: QLearningSpec
+    penalty_beta: float  # of the qlearning-penalty agent
+    init: InitScheme
+    loss: SoftmaxCrossEntropy
+    optimizer: Adam
+    epochs: int
+    batch_size: int
+    agents: tuple[str, ...] = AGENTS
+    penalty_delta: float = PENALTY_DELTA
+    # Wall seconds after which no further episode starts (None: the whole schedule).
+    budget_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise SpecError("epochs and batch_size must be >= 1")
+        if self.penalty_beta < 0:
+            raise SpecError("penalty_beta must be >= 0")
+        unknown = set(self.agents) - set(AGENTS)
+        if unknown:
+            raise SpecError(f"unknown agents {sorted(unknown)}; valid: {', '.join(AGENTS)}")
+
+    def penalty(self, n_params: int) -> float:
+        """The source's size penalty ``beta * (delta * x + log(x))`` for x parameters."""
+        return self.penalty_beta * (self.penalty_delta * n_params + math.log(n_params))
+
+    def reward(self, agent: str, accuracy: float, n_params: int) -> float:
+        return accuracy - self.penalty(n_params) if agent == "qlearning-penalty" else accuracy
+
+    def training_config(self, network: Network, steps_per_epoch: int) -> TrainingConfig:
+        """One candidate's training, as any supervised cell's."""
+        return TrainingConfig(
+            network=network,
+            init=self.init,
+            loss=self.loss,
+            optimizer=self.optimizer,
+            epochs=self.epochs,
+            steps_per_epoch=steps_per_epoch,
+            batch_size=self.batch_size,
+        )
+
+
+SPLITS = {"digits": DigitsSplit(0.3), "digits-few": DigitsSplit(0.3, train_per_class=15)}
+BATCH_SIZE = {"digits": 32, "digits-few": 15}  # digits-few: 10 steps an epoch
+SMOKE_SPACE = SearchSpace(
+    conv_filters=(4, 8), conv_kernels=(1, 3), dense_units=(16,), max_depth=3, max_dense=1
+)
+SCHEDULES = {
+    "smoke": EpsilonSchedule(((1.0, 3), (0.5, 2))),
+    "quick": EpsilonSchedule(((1.0, 20), (0.7, 5), (0.5, 5), (0.3, 5), (0.1, 5))),
+    "full": EpsilonSchedule(
+        (
+            *((1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150), (0.5, 150)),
+            *((0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150)),
+        )
+    ),
+}
+EPOCHS = {"smoke": 2, "quick": 4, "full": 20}
+# A search under torch.compile compiles every candidate anew (~13 s each here; Keras on
+# PyTorch's compile mode more): no episode starts after this many seconds of search.
+BUDGET_S = {"smoke": 300.0, "quick": 300.0, "full": None}
+# Scales P to the accuracy range: 0.01 * log(x) grows by 0.023 per tenfold parameters,
+# so a design 100 times larger must be about 5 points more accurate to be preferred.
+PENALTY_BETA = 0.01
+
+
+class Search(Workload):
+    """Not a supervised workload: ``driver = "search"`` makes the cell run
+    benchmarks/search.py with ``search_config`` (many models per cell)."""
+
+    name = "search"
+    description = "MetaQNN architecture search on 8x8 digits: Q-learning vs random search"
+    variants = tuple(SPLITS)
+    main_variants = ("digits",)
+    driver = "search"
+
+    def seeds(self, variant: str, preset: str) -> Sequence[int]:
+        return (0,)
+
+    def timeout_s(self, preset: str) -> float:
+        # The budget, plus the candidate under way when it runs out and the parity check.
+        return {"smoke": 900.0, "quick": 900.0, "full": 7 * 86400.0}[preset]
+
+    def check(self, variant: str, preset: str) -> None:
+        load_digits()  # SpecError, before any cell starts, when scikit-learn is missing
+
+    def search_config(self, variant: str, preset: str) -> SearchConfig:
+        return SearchConfig(
+            space=SMOKE_SPACE if preset == "smoke" else SearchSpace(),
+            split=SPLITS[variant],
+            schedule=SCHEDULES[preset],
+            qlearning=QLearningSpec(lr=0.01, discount=1.0, replay=30, q_init=0.5),
+            penalty_beta=PENALTY_BETA,
+            init=InitScheme("torch_default"),
+            loss=SoftmaxCrossEntropy(),
+            optimizer=Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8),
+            epochs=EPOCHS[preset],
+            batch_size=BATCH_SIZE[variant],
+            budget_s=BUDGET_S[preset],
+        )
+
+    def training_data(self, variant: str, preset: str, seed: int) -> EpochData:
+        """Every candidate's batches: ``(epochs, steps, batch, 1, 8, 8)`` and one-hot
+        ``(epochs, steps, batch, 10)``."""
+        config = self.search_config(variant, preset)
+        data = split_digits(config.split, seed)
+        xs, ys = training_batches(data, config.epochs, config.batch_size, seed)
+        return EpochData(xs, ys, per_epoch=True)
