@@ -126,12 +126,24 @@ SUMMARY_COLUMNS = (
 )
 
 
+SEARCH_TIMING_COLUMNS = (
+    "search_total_s",
+    "mean_candidate_s",
+    "mean_build_s",
+    "mean_prepare_s",
+    "mean_first_epoch_s",
+    "mean_later_epochs_s",
+    "mean_eval_s",
+    "median_steady_epoch_s",
+)
+CELL_COLUMNS = SUMMARY_COLUMNS[:7]  # workload .. preset: what names a cell
+
+
 def summary_row(record: dict[str, Any]) -> dict[str, Any]:
     """One flat row: the cell, its timing, and every scalar metric as ``metric_<name>``."""
     row = {key: record.get(key, "") for key in SUMMARY_COLUMNS[:9]}
-    row.update(
-        {key: value for key, value in record.get("timing", {}).items() if key in SUMMARY_COLUMNS}
-    )
+    timing = record.get("timing", {})
+    row.update({key: value for key, value in timing.items() if key in SUMMARY_COLUMNS})
     metrics = record.get("metrics", {})
     row["final_loss"] = metrics.get("final_loss", "")
     row["peak_rss_mb"] = record.get("peak_rss_mb", "")
@@ -139,23 +151,68 @@ def summary_row(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, (int, float, bool)) or value is None:
             row[f"metric_{name}"] = value
         elif isinstance(value, dict):
+            # short labels too: a search cell's best design per agent (best_key[random])
             for key, inner in value.items():
-                if isinstance(inner, (int, float)):
+                if isinstance(inner, (int, float, str)):
                     row[f"metric_{name}[{key}]"] = inner
+    # the timing of cells that train many models instead of epochs (search)
+    row.update({key: timing[key] for key in SEARCH_TIMING_COLUMNS if key in timing})
     return row
+
+
+def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` under ``columns`` (missing values empty) to a temporary file beside
+    ``path``, then rename it over ``path``: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path
 
 
 def write_summary_csv(run_dir: Path, records: list[dict[str, Any]]) -> Path:
     rows = [summary_row(r) for r in records]
     extra = sorted({key for row in rows for key in row} - set(SUMMARY_COLUMNS))
-    path = run_dir / "summary.csv"
-    tmp = run_dir / ".summary.csv.tmp"
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*SUMMARY_COLUMNS, *extra], restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    return path
+    return write_csv_atomic(run_dir / "summary.csv", [*SUMMARY_COLUMNS, *extra], rows)
+
+
+def _scalar_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The keys of ``rows`` whose values are scalars (lists and dicts left out), in the
+    order they first appear."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        for key, value in row.items():
+            if value is None or isinstance(value, (bool, int, float, str)):
+                columns.setdefault(key)
+    return list(columns)
+
+
+def _cell_rows(records: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """One row per item of each record's ``field`` list, prefixed with the cell."""
+    rows = []
+    for record in records:
+        cell = {key: record.get(key, "") for key in CELL_COLUMNS}
+        rows += [{**cell, **item} for item in record.get(field) or []]
+    return rows
+
+
+def write_search_csvs(run_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
+    """``search_candidates.csv`` (one row per trained design per cell: layers and losses
+    per epoch left out) and ``search_episodes.csv`` (one row per episode of every agent
+    per cell), for pandas; nothing when no record holds a search."""
+    written = []
+    for field, name in (
+        ("candidates", "search_candidates.csv"),
+        ("search_episodes", "search_episodes.csv"),
+    ):
+        rows = _cell_rows(records, field)
+        if rows:
+            columns = [*CELL_COLUMNS, *(c for c in _scalar_columns(rows) if c not in CELL_COLUMNS)]
+            rows = [{key: row.get(key, "") for key in columns} for row in rows]
+            written.append(write_csv_atomic(run_dir / name, columns, rows))
+    return written
 
 
 def process_steady_seconds(record: dict[str, Any]) -> list[list[float]]:

@@ -21,11 +21,19 @@ from benchmarks.document import (
     to_markdown,
 )
 from benchmarks.dqn_cell import steady_agent_steps_per_s
-from benchmarks.plots import plot_losses, plot_rollouts, plot_scores
+from benchmarks.plots import (
+    plot_losses,
+    plot_rollouts,
+    plot_scores,
+    plot_search_accuracy,
+    plot_search_params,
+    plot_search_phases,
+)
 from benchmarks.records import (
     ceiling_gflops,
     load_records,
     process_steady_seconds,
+    write_search_csvs,
     write_summary_csv,
 )
 from benchmarks.stats import bootstrap_ratio, center
@@ -383,9 +391,11 @@ def parity_blocks(records: list[Record]) -> list[Block]:
             again = parity.get("float64")
             if again is not None:
                 verdict += f"; float64: {_rerun_verdict(again)}"
+        # a search cell checks one of its many models: name it
+        candidate = f" ({parity['candidate']})" if "candidate" in parity else ""
         rows.append(
             (
-                record["variant"],
+                record["variant"] + candidate,
                 f"{record['backend']}:{record['mode']}",
                 record["dtype"],
                 loss,
@@ -395,6 +405,7 @@ def parity_blocks(records: list[Record]) -> list[Block]:
         )
     if not rows:
         return []
+    searched = any("candidate" in (r.get("parity") or {}) for r in records)
     return [
         Heading(3, "Parity with the NumPy reference"),
         Paragraph(
@@ -404,6 +415,11 @@ def parity_blocks(records: list[Record]) -> list[Block]:
             "A float32 check that fails is repeated in float64: when that passes, the float32 "
             "difference is rounding amplified by training (Adam scales tiny gradients up, "
             "ReLU units switch), not a difference in what the frameworks compute."
+            + (
+                " A search cell checks the first design it trained (in brackets after the variant)."
+                if searched
+                else ""
+            )
         ),
         Table(
             (
@@ -558,11 +574,304 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
     ]
 
 
+SEARCH_PHASES = ("build_s", "prepare_s", "first_epoch_s", "later_epochs_s", "eval_s")
+
+
+def candidate_costs(record: Record) -> dict[str, Any]:
+    """A search cell's mean candidate: each phase's mean seconds (``timing``), the
+    median steady epoch, the mean total, and the mean overhead, build + (first epoch -
+    steady epoch) + evaluation, each candidate's first epoch against its own steady one."""
+    t = record.get("timing", {})
+    costs = {key: t.get(f"mean_{key}") for key in (*SEARCH_PHASES, "candidate_s")}
+    costs["steady_s"] = t.get("median_steady_epoch_s")
+    costs["search_s"] = t.get("search_total_s")
+    overheads = [
+        c["build_s"] + (c["first_epoch_s"] - c["steady_epoch_median_s"]) + c["eval_s"]
+        for c in record.get("candidates", [])
+        if c.get("steady_epoch_median_s") is not None  # one epoch: no steady epoch to compare
+    ]
+    costs["overhead_s"] = float(np.mean(overheads)) if overheads else None
+    # the first build also pays the framework's one-time warm-up (seconds in torch)
+    first = min(record.get("candidates", []), key=lambda c: c.get("order", 0), default={})
+    costs["first_build_s"] = first.get("build_s")
+    return costs
+
+
+def _median_cost(records: list[Record], name: str) -> float | None:
+    return median_of(records, lambda r: candidate_costs(r).get(name))
+
+
+def search_cost_blocks(records: list[Record]) -> list[Block]:
+    """Per backend and mode: what one candidate of the search costs, phase by phase."""
+    grouped = _ok_groups(records)
+    fastest: dict[str, float] = {}
+    for (variant, *_), ok in grouped.items():
+        total = _median_cost(ok, "candidate_s")
+        if total and total < fastest.get(variant, np.inf):
+            fastest[variant] = total
+    rows = []
+    for (variant, backend, mode, dtype), ok in grouped.items():
+        total = _median_cost(ok, "candidate_s")
+        overhead = _median_cost(ok, "overhead_s")
+        rows.append(
+            (
+                variant,
+                f"{backend}:{mode}",
+                dtype,
+                _episodes_done(ok),
+                fmt(median_of(ok, timing("candidates"))),
+                *(seconds(_median_cost(ok, key)) for key in ("build_s", "first_build_s")),
+                seconds(_median_cost(ok, "prepare_s")),
+                seconds(_median_cost(ok, "first_epoch_s")),
+                seconds(_median_cost(ok, "steady_s")),
+                *(seconds(_median_cost(ok, key)) for key in ("later_epochs_s", "eval_s")),
+                seconds(total),
+                seconds(overhead),
+                f"{overhead / total:.0%}" if overhead is not None and total else "–",
+                seconds(_median_cost(ok, "search_s")),
+                f"{total / fastest[variant]:.3g}" if total and variant in fastest else "–",
+            )
+        )
+    if not rows:
+        return []
+    header = (
+        "variant",
+        "backend:mode",
+        "dtype",
+        "episodes per agent",
+        "candidates",
+        "build",
+        "first build",
+        "prepare",
+        "first epoch",
+        "steady epoch",
+        "later epochs",
+        "evaluation",
+        "per candidate",
+        "overhead",
+        "overhead share",
+        "search wall time",
+        "× fastest",
+    )
+    return [
+        Heading(3, "What a candidate costs: build, first call, training"),
+        Table(header, tuple(rows)),
+        Paragraph(
+            "Episodes per agent: of the preset's schedule; a search stops starting episodes "
+            "when its time budget is spent (the compile modes, which compile every design "
+            "anew, may), and then compares fewer designs. "
+            "Every design a cell trains (a design proposed again is not trained again) is built, "
+            "trained for the preset's epochs and evaluated once; the columns are means over the "
+            "candidates a cell trained, medians over seeds. Build: `build_model`; first build: "
+            "the first candidate's, which also pays the framework's one-time warm-up (the build "
+            "mean includes it, so a search of few candidates looks dearer); prepare: moving the "
+            "batches to the framework; first epoch: tracing and compiling included; steady epoch:"
+            " the median over candidates of each one's median later epoch; later epochs: all "
+            "epochs after the first, summed; evaluation: predicting the validation set (compiling"
+            " the predict path included). Overhead: what a candidate costs beyond training at "
+            "steady speed, build + (first epoch - steady epoch) + evaluation, each candidate's "
+            "first epoch against its own steady epoch; its share is of the candidate's total. "
+            "Search wall time: the whole search loop, agents included. × fastest: the per-"
+            "candidate total over the fastest row of the variant; agents that took other paths "
+            "trained other designs, so rows of different dtypes (or backends, in float32) may "
+            "average over different designs."
+        ),
+    ]
+
+
+def _episodes_done(records: list[Record]) -> str:
+    """Episodes per agent done of those planned, marked where the time budget ran out."""
+    done = median_of(records, lambda r: r.get("metrics", {}).get("episodes_per_agent_done"))
+    planned = median_of(records, lambda r: r.get("config", {}).get("episodes_per_agent"))
+    if done is None or planned is None:
+        return "–"
+    stopped = any(not r.get("metrics", {}).get("complete", True) for r in records)
+    return f"{done:.0f} of {planned:.0f}" + (" (budget spent)" if stopped else "")
+
+
+def search_best_blocks(records: list[Record]) -> list[Block]:
+    """Per cell and agent: the best design found, when, and what the agent proposed at
+    the end; then whether the rows of a variant found the same designs."""
+    rows = []
+    for (variant, backend, mode, dtype), ok in _ok_groups(records).items():
+        for record in sorted(ok, key=lambda r: r["seed"]):
+            for agent, best in record.get("best", {}).items():
+                rows.append(
+                    (
+                        variant,
+                        f"{backend}:{mode}",
+                        dtype,
+                        str(record["seed"]),
+                        agent,
+                        fmt(best["best_accuracy"]),
+                        best["best_key"],
+                        f"{best['best_n_params']:,}",
+                        f"{best['best_episode']} of {best['episodes']}",
+                        fmt(best["last_quarter_mean_accuracy"]),
+                        f"{best['last_quarter_mean_params']:,.0f}",
+                        fmt(best["distinct_designs"]),
+                    )
+                )
+    if not rows:
+        return []
+    header = (
+        "variant",
+        "backend:mode",
+        "dtype",
+        "seed",
+        "agent",
+        "best accuracy",
+        "best design",
+        "parameters",
+        "found at episode",
+        "last-quarter mean accuracy",
+        "last-quarter mean parameters",
+        "distinct designs",
+    )
+    return [
+        Heading(3, "Best design per agent"),
+        Table(header, tuple(rows)),
+        Paragraph(
+            "Accuracy on the validation split after the preset's epochs. Last quarter: the "
+            "mean over each agent's last quarter of episodes, where the Q-learning agents "
+            "explore least. Designs read layer by layer: C16k3 = 16 3x3 convolutions, P2s2 "
+            "= 2x2 max pooling with stride 2, D64 = 64 dense units; the softmax layer is "
+            "implied."
+        ),
+        Bullets(tuple(_agreement(records))),
+    ]
+
+
+def _agreement(records: list[Record]) -> list[str]:
+    """Per variant, dtype and seed run by more than one backend:mode: whether every
+    agent proposed the same designs, and if not, where the first one parted."""
+    cells: dict[tuple[str, str, int], list[Record]] = defaultdict(list)
+    for record in records:
+        if record["status"] == "ok" and record.get("search_episodes"):
+            cells[(record["variant"], record["dtype"], record["seed"])].append(record)
+    lines = []
+    for (variant, dtype, seed), group in sorted(cells.items()):
+        if len(group) < 2:
+            continue
+        names = ", ".join(f"{r['backend']}:{r['mode']}" for r in group)
+        where = f"{variant}, {dtype}, seed {seed} ({names})"
+        episodes = list(zip(*(r["search_episodes"] for r in group), strict=False))
+        parted = next((rows for rows in episodes if len({row["key"] for row in rows}) > 1), None)
+        if parted is None and len({len(r["search_episodes"]) for r in group}) == 1:
+            spread = max(
+                max(row["accuracy"] for row in rows) - min(row["accuracy"] for row in rows)
+                for rows in episodes
+            )
+            lines.append(
+                f"{where}: the same design in every episode of every agent, so the same best "
+                "designs; "
+                + (
+                    f"accuracies differ by at most {spread:.2g}."
+                    if spread
+                    else "identical accuracies."
+                )
+            )
+            continue
+        best = [r.get("best", {}) for r in group]
+        differ = [
+            agent
+            for agent in best[0]
+            if len({str(b.get(agent, {}).get("best_key")) for b in best}) > 1
+        ]
+        lines.append(
+            where
+            + (
+                f": the designs part at {parted[0]['agent']} episode {parted[0]['episode']}"
+                if parted
+                else ": different numbers of episodes"
+            )
+            + (
+                f"; the best designs differ for {', '.join(differ)}."
+                if differ
+                else "; the best designs still agree."
+            )
+        )
+    return lines or ["No variant, dtype and seed ran on more than one backend:mode."]
+
+
+def search_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
+    """The cost of architecture search per framework, then what the agents found."""
+    return search_cost_blocks(records) + search_best_blocks(records)
+
+
 WORKLOAD_BLOCKS = {
     "copynet": lambda records, _: copynet_blocks(records),
     "xor": lambda records, _: xor_blocks(records),
     "nbody": nbody_blocks,
     "dqn": dqn_blocks,
+    "search": search_blocks,
+}
+
+# A workload's section of the report: each part a function of (run folder, workload,
+# records that ran, GEMM ceiling); parts with nothing to show return no blocks.
+Part = Callable[[Path, str, list[Record], float | None], list[Block]]
+
+
+def _images(heading: str, images: list[tuple[str, str]]) -> list[Block]:
+    return [Heading(3, heading), *(Image(path, alt) for path, alt in images)] if images else []
+
+
+def _speed_part(
+    run_dir: Path, workload: str, records: list[Record], ceiling: float | None
+) -> list[Block]:
+    return speed_blocks(workload, records, ceiling)
+
+
+def _own_part(
+    run_dir: Path, workload: str, records: list[Record], ceiling: float | None
+) -> list[Block]:
+    return WORKLOAD_BLOCKS.get(workload, lambda *_: [])(records, ceiling)
+
+
+def _parity_part(
+    run_dir: Path, workload: str, records: list[Record], ceiling: float | None
+) -> list[Block]:
+    return parity_blocks(records)
+
+
+def _curves_part(
+    run_dir: Path, workload: str, records: list[Record], ceiling: float | None
+) -> list[Block]:
+    """Loss, score and rollout charts, of the workloads whose records hold them."""
+    return (
+        _images("Loss against epoch and against wall time", plot_losses(run_dir, workload, records))
+        + _images(
+            "Score curves: running mean and max of the last 100 episodes",
+            plot_scores(run_dir, workload, records),
+        )
+        + _images(
+            "Rollouts: true against predicted trajectories",
+            plot_rollouts(run_dir, workload, records),
+        )
+    )
+
+
+def _search_plots_part(
+    run_dir: Path, workload: str, records: list[Record], ceiling: float | None
+) -> list[Block]:
+    return (
+        _images(
+            "Accuracy against episode (one cell per variant: NumPy where it ran, lowest seed)",
+            plot_search_accuracy(run_dir, records),
+        )
+        + _images(
+            "Accuracy against parameters, without and with the size penalty (the same cell)",
+            plot_search_params(run_dir, records),
+        )
+        + _images("Seconds per candidate by phase", plot_search_phases(run_dir, records))
+    )
+
+
+TRAINING_PARTS: tuple[Part, ...] = (_speed_part, _own_part, _parity_part, _curves_part)
+# Workloads whose cells are not one model trained epoch by epoch: the speed table and
+# the curves do not apply to them.
+WORKLOAD_PARTS: dict[str, tuple[Part, ...]] = {
+    "search": (_own_part, _parity_part, _search_plots_part),
 }
 
 
@@ -575,34 +884,18 @@ def report_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
             for r in records
             if r["workload"] == workload and not r.get("reason", "").startswith("not applicable")
         ]
-        blocks += [Heading(2, workload), *speed_blocks(workload, ran, ceiling)]
-        blocks += WORKLOAD_BLOCKS.get(workload, lambda *_: [])(ran, ceiling)
-        blocks += parity_blocks(ran)
-        images = plot_losses(run_dir, workload, ran)
-        if images:
-            blocks += [
-                Heading(3, "Loss against epoch and against wall time"),
-                *(Image(path, alt) for path, alt in images),
-            ]
-        scores = plot_scores(run_dir, workload, ran)
-        if scores:
-            blocks += [
-                Heading(3, "Score curves: running mean and max of the last 100 episodes"),
-                *(Image(path, alt) for path, alt in scores),
-            ]
-        rollouts = plot_rollouts(run_dir, workload, ran)
-        if rollouts:
-            blocks += [
-                Heading(3, "Rollouts: true against predicted trajectories"),
-                *(Image(path, alt) for path, alt in rollouts),
-            ]
+        blocks.append(Heading(2, workload))
+        for part in WORKLOAD_PARTS.get(workload, TRAINING_PARTS):
+            blocks += part(run_dir, workload, ran, ceiling)
     return blocks + status_blocks(records)
 
 
 def write_report(run_dir: Path) -> Path:
-    """Write summary.csv, report.md, report.html and plots/ for the records in ``run_dir``."""
+    """Write summary.csv, the search CSVs (when the run searched), report.md, report.html
+    and plots/ for the records in ``run_dir``."""
     records = load_records(run_dir)
     write_summary_csv(run_dir, records)
+    write_search_csvs(run_dir, records)
     blocks = report_blocks(run_dir, records) if records else [Heading(1, "Empty run")]
     for name, text in (
         ("report.md", to_markdown(blocks)),
