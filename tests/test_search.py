@@ -31,8 +31,9 @@ OTHERS = backends_to_test(("torch", "jax", "keras", "keras-jax", "keras-torch"))
 
 
 def search(backend: str, dtype: str = "float64", seed: int = 0) -> SearchHistory:
+    # No configure(): the process's other tests have set the frameworks' thread pools
+    # already (TensorFlow's can be set once), and nothing here draws from their seeds.
     module = registry.load(backend)
-    module.configure(1, seed)
     return run_search(
         module,
         CONFIG,
