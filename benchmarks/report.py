@@ -416,7 +416,8 @@ def parity_blocks(records: list[Record]) -> list[Block]:
             "difference is rounding amplified by training (Adam scales tiny gradients up, "
             "ReLU units switch), not a difference in what the frameworks compute."
             + (
-                " A search cell checks the first design it trained (in brackets after the variant)."
+                " A search cell checks the first design with a convolution that it trained (in "
+                "brackets after the variant)."
                 if searched
                 else ""
             )
@@ -755,9 +756,20 @@ def _agreement(records: list[Record]) -> list[str]:
             continue
         names = ", ".join(f"{r['backend']}:{r['mode']}" for r in group)
         where = f"{variant}, {dtype}, seed {seed} ({names})"
+        # zip stops at the shortest: a search its time budget stopped is compared over
+        # the episodes it ran
         episodes = list(zip(*(r["search_episodes"] for r in group), strict=False))
         parted = next((rows for rows in episodes if len({row["key"] for row in rows}) > 1), None)
-        if parted is None and len({len(r["search_episodes"]) for r in group}) == 1:
+        lengths = {len(r["search_episodes"]) for r in group}
+        if parted is None and len(lengths) > 1:
+            shortest = min(group, key=lambda r: len(r["search_episodes"]))
+            lines.append(
+                f"{where}: the same design in each of the first "
+                f"{shortest['search_episodes'][-1]['episode']} episodes of every agent, all that "
+                f"{shortest['backend']}:{shortest['mode']} ran before its time budget ran out."
+            )
+            continue
+        if parted is None:
             spread = max(
                 max(row["accuracy"] for row in rows) - min(row["accuracy"] for row in rows)
                 for rows in episodes

@@ -261,3 +261,12 @@ def test_a_run_without_search_writes_no_search_csvs(tmp_path):
     assert (tmp_path / "report.md").exists() and (tmp_path / "summary.csv").exists()
     assert not list(tmp_path.glob("search_*.csv"))
     assert "What a candidate costs" not in (tmp_path / "report.md").read_text()
+
+
+def test_agreement_compares_a_budget_stopped_search_over_the_episodes_it_ran():
+    full = search_record("digits", "numpy", "eager")
+    stopped = stopped_by_budget(search_record("digits", "torch", "compile"))
+    stopped["search_episodes"] = stopped["search_episodes"][: 2 * len(EPISODES)]
+    [line] = _agreement([full, stopped])
+    assert "the same design in each of the first 2 episodes of every agent" in line
+    assert "torch:compile ran before its time budget ran out" in line
