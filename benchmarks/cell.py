@@ -80,6 +80,16 @@ def parity_summary(
     return summary
 
 
+def load_backend(backend_module: str, threads: int, seed: int) -> tuple[ModuleType, float]:
+    """Import the cell's backend (and its framework), timed, then configure it; returns
+    the module and the import's seconds. Every driver's cell starts with this."""
+    start = time.perf_counter()
+    backend = importlib.import_module(backend_module)
+    import_s = time.perf_counter() - start
+    backend.configure(threads, seed)
+    return backend, import_s
+
+
 def run_cell(
     cell: Cell, threads: int, backend_module: str, progress: Path | None = None
 ) -> dict[str, Any]:
@@ -89,12 +99,8 @@ def run_cell(
     resolved it and set the backend's environment before starting this process."""
     workload = get_workload(cell.workload)
     config = workload.config(cell.variant, cell.preset)
-    timing: dict[str, float] = {}
-
-    start = time.perf_counter()
-    backend = importlib.import_module(backend_module)
-    timing["import_s"] = time.perf_counter() - start
-    backend.configure(threads, cell.seed)
+    backend, import_s = load_backend(backend_module, threads, cell.seed)
+    timing: dict[str, float] = {"import_s": import_s}
 
     params = init_params(config.network, config.init, cell.seed, cell.dtype)
     data = workload.data(cell.variant, cell.preset, cell.seed)

@@ -6,7 +6,6 @@ the clock discipline are the same as for the supervised cells.
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.cell import load_backend
 from benchmarks.dqn import DQNHistory, load_checkpoint, play, restore, save_checkpoint
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record
@@ -154,11 +154,8 @@ def run_dqn_cell(
     """Train the cell's agent and return its record; resumes from the cell's checkpoint
     when one is there (a ``--resume`` of a run cut short)."""
     config = get_workload(cell.workload).dqn_config(cell.variant, cell.preset)
-    timing: dict[str, Any] = {}
-    start = time.perf_counter()
-    backend = importlib.import_module(backend_module)
-    timing["import_s"] = time.perf_counter() - start
-    backend.configure(threads, cell.seed)
+    backend, import_s = load_backend(backend_module, threads, cell.seed)
+    timing: dict[str, Any] = {"import_s": import_s}
 
     params = init_params(config.network, config.init, cell.seed, cell.dtype)
     start = time.perf_counter()

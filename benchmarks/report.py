@@ -36,6 +36,7 @@ from benchmarks.records import (
     write_search_csvs,
     write_summary_csv,
 )
+from benchmarks.search_cell import PHASES as SEARCH_PHASES
 from benchmarks.stats import bootstrap_ratio, center
 from shared.workloads.copynet import SOURCE_RESULTS, SOURCE_STEP_SECONDS
 
@@ -573,9 +574,6 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
             "1976 on Space Invaders after 50 M frames, random play 148." + floor
         ),
     ]
-
-
-SEARCH_PHASES = ("build_s", "prepare_s", "first_epoch_s", "later_epochs_s", "eval_s")
 
 
 def candidate_costs(record: Record) -> dict[str, Any]:

@@ -38,7 +38,6 @@ class SearchHistory:
 
     candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
     episodes: list[dict[str, Any]] = field(default_factory=list)
-    networks: dict[str, Any] = field(default_factory=dict)  # key -> Network (not recorded)
     stopped_after: int | None = None  # episodes per agent, when the budget ran out
 
 
@@ -137,7 +136,6 @@ class _Cell:
             )
             row.update(order=len(self.history.candidates), proposed_by=proposed_by)
             self.history.candidates[key] = row
-            self.history.networks[key] = self.config.space.to_network(design)
         return self.history.candidates[key], cached
 
     def episode(self, name: str, agent: QLearning | RandomSearch, episode: int, epsilon: float):

@@ -10,7 +10,6 @@ means, ``metrics`` the best design per agent.
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.cell import load_backend
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record
 from benchmarks.search import SearchHistory, best_by_agent, run_search
@@ -25,7 +25,7 @@ from shared.digits import split_digits
 from shared.metadata import environment
 from shared.params import cast_params, init_params
 from shared.protocol import NotSupported
-from shared.specs import Conv2D
+from shared.search_space import design_from_key
 from shared.workloads import EpochData, get_workload
 from shared.workloads.search import SearchConfig
 
@@ -69,8 +69,8 @@ def search_timing(history: SearchHistory) -> dict[str, Any]:
     return timing
 
 
-def search_metrics(history: SearchHistory) -> dict[str, Any]:
-    best = best_by_agent(history)
+def search_metrics(history: SearchHistory, best: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Counts of the search, and ``best`` (``best_by_agent``) field by field, agent -> value."""
     metrics: dict[str, Any] = {
         "complete": history.stopped_after is None,
         "episodes_per_agent_done": max((row["episode"] for row in history.episodes), default=0),
@@ -105,14 +105,10 @@ def parity_summary(
 
     if backend_module == REFERENCE_MODULE:
         return {"reference": True}
-    key, network = next(
-        (
-            (key, network)
-            for key, network in history.networks.items()
-            if any(isinstance(layer, Conv2D) for layer in network.layers)
-        ),
-        next(iter(history.networks.items())),
-    )
+    rows = history.candidates.values()
+    row = next((r for r in rows if any(layer["kind"] == "conv2d" for layer in r["layers"])), None)
+    key = (row or next(iter(rows)))["key"]
+    network = config.space.to_network(design_from_key(key))
     training = config.training_config(network, steps_per_epoch=data.xs.shape[1])
 
     def check(dtype: str) -> dict[str, Any]:
@@ -133,11 +129,8 @@ def run_search_cell(
 ) -> dict[str, Any]:
     workload = get_workload(cell.workload)
     config = workload.search_config(cell.variant, cell.preset)
-    timing: dict[str, Any] = {}
-    start = time.perf_counter()
-    backend = importlib.import_module(backend_module)
-    timing["import_s"] = time.perf_counter() - start
-    backend.configure(threads, cell.seed)
+    backend, import_s = load_backend(backend_module, threads, cell.seed)
+    timing: dict[str, Any] = {"import_s": import_s}
 
     data = workload.training_data(cell.variant, cell.preset, cell.seed)
     validation = split_digits(config.split, cell.seed)
@@ -160,12 +153,13 @@ def run_search_cell(
         )
     timing["search_total_s"] = time.perf_counter() - start
     timing.update(search_timing(history))
+    best = best_by_agent(history)
     fields: dict[str, Any] = {
         "timing": timing,
         "candidates": list(history.candidates.values()),
         "search_episodes": history.episodes,
-        "metrics": search_metrics(history),
-        "best": best_by_agent(history),
+        "metrics": search_metrics(history, best),
+        "best": best,
         "config": config_summary(config, data),
         "environment": environment(threads),
     }

@@ -93,7 +93,7 @@ def search_record(
         timing=timing,
         candidates=list(history.candidates.values()),
         search_episodes=history.episodes,
-        metrics=search_metrics(history),
+        metrics=search_metrics(history, best_by_agent(history)),
         best=best_by_agent(history),
         config={"episodes_per_agent": 4, "schedule": [[1.0, 2], [0.5, 2]], "epochs": 3},
         parity=parity,
