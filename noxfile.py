@@ -28,10 +28,12 @@ def suite_python(session: nox.Session) -> str:
     stamp = SUITE_ENV / "pins.sha256"
     pins = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not python.exists():
-        session.run(sys.executable, "-m", "venv", str(SUITE_ENV), external=True)
+        session.run_install(sys.executable, "-m", "venv", str(SUITE_ENV), external=True)
     if not stamp.exists() or stamp.read_text() != pins:
         session.log("installing the pinned frameworks into .nox/suite (once per pin change)")
-        session.run(
+        # run_install, not run: `nox --install-only` (prebuilding the environment, e.g.
+        # in a container image) must create it too.
+        session.run_install(
             str(python),
             "-m",
             "pip",
