@@ -1,0 +1,83 @@
+"""The noxfile's environment set-up under ``nox --install-only``.
+
+``nox -s tests --install-only`` is the usual way to prebuild an environment (a
+container image, a cache warm-up): nox then skips ``session.run`` and executes only
+``session.run_install``. The shared environment must be created and stamped all the
+same. nox itself is not installed in the suite's environment, so a minimal stand-in
+module lets the noxfile import, and a fake session plays nox's install-only rules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_noxfile(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    fake_nox = types.ModuleType("nox")
+    fake_nox.options = types.SimpleNamespace(sessions=[])
+    fake_nox.Session = object
+    fake_nox.session = lambda *args, **kwargs: lambda function: function
+    monkeypatch.setitem(sys.modules, "nox", fake_nox)
+    spec = importlib.util.spec_from_file_location("noxfile_under_test", ROOT / "noxfile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class InstallOnlySession:
+    """nox's rules with ``--install-only``: ``run`` is skipped, ``run_install`` runs.
+
+    Running here means recording the command and, for ``python -m venv DIR``, making
+    the interpreter path exist as venv would."""
+
+    def __init__(self) -> None:
+        self.installed: list[tuple[str, ...]] = []
+        self.skipped: list[tuple[str, ...]] = []
+
+    def run(self, *args: str, **kwargs: object) -> None:
+        self.skipped.append(args)
+
+    def run_install(self, *args: str, **kwargs: object) -> None:
+        self.installed.append(args)
+        if args[1:3] == ("-m", "venv"):
+            python = Path(args[3]) / "bin" / "python"
+            python.parent.mkdir(parents=True)
+            python.touch()
+
+    def log(self, message: str) -> None:
+        pass
+
+
+def test_install_only_creates_installs_and_stamps_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noxfile = _load_noxfile(monkeypatch)
+    env = tmp_path / "suite"
+    monkeypatch.setattr(noxfile, "SUITE_ENV", env)
+    session = InstallOnlySession()
+
+    python = noxfile.suite_python(session)
+
+    assert python == str(env / "bin" / "python")
+    assert any(args[1:3] == ("-m", "venv") for args in session.installed)
+    assert any("pip" in args and "install" in args for args in session.installed)
+    assert (env / "pins.sha256").is_file()
+    assert session.skipped == []  # nothing the environment needs was left to `run`
+
+
+def test_second_call_reuses_the_stamped_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noxfile = _load_noxfile(monkeypatch)
+    monkeypatch.setattr(noxfile, "SUITE_ENV", tmp_path / "suite")
+    noxfile.suite_python(InstallOnlySession())
+    again = InstallOnlySession()
+    noxfile.suite_python(again)
+    assert again.installed == []
