@@ -4,9 +4,8 @@ for workloads whose ``driver`` is ``"search"``.
 
 The record keeps every trained candidate (``candidates``: design, parameters,
 accuracy, and its build, prepare, first-epoch, later-epochs, first-evaluation and
-steady-evaluation seconds)
-and every episode of every agent (``search_episodes``); ``timing`` holds the per-candidate
-means, ``metrics`` the best design per agent.
+steady-evaluation seconds) and every episode of every agent (``search_episodes``);
+``timing`` holds the per-candidate means, ``metrics`` the best design per agent.
 """
 
 from __future__ import annotations

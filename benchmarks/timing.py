@@ -39,7 +39,7 @@ class CallClock:
     def all_s(self, name: str) -> list[float]:
         """Every call's seconds in order, the first (compiling) included: the rows of a
         record, for ``steady_summary``."""
-        return self._seconds.get(name, [])
+        return list(self._seconds.get(name, []))
 
     def first_s(self, name: str) -> float | None:
         """The first call's seconds (None: never called)."""
