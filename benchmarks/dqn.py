@@ -7,7 +7,9 @@ steps once the random steps are over, the target network synced every
 
 The harness's clock: each TD step, each greedy ``q_values`` call, each game step and
 each replay sample is timed apart with ``time.perf_counter`` (the GC off throughout),
-so the record separates the framework's share from the game's and the memory's.
+so the record separates the framework's share from the game's and the memory's. Every
+call into the agent goes through one ``CallClock``: the first call of each of its
+functions (tracing and compiling) is kept out of every steady figure and every speed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.timing import CallClock
 from shared.atari import AtariGame, FrameStack
 from shared.params import Params, rng_for
 from shared.protocol import QAgent
@@ -40,21 +43,32 @@ class DQNHistory:
     """What the loop measured. Seconds throughout; steps are agent steps."""
 
     episodes: list[dict[str, Any]] = field(default_factory=list)
-    td_seconds: list[float] = field(default_factory=list)
+    # every call into the agent: "q_values", "td_step", "sync_target"
+    clock: CallClock = field(default_factory=CallClock)
     td_losses: list[float] = field(default_factory=list)
-    act_seconds: list[float] = field(default_factory=list)
     game_seconds: float = 0.0
     sample_seconds: float = 0.0
     agent_steps: int = 0
     emulator_frames: int = 0
     learning_steps: int = 0  # agent steps played with learning on
     learning_seconds: float = 0.0  # their wall time, everything included
+    learning_first_calls_s: float = 0.0  # first calls into the agent inside that time
     total_seconds: float = 0.0
     diverged_at_step: int | None = None
     replay_bytes_per_transition: float = 0.0
     replay_capacity: int = 0
     # batches sampled from the memory at the end (``keep_batches``): the cell's parity check
     final_batches: list[TDBatch] = field(default_factory=list)
+
+    @property
+    def td_seconds(self) -> list[float]:
+        """Every TD step's seconds, the first (compiling) included."""
+        return self.clock.all_s("td_step")
+
+    @property
+    def act_seconds(self) -> list[float]:
+        """Every greedy ``q_values`` call's seconds, the first (compiling) included."""
+        return self.clock.all_s("q_values")
 
     def td_rows(self) -> list[dict[str, float | None]]:
         """One row per TD step, shaped as the supervised records' epoch rows (an
@@ -79,6 +93,8 @@ class EpisodeLog:
 
     def end(self, agent_steps: int, frames: int, epsilon: float, truncated: bool) -> None:
         now = time.perf_counter()
+        # a first call into the agent (compiling) is no part of the episode's speed
+        compiling_s = self.history.clock.first_calls_s(self.episode_start, now)
         self.recent.append(self.score)
         self.history.episodes.append(
             {
@@ -92,7 +108,7 @@ class EpisodeLog:
                 "mean_loss": float(np.mean(self.losses)) if self.losses else None,
                 "truncated": truncated,
                 "wall_s": now - self.start,
-                "agent_steps_per_s": self.steps / max(now - self.episode_start, 1e-9),
+                "agent_steps_per_s": self.steps / max(now - self.episode_start - compiling_s, 1e-9),
             }
         )
         self.score, self.steps, self.losses = 0.0, 0, []
@@ -107,12 +123,11 @@ def choose_action(
     n_actions: int,
     history: DQNHistory,
 ) -> int:
-    """Epsilon-greedy; a greedy choice's ``q_values`` call is timed into ``history``."""
+    """Epsilon-greedy; a greedy choice's ``q_values`` call is timed by ``history.clock``."""
     if rng.random() < epsilon:
         return int(rng.integers(n_actions))
-    start = time.perf_counter()
-    q_values = agent.q_values(stack.observation())  # (1, n_actions)
-    history.act_seconds.append(time.perf_counter() - start)
+    observation = stack.observation()  # (1, stack, screen, screen) uint8
+    q_values = history.clock.call("q_values", agent.q_values, observation)  # (1, n_actions)
     return int(np.argmax(q_values[0]))
 
 
@@ -121,9 +136,7 @@ def learn(agent: QAgent, memory: ReplayMemory, config: DQNConfig, history: DQNHi
     start = time.perf_counter()
     batch = memory.sample(config.batch_size)
     history.sample_seconds += time.perf_counter() - start
-    start = time.perf_counter()
-    loss = agent.td_step(batch)
-    history.td_seconds.append(time.perf_counter() - start)
+    loss = history.clock.call("td_step", agent.td_step, batch)
     history.td_losses.append(loss)
     return loss
 
@@ -183,7 +196,7 @@ def play(
                     history.diverged_at_step = step + 1
                     break
             if (step + 1) % config.target_every == 0:
-                agent.sync_target()
+                history.clock.call("sync_target", agent.sync_target)
             if result.terminated or result.truncated:
                 log.end(step + 1, result.emulator_frames, epsilon, result.truncated)
                 stack.start(result.frame)
@@ -204,6 +217,7 @@ def play(
     if learning_start is not None:
         history.learning_steps = history.agent_steps - learning_from
         history.learning_seconds = end - learning_start
+        history.learning_first_calls_s = history.clock.first_calls_s(learning_start, end)
     return history
 
 

@@ -66,34 +66,43 @@ def _median(values: list[float]) -> float | None:
 
 def dqn_timing(history: DQNHistory, config: DQNConfig) -> dict[str, Any]:
     """The TD steps as the supervised cells' epochs (first apart, then the steady ones),
-    their GFLOP/s, and the shares of acting, the game and the replay memory."""
+    their GFLOP/s, and the shares of acting, the game and the replay memory. The first
+    call of each agent function is its own field (``first_q_values_s``,
+    ``first_td_step_s``, ``first_sync_target_s``) and in no other figure."""
     timing: dict[str, Any] = steady_summary(history.td_seconds, 1)
     timing.update(
         throughput(config.td_step_flops(), 1, timing.get("steady_median_s"), config.batch_size)
     )
+    timing.update(history.clock.first_fields())
     steps = max(history.agent_steps, 1)
+    acting = history.clock.steady_s("q_values")
     timing.update(
         td_steps=len(history.td_seconds),
-        act_median_s=_median(history.act_seconds),
-        act_count=len(history.act_seconds),
+        act_median_s=_median(acting),
+        act_count=len(acting),
         game_step_mean_s=history.game_seconds / steps,
         replay_sample_mean_s=history.sample_seconds / max(len(history.td_seconds), 1),
         play_total_s=history.total_seconds,
         learning_agent_steps=history.learning_steps,
         learning_s=history.learning_seconds,
+        learning_first_calls_s=history.learning_first_calls_s,
     )
     timing["agent_steps_per_s"] = steady_agent_steps_per_s(timing)
     return timing
 
 
 def steady_agent_steps_per_s(timing: dict[str, Any]) -> float | None:
-    """Agent steps per second with learning on, the first TD step's time (tracing and
-    compiling: 60 s for torch.compile) left out like every first epoch. The report
-    computes it from the same fields, for records of any age."""
+    """Agent steps per second with learning on, the first call of each agent function
+    in that time (tracing and compiling: 60 s for a TD step under torch.compile) left out
+    like every first epoch. The report computes it from the same fields, for records of
+    any age: those without ``learning_first_calls_s`` kept only the first TD step apart."""
     steps, seconds = timing.get("learning_agent_steps"), timing.get("learning_s")
     if not steps or not seconds:
         return None
-    return steps / (seconds - (timing.get("first_epoch_s") or 0.0))
+    first_calls = timing.get("learning_first_calls_s")
+    if first_calls is None:
+        first_calls = timing.get("first_epoch_s") or 0.0
+    return steps / (seconds - first_calls)
 
 
 def dqn_metrics(history: DQNHistory) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import gc
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks.timing import CallClock
 from shared.losses import loss_quantiles
 from shared.optim import Constant, learning_rates
 from shared.protocol import Model
@@ -27,10 +27,15 @@ class TrainingHistory:
     ``loss_quantiles`` stays empty unless the loss is a curriculum."""
 
     losses: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    clock: CallClock = field(default_factory=CallClock)  # times each "train_epoch" call
     learning_rates: list[float] = field(default_factory=list)
     loss_quantiles: list[float] = field(default_factory=list)
     diverged_at: int | None = None
+
+    @property
+    def seconds(self) -> list[float]:
+        """Every epoch's seconds, the first (tracing, compiling) included."""
+        return self.clock.all_s("train_epoch")
 
     def rows(self) -> list[dict[str, float]]:
         """JSON-safe rows: a NaN or inf loss becomes None."""
@@ -78,9 +83,7 @@ def train(
                 model.set_loss_quantile(float(quantiles[epoch]))
                 history.loss_quantiles.append(float(quantiles[epoch]))
             epoch_batches = batches[epoch if len(batches) > 1 else 0]
-            start = time.perf_counter()
-            loss = model.train_epoch(epoch_batches)
-            history.seconds.append(time.perf_counter() - start)
+            loss = history.clock.call("train_epoch", model.train_epoch, epoch_batches)
             history.losses.append(float(loss))
             history.learning_rates.append(float(rates[epoch]))
             if not math.isfinite(loss):

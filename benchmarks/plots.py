@@ -173,7 +173,7 @@ PHASES = (  # a candidate's phases, in the order they run (benchmarks/search_cel
     ("prepare_s", "prepare"),
     ("first_epoch_s", "first epoch"),
     ("later_epochs_s", "later epochs"),
-    ("eval_s", "evaluation"),
+    ("first_eval_s", "first evaluation"),
 )
 PENALTY_PAIR = ("qlearning", "qlearning-penalty")  # the same agent without and with P
 PAIR_REWARDS = {"qlearning": "accuracy", "qlearning-penalty": "accuracy - size penalty"}

@@ -133,8 +133,9 @@ SEARCH_TIMING_COLUMNS = (
     "mean_prepare_s",
     "mean_first_epoch_s",
     "mean_later_epochs_s",
-    "mean_eval_s",
+    "mean_first_eval_s",
     "median_steady_epoch_s",
+    "median_steady_eval_s",
 )
 CELL_COLUMNS = SUMMARY_COLUMNS[:7]  # workload .. preset: what names a cell
 

@@ -522,6 +522,7 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
                 seconds(t.get("first_epoch_s")),
                 seconds(t.get("steady_median_s")),
                 f"{fmt(gflops, 3)}{share}",
+                seconds(t.get("first_q_values_s")),
                 seconds(t.get("act_median_s")),
                 seconds(t.get("game_step_mean_s")),
                 seconds(t.get("replay_sample_mean_s")),
@@ -540,6 +541,7 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
         "first TD step",
         "TD step (batch 32)",
         "GFLOP/s (of ceiling)",
+        "first greedy action",
         "greedy action (batch 1)",
         "game step",
         "replay sample",
@@ -563,9 +565,11 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
             "In the speed table above, an epoch of a DQN cell is one TD step on a batch of 32 "
             "(target forward, online forward and backward, Adam). Agent steps/s: agent steps "
             "played with learning on over their wall time, everything included (acting, the "
-            "game, the replay memory, a TD step every 4 agent steps) but the first TD step "
-            "(tracing and compiling, in its own column); each agent step is 4 "
-            "emulator frames. Greedy action: the median q_values call on one observation; "
+            "game, the replay memory, a TD step every 4 agent steps) but the first call of "
+            "each agent function (tracing and compiling: the first TD step and the first "
+            "greedy action, in their own columns, and the first target sync); each agent step "
+            "is 4 emulator frames. Greedy action: the median q_values call on one observation "
+            "after the first; "
             "game step: the emulator's mean time per agent step; replay sample: rebuilding "
             "32 frame stacks and their next states. Scores are raw game scores (the agent "
             "learns from rewards clipped to [-1, 1]); running mean and max are over the last "
@@ -578,14 +582,20 @@ def dqn_blocks(records: list[Record], ceiling: float | None) -> list[Block]:
 
 def candidate_costs(record: Record) -> dict[str, Any]:
     """A search cell's mean candidate: each phase's mean seconds (``timing``), the
-    median steady epoch, the mean total, and the mean overhead, build + (first epoch -
-    steady epoch) + evaluation, each candidate's first epoch against its own steady one."""
+    median steady epoch and steady evaluation, the mean total, and the mean overhead,
+    build + (first epoch - steady epoch) + first evaluation, each candidate's first epoch
+    against its own steady one."""
     t = record.get("timing", {})
     costs = {key: t.get(f"mean_{key}") for key in (*SEARCH_PHASES, "candidate_s")}
+    if costs["first_eval_s"] is None:  # older records: one evaluation, its first call
+        costs["first_eval_s"] = t.get("mean_eval_s")
     costs["steady_s"] = t.get("median_steady_epoch_s")
+    costs["steady_eval_s"] = t.get("median_steady_eval_s")
     costs["search_s"] = t.get("search_total_s")
     overheads = [
-        c["build_s"] + (c["first_epoch_s"] - c["steady_epoch_median_s"]) + c["eval_s"]
+        c["build_s"]
+        + (c["first_epoch_s"] - c["steady_epoch_median_s"])
+        + c.get("first_eval_s", c.get("eval_s"))
         for c in record.get("candidates", [])
         if c.get("steady_epoch_median_s") is not None  # one epoch: no steady epoch to compare
     ]
@@ -623,7 +633,10 @@ def search_cost_blocks(records: list[Record]) -> list[Block]:
                 seconds(_median_cost(ok, "prepare_s")),
                 seconds(_median_cost(ok, "first_epoch_s")),
                 seconds(_median_cost(ok, "steady_s")),
-                *(seconds(_median_cost(ok, key)) for key in ("later_epochs_s", "eval_s")),
+                *(
+                    seconds(_median_cost(ok, key))
+                    for key in ("later_epochs_s", "first_eval_s", "steady_eval_s")
+                ),
                 seconds(total),
                 seconds(overhead),
                 f"{overhead / total:.0%}" if overhead is not None and total else "–",
@@ -645,7 +658,8 @@ def search_cost_blocks(records: list[Record]) -> list[Block]:
         "first epoch",
         "steady epoch",
         "later epochs",
-        "evaluation",
+        "first evaluation",
+        "steady evaluation",
         "per candidate",
         "overhead",
         "overhead share",
@@ -666,9 +680,12 @@ def search_cost_blocks(records: list[Record]) -> list[Block]:
             "mean includes it, so a search of few candidates looks dearer); prepare: moving the "
             "batches to the framework; first epoch: tracing and compiling included; steady epoch:"
             " the median over candidates of each one's median later epoch; later epochs: all "
-            "epochs after the first, summed; evaluation: predicting the validation set (compiling"
-            " the predict path included). Overhead: what a candidate costs beyond training at "
-            "steady speed, build + (first epoch - steady epoch) + evaluation, each candidate's "
+            "epochs after the first, summed; first evaluation: predicting the validation set the "
+            "first time (compiling the predict path included); steady evaluation: the median "
+            "over candidates of the same prediction repeated (a second pass for this column, "
+            "in no other). Overhead: what a candidate costs beyond training at "
+            "steady speed, build + (first epoch - steady epoch) + first evaluation, each "
+            "candidate's "
             "first epoch against its own steady epoch; its share is of the candidate's total. "
             "Search wall time: the whole search loop, agents included. × fastest: the per-"
             "candidate total over the fastest row of the variant; agents that took other paths "

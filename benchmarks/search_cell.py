@@ -3,9 +3,9 @@ the cell's backend and return its record. ``benchmarks.cell`` calls ``run_search
 for workloads whose ``driver`` is ``"search"``.
 
 The record keeps every trained candidate (``candidates``: design, parameters,
-accuracy, and its build, prepare, first-epoch, later-epochs and evaluation seconds)
-and every episode of every agent (``search_episodes``); ``timing`` holds the per-candidate
-means, ``metrics`` the best design per agent.
+accuracy, and its build, prepare, first-epoch, later-epochs, first-evaluation and
+steady-evaluation seconds) and every episode of every agent (``search_episodes``);
+``timing`` holds the per-candidate means, ``metrics`` the best design per agent.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from shared.search_space import design_from_key
 from shared.workloads import EpochData, get_workload
 from shared.workloads.search import SearchConfig
 
-PHASES = ("build_s", "prepare_s", "first_epoch_s", "later_epochs_s", "eval_s")
+# What a candidate costs the search, in the order it runs (the steady evaluation, a
+# second pass for the record, is no part of it).
+PHASES = ("build_s", "prepare_s", "first_epoch_s", "later_epochs_s", "first_eval_s")
 
 
 def config_summary(config: SearchConfig, data: EpochData) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def config_summary(config: SearchConfig, data: EpochData) -> dict[str, Any]:
 
 
 def search_timing(history: SearchHistory) -> dict[str, Any]:
-    """Per-candidate means (and totals) of each phase, over the candidates trained."""
+    """Per-candidate means (and totals) of each phase, over the candidates trained, and
+    the medians of their steady epochs and steady evaluations (first calls left out)."""
     rows = list(history.candidates.values())
     timing: dict[str, Any] = {"candidates": len(rows)}
     for phase in PHASES:
@@ -63,6 +66,8 @@ def search_timing(history: SearchHistory) -> dict[str, Any]:
         timing[f"total_{phase}"] = float(np.sum(values))
     steady = [row["steady_epoch_median_s"] for row in rows if row["steady_epoch_median_s"]]
     timing["median_steady_epoch_s"] = float(np.median(steady)) if steady else None
+    evaluations = [row["steady_eval_s"] for row in rows]
+    timing["median_steady_eval_s"] = float(np.median(evaluations)) if evaluations else None
     timing["mean_candidate_s"] = (
         sum(timing[f"total_{phase}"] for phase in PHASES) / len(rows) if rows else None
     )

@@ -1,10 +1,67 @@
-"""Summary statistics of the harness's clock readings (seconds)."""
+"""The harness's clock for calls into a framework, and summary statistics of its
+readings (seconds)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+
+Result = TypeVar("Result")
+
+
+class CallClock:
+    """Times every call into a framework, per function name, and keeps each function's
+    first call apart from the others.
+
+    A framework traces and compiles a function on its first call (torch.compile,
+    jax.jit, tf.function: seconds to a minute), so no steady or throughput figure may
+    include a first call. Every timed call of a loop goes through one clock: ``steady_s``
+    leaves the first call out by construction, and a throughput over a stretch of wall
+    time subtracts ``first_calls_s`` of that stretch.
+    """
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, list[float]] = {}
+        self._first_start: dict[str, float] = {}  # perf_counter at each first call's start
+
+    def call(self, name: str, function: Callable[..., Result], *args: Any) -> Result:
+        """``function(*args)``, timed with ``time.perf_counter`` under ``name``."""
+        start = time.perf_counter()
+        result = function(*args)
+        elapsed = time.perf_counter() - start
+        self._first_start.setdefault(name, start)
+        self._seconds.setdefault(name, []).append(elapsed)
+        return result
+
+    def all_s(self, name: str) -> list[float]:
+        """Every call's seconds in order, the first (compiling) included: the rows of a
+        record, for ``steady_summary``."""
+        return list(self._seconds.get(name, []))
+
+    def first_s(self, name: str) -> float | None:
+        """The first call's seconds (None: never called)."""
+        seconds = self._seconds.get(name)
+        return seconds[0] if seconds else None
+
+    def steady_s(self, name: str) -> list[float]:
+        """The seconds of every call after the first."""
+        return self._seconds.get(name, [])[1:]
+
+    def first_calls_s(self, since: float, until: float = float("inf")) -> float:
+        """Seconds of the first calls (of every name) that started in ``[since, until)``,
+        ``time.perf_counter`` readings."""
+        return sum(
+            self._seconds[name][0]
+            for name, start in self._first_start.items()
+            if since <= start < until
+        )
+
+    def first_fields(self) -> dict[str, float]:
+        """``first_<name>_s`` for each function called: the record's first-call fields."""
+        return {f"first_{name}_s": seconds[0] for name, seconds in self._seconds.items()}
 
 
 def steady_summary(epoch_seconds: Sequence[float], steps_per_epoch: int) -> dict[str, float]:

@@ -3,7 +3,10 @@
 Its mode picks the fault: ``ok`` trains like NumPy; ``crash`` dies in build_model;
 ``hang`` never finishes an epoch; ``nan`` returns a NaN loss from epoch 3; ``slow``
 sleeps 0.3 s per epoch; ``flaky`` trains like NumPy in the first process and dies in
-every later one (it leaves a marker file at ``$FAKE_FLAKY_MARKER``). ``register()``
+every later one (it leaves a marker file at ``$FAKE_FLAKY_MARKER``); ``slow-first``
+trains like NumPy, but each model's first ``train_epoch``, ``train_step`` and
+``predict`` sleep ``FIRST_CALL_S``, as a framework compiling them would
+(``SlowFirstCalls`` does the same to any object, a DQN agent say). ``register()``
 adds it (and a backend whose package is not installed) to the registry of the calling
 process.
 """
@@ -12,7 +15,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from backends.numpy import model as numpy_model
 from shared import registry
@@ -24,7 +29,10 @@ FAULT_MODES = {
     "nan": "NaN loss from epoch 3",
     "slow": "0.3 s per epoch",
     "flaky": "ok in the first process, dies in later ones",
+    "slow-first": "each model's first train_epoch, train_step and predict sleep",
 }
+FIRST_CALL_S = 0.3  # the slow-first mode's sleep (seconds); a test may change it
+COMPILED = ("train_epoch", "train_step", "predict")  # what slow-first makes slow at first
 
 
 def register() -> None:
@@ -66,6 +74,29 @@ class FaultyModel(numpy_model.NumpyModel):
         return super().train_epoch(batches)
 
 
+class SlowFirstCalls:
+    """``inner`` with the methods named in ``names`` sleeping ``seconds`` on their first
+    call only (each on its own), as a framework that traces and compiles them on first
+    use; every other attribute passes through."""
+
+    def __init__(self, inner: Any, names: Iterable[str], seconds: float):
+        self._inner, self._seconds = inner, seconds
+        self._names, self._called = frozenset(names), set()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if name not in self._names:
+            return attribute
+
+        def first_call_slow(*args: Any, **kwargs: Any) -> Any:
+            if name not in self._called:
+                self._called.add(name)
+                time.sleep(self._seconds)
+            return attribute(*args, **kwargs)
+
+        return first_call_slow
+
+
 def build_model(network, params, loss, optimizer, dtype, mode):
     if mode == "crash":
         raise RuntimeError("deliberate crash while building (fake backend)")
@@ -74,4 +105,5 @@ def build_model(network, params, loss, optimizer, dtype, mode):
         if marker.exists():
             raise RuntimeError("deliberate crash in a later process (fake backend)")
         marker.touch()
-    return FaultyModel(network, params, loss, optimizer, dtype, fault=mode)
+    model = FaultyModel(network, params, loss, optimizer, dtype, fault=mode)
+    return SlowFirstCalls(model, COMPILED, FIRST_CALL_S) if mode == "slow-first" else model

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.search import SearchHistory, best_by_agent, run_search
+from benchmarks.search_cell import PHASES
 from shared import registry
 from shared.digits import split_digits
 from shared.metaqnn import EpsilonSchedule
@@ -63,7 +64,7 @@ def test_the_reference_search_is_deterministic_and_caches_designs():
     assert set(keys) == set(history.candidates)  # every design proposed was trained once
     assert sum(row["cached"] for row in history.episodes) == len(keys) - len(set(keys))
     for row in history.candidates.values():
-        for phase in ("build_s", "prepare_s", "first_epoch_s", "later_epochs_s", "eval_s"):
+        for phase in (*PHASES, "steady_eval_s"):
             assert row[phase] > 0, (row["key"], phase)
         assert 0 <= row["accuracy"] <= 1 and not row["diverged"]
     for row in history.episodes:
