@@ -27,7 +27,6 @@ from benchmarks.options import (
 )
 from benchmarks.records import Cell, load_records, new_record, write_json_atomic
 from shared import registry
-from shared.cache import CACHE_DIR_ENV
 from shared.params import DTYPES
 from shared.registry import UnknownName
 from shared.specs import SpecError
@@ -356,14 +355,12 @@ PATH_OPTIONS = ("out", "compare", "run_dir", "base", "new", "checkpoint")
 
 def absolute_paths(args: argparse.Namespace) -> None:
     """Every path option made absolute, from the caller's working directory: the cells
-    run in the repository, where a relative path would point elsewhere."""
+    run in the repository, where a relative path would point elsewhere. (A relative
+    BENCH_CACHE_DIR is made absolute the same way: ``shared.cache.cache_dir``.)"""
     for name in PATH_OPTIONS:
         value = getattr(args, name, None)
         if value is not None:
             setattr(args, name, Path(os.path.abspath(value)))
-    # The cells read it too (benchmarks.runner passes it on, absolute).
-    if os.environ.get(CACHE_DIR_ENV):
-        os.environ[CACHE_DIR_ENV] = os.path.abspath(os.environ[CACHE_DIR_ENV])
 
 
 def main(argv: list[str] | None = None) -> int:
