@@ -8,20 +8,23 @@ configured, then the model is built, the data prepared, and every epoch timed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import resource
 import sys
 import time
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from benchmarks.drivers import prepare_batches, train
+from benchmarks.failures import describe_exception
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
 from benchmarks.timing import steady_summary, throughput, time_to_target
-from shared.metadata import environment
+from shared.metadata import environment, threads_in_effect
 from shared.params import Params, cast_params, init_params
 from shared.protocol import NotSupported
 from shared.workloads import EpochData, TrainingConfig, get_workload
@@ -80,6 +83,12 @@ def parity_summary(
     return summary
 
 
+def cell_environment(threads: int) -> dict[str, Any]:
+    """The record's environment block, with the thread counts each framework loaded in
+    this process reports it really uses (``threads`` is only what was asked for)."""
+    return {**environment(threads), "threads_in_effect": threads_in_effect()}
+
+
 def load_backend(backend_module: str, threads: int, seed: int) -> tuple[ModuleType, float]:
     """Import the cell's backend (and its framework), timed, then configure it; returns
     the module and the import's seconds. Every driver's cell starts with this."""
@@ -111,7 +120,7 @@ def run_cell(
         )
     except NotSupported as error:
         return new_record(
-            cell, "skipped", f"not applicable: {error}", environment=environment(threads)
+            cell, "skipped", f"not applicable: {error}", environment=cell_environment(threads)
         )
     timing["build_s"] = time.perf_counter() - start
 
@@ -130,7 +139,7 @@ def run_cell(
         "timing": timing,
         "epochs": history.rows(),
         "config": config_summary(config),
-        "environment": environment(threads),
+        "environment": cell_environment(threads),
     }
     if history.diverged_at is not None:
         fields["peak_rss_mb"] = peak_rss_mb()
@@ -150,15 +159,8 @@ def run_cell(
     return new_record(cell, "ok", **fields)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cell", required=True, help="the cell as JSON")
-    parser.add_argument("--out", required=True, type=Path, help="record file to write")
-    parser.add_argument("--threads", required=True, type=int)
-    parser.add_argument("--backend-module", required=True, help="from the registry")
-    parser.add_argument("--progress", type=Path, help="file to report epochs to")
-    args = parser.parse_args(argv)
-    cell = Cell(**json.loads(args.cell))
+def run_any_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
+    """The record of ``cell``, run by its workload's driver."""
     driver = get_workload(cell.workload).driver
     if driver == "dqn":
         from benchmarks.dqn_cell import run_dqn_cell
@@ -172,7 +174,35 @@ def main(argv: list[str] | None = None) -> int:
         record["peak_rss_mb"] = peak_rss_mb()
     else:
         record = run_cell(cell, args.threads, args.backend_module, args.progress)
-    write_json_atomic(args.out, record)
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status 0 with the cell's record written; 1 when the cell crashed, with a
+    failed record whose reason is the exception (the traceback goes to stderr, the
+    cell's log), so the runner and the report show why it failed."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cell", required=True, help="the cell as JSON")
+    parser.add_argument("--out", required=True, type=Path, help="record file to write")
+    parser.add_argument("--threads", required=True, type=int)
+    parser.add_argument("--backend-module", required=True, help="from the registry")
+    parser.add_argument("--progress", type=Path, help="file to report epochs to")
+    args = parser.parse_args(argv)
+    cell = Cell(**json.loads(args.cell))
+    try:
+        write_json_atomic(args.out, run_any_cell(cell, args))
+    except Exception as error:
+        traceback.print_exc()
+        failed = new_record(
+            cell,
+            "failed",
+            describe_exception(error),
+            environment=cell_environment(args.threads),
+            peak_rss_mb=peak_rss_mb(),
+        )
+        with contextlib.suppress(OSError):  # the runner then reads the reason from the log
+            write_json_atomic(args.out, failed)
+        return 1
     return 0
 
 

@@ -7,12 +7,24 @@ status 2 and the list of valid ones, and no framework is ever imported for it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import sys
 import time
 from pathlib import Path
 
+from benchmarks.options import (
+    MAX_REPEATS,
+    BadInput,
+    WriteFailed,
+    check_count,
+    check_output_folder,
+    check_positive,
+    check_threads,
+    parse_seeds,
+    usable_cpus,
+)
 from benchmarks.records import Cell, load_records, new_record, write_json_atomic
 from shared import registry
 from shared.params import DTYPES
@@ -20,40 +32,24 @@ from shared.registry import UnknownName
 from shared.specs import SpecError
 from shared.workloads import PRESETS, WORKLOADS, get_workload
 
+EXIT_FAILED = 1  # a cell failed, or the results could not be written
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
-class BadInput(ValueError):
-    """Invalid command-line input; the message says what is valid."""
-
-
 def _names(text: str, kind: str, valid: list[str]) -> list[str]:
-    """Comma-separated names, or 'all'; raises UnknownName for a name not in ``valid``."""
+    """Comma-separated names, or 'all', each once (a repeated name runs its cells once);
+    raises UnknownName for a name not in ``valid``."""
     if text == "all":
         return list(valid)
-    names = [name.strip() for name in text.split(",") if name.strip()]
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
     if not names:
         raise BadInput(f"no {kind} given; valid: {', '.join(valid)}")
     for name in names:
         if name not in valid:
             raise UnknownName(kind, name, valid)
     return names
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``0,1,5`` or ``0-9`` (inclusive) or a mix: ``0-3,7``."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            low, _, high = part.partition("-")
-            seeds.extend(range(int(low), int(high or low) + 1))
-    except ValueError:
-        raise BadInput(f"--seeds must look like 0,1,2 or 0-9, got {text!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise BadInput(f"--seeds needs non-negative seeds, got {text!r}")
-    return sorted(set(seeds))
 
 
 MODE_POLICIES = ("auto", "default", "all")
@@ -100,7 +96,8 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
             "nothing to run: no requested backend supports the requested "
             "workloads, modes and dtypes"
         )
-    return cells, not_applicable
+    # each cell once, whatever overlaps the lists had
+    return list(dict.fromkeys(cells)), list(dict.fromkeys(not_applicable))
 
 
 def _modes(
@@ -152,29 +149,60 @@ def command_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_run(args: argparse.Namespace) -> int:
-    if args.threads < 1:
-        raise BadInput(f"--threads must be >= 1, got {args.threads}")
-    if args.timeout is not None and args.timeout <= 0:
-        raise BadInput(f"--timeout must be positive, got {args.timeout}")
-    if args.repeats < 1:
-        raise BadInput(f"--repeats must be >= 1, got {args.repeats}")
+def check_run_options(args: argparse.Namespace) -> None:
+    check_threads(args.threads)
+    if args.timeout is not None:
+        check_positive(args.timeout, "--timeout")
+    check_count(args.repeats, "--repeats", MAX_REPEATS)
     if args.resume and args.out is None:
         raise BadInput("--resume needs --out DIR, the run to finish")
+
+
+def command_run(args: argparse.Namespace) -> int:
+    check_run_options(args)
+    cells, not_applicable = plan(args)
+    out_dir = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
+    check_output_folder(out_dir, "--out")
     if args.compare is not None:
         _check_run_dir(args.compare)
-    cells, not_applicable = plan(args)
-    # Imported here: planning and validation above never load the harness's heavy parts.
-    from benchmarks.report import write_report
-    from benchmarks.runner import RunOptions, run_cells
-
-    out_dir = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
-    options = RunOptions(out_dir, args.threads, args.timeout, args.resume, args.repeats)
+        planned = [*cells, *(cell for cell, _ in not_applicable)]
+        _check_cells_in_common(args.compare, out_dir, [c.to_dict() for c in planned])
     print(
         f"{len(cells)} cells -> {out_dir}"
         + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
         flush=True,
     )
+    try:
+        records, report = _run_and_report(args, cells, not_applicable, out_dir)
+    except OSError as error:
+        raise WriteFailed(
+            f"the run stopped: {error}; the cells finished before it are kept in {out_dir}"
+        ) from None
+    counts = {s: sum(r["status"] == s for r in records) for s in {r["status"] for r in records}}
+    print(f"done: {counts}; report: {report}")
+    if args.compare is not None:
+        from benchmarks.compare import compare_runs, format_changes
+
+        comparison = compare_runs(args.compare, out_dir)
+        if comparison.compared == 0:  # the records on disk differ from the plan
+            raise BadInput(f"{args.compare} and {out_dir} have no cell in common")
+        print(format_changes(comparison, args.compare, out_dir))
+    return EXIT_FAILED if counts.get("failed") or counts.get("timeout") else 0
+
+
+def _run_and_report(
+    args: argparse.Namespace,
+    cells: list[Cell],
+    not_applicable: list[tuple[Cell, str]],
+    out_dir: Path,
+) -> tuple[list[dict], Path]:
+    """Run the matrix into ``out_dir`` and write its report; the report is written on an
+    interruption too (it lists what finished)."""
+    # Imported here: planning and validation never load the harness's heavy parts.
+    from benchmarks.report import write_report
+    from benchmarks.runner import RunOptions, run_cells
+
+    options = RunOptions(out_dir, args.threads, args.timeout, args.resume, args.repeats)
     for cell, reason in not_applicable:
         write_json_atomic(
             out_dir / cell.file_name, new_record(cell, "skipped", f"not applicable: {reason}")
@@ -188,22 +216,18 @@ def command_run(args: argparse.Namespace) -> int:
     }
     try:
         records = run_cells(cells, options, run_info)
-    finally:
-        report = write_report(out_dir)
-    counts = {s: sum(r["status"] == s for r in records) for s in {r["status"] for r in records}}
-    print(f"done: {counts}; report: {report}")
-    if args.compare is not None:
-        from benchmarks.compare import compare_runs, format_changes
-
-        print(format_changes(compare_runs(args.compare, out_dir), args.compare, out_dir))
-    return 1 if counts.get("failed") or counts.get("timeout") else 0
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):  # the interruption is what must be reported
+            write_report(out_dir)
+        raise
+    return records, write_report(out_dir)
 
 
 def measure_ceilings(threads: int) -> list[dict]:
-    """The fp32 GEMM ceiling at the run's thread count and at every logical CPU."""
+    """The fp32 GEMM ceiling at the run's thread count and at every CPU it may use."""
     from benchmarks.ceiling import measure_in_subprocess
 
-    counts = sorted({threads, os.cpu_count() or threads})
+    counts = sorted({threads, usable_cpus()})
     print(
         f"measuring the fp32 GEMM ceiling with {' and '.join(map(str, counts))} thread(s)",
         flush=True,
@@ -215,7 +239,11 @@ def command_report(args: argparse.Namespace) -> int:
     from benchmarks.report import write_report
 
     _check_run_dir(args.run_dir)
-    print(write_report(args.run_dir))
+    check_output_folder(args.run_dir, "the run folder")
+    try:
+        print(write_report(args.run_dir))
+    except OSError as error:
+        raise WriteFailed(f"the report of {args.run_dir} was not written: {error}") from None
     return 0
 
 
@@ -224,64 +252,31 @@ def _check_run_dir(path: Path) -> None:
         raise BadInput(f"{path} holds no cell records")
 
 
+def _check_cells_in_common(base: Path, new: Path, new_cells: list[dict]) -> None:
+    """BadInput unless the run in ``base`` shares a cell with ``new_cells``."""
+    from benchmarks.compare import cell_key
+
+    if not {cell_key(r) for r in load_records(base)} & {cell_key(c) for c in new_cells}:
+        raise BadInput(f"{base} and {new} have no cell in common")
+
+
 def command_compare(args: argparse.Namespace) -> int:
     from benchmarks.compare import compare_runs, format_changes
 
-    if not args.threshold > 0:
-        raise BadInput(f"--threshold must be positive, got {args.threshold}")
+    check_positive(args.threshold, "--threshold")
     _check_run_dir(args.base)
     _check_run_dir(args.new)
+    _check_cells_in_common(args.base, args.new, load_records(args.new))
     comparison = compare_runs(args.base, args.new, args.threshold)
-    if comparison.compared == 0:
-        raise BadInput(f"{args.base} and {args.new} have no cell in common")
     print(format_changes(comparison, args.base, args.new))
-    return 1 if comparison.changes and args.fail_on_change else 0
+    return EXIT_FAILED if comparison.changes and args.fail_on_change else 0
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
     """Play episodes with a DQN checkpoint's online network on any backend."""
-    from benchmarks.dqn import load_checkpoint
+    from benchmarks.dqn_evaluate import evaluate_command
 
-    if not args.checkpoint.is_file():
-        raise BadInput(f"{args.checkpoint}: no such checkpoint file")
-    if args.episodes < 1:
-        raise BadInput(f"--episodes must be >= 1, got {args.episodes}")
-    if args.epsilon is not None and not 0 <= args.epsilon <= 1:
-        raise BadInput(f"--epsilon must be in [0, 1], got {args.epsilon}")
-    info = registry.get(args.backend)
-    if not info.runs("dqn"):
-        raise BadInput(f"{info.name} does not run the dqn workload")
-    mode = args.mode or info.modes_for("dqn")[0]
-    if mode not in info.modes_for("dqn"):
-        raise UnknownName(f"mode of {info.name} for dqn", mode, info.modes_for("dqn"))
-    if args.dtype not in info.dtypes:
-        raise UnknownName(f"dtype of {info.name}", args.dtype, info.dtypes)
-    missing = registry.missing_packages(info.name)
-    if missing:
-        raise BadInput(f"{info.name} needs {', '.join(missing)}, not installed")
-    try:
-        online, _, meta = load_checkpoint(args.checkpoint)
-        trained = meta["cell"]
-    except (OSError, ValueError, KeyError) as error:
-        raise BadInput(f"{args.checkpoint} is not a DQN checkpoint: {error}") from None
-    from benchmarks.dqn_evaluate import evaluate_checkpoint
-
-    summary = evaluate_checkpoint(
-        online,
-        trained,
-        info.name,
-        mode,
-        args.dtype,
-        args.episodes,
-        args.epsilon,
-        args.seed,
-        args.threads,
-    )
-    summary["checkpoint"] = str(args.checkpoint)
-    if args.out is not None:
-        write_json_atomic(args.out, summary)
-        print(f"written: {args.out}")
-    return 0
+    return evaluate_command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -355,9 +350,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PATH_OPTIONS = ("out", "compare", "run_dir", "base", "new", "checkpoint")
+
+
+def absolute_paths(args: argparse.Namespace) -> None:
+    """Every path option made absolute, from the caller's working directory: the cells
+    run in the repository, where a relative path would point elsewhere. (A relative
+    BENCH_CACHE_DIR is made absolute the same way: ``shared.cache.cache_dir``.)"""
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(args, name, Path(os.path.abspath(value)))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0: done; 1: a cell failed or timed out, ``compare --fail-on-change``
+    found a change, or files could not be written; 2: bad input (nothing was run);
+    130: interrupted."""
     args = build_parser().parse_args(argv)
     try:
+        absolute_paths(args)
         if getattr(args, "preset", PRESETS[0]) not in PRESETS:
             raise UnknownName("preset", args.preset, PRESETS)
         handler = {
@@ -371,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownName, BadInput) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except WriteFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(
             "interrupted: every finished cell is kept; finish the run with "

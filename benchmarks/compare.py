@@ -11,7 +11,8 @@ epoch noise only, and the output says so.
 
 A final metric has moved when it differs by more than a relative 1e-6 (runs are
 seeded: the same code gives the same numbers). A status change (ok -> failed, ...)
-always counts.
+always counts, and so does a cell that only one of the runs has: a cell missing from
+NEW is a result lost, one missing from BASE a result nothing vouches for.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ class Change:
 @dataclass
 class Comparison:
     changes: list[Change] = field(default_factory=list)
-    compared: int = 0
+    compared: int = 0  # cells in both runs
+    only_base: int = 0  # cells missing from NEW
+    only_new: int = 0  # cells missing from BASE
     notes: list[str] = field(default_factory=list)
 
 
-def _key(record: Record) -> tuple:
+def cell_key(record: Record) -> tuple:
+    """What names a cell, from a record or ``Cell.to_dict()``."""
     # The preset is part of the cell: the same variant at another size is another result.
     keys = ("workload", "variant", "backend", "mode", "dtype", "seed", "preset")
     return tuple(record[k] for k in keys)
@@ -112,11 +116,16 @@ def metric_changes(base: Record, new: Record) -> list[Change]:
 
 def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comparison:
     """The changes between two runs, with notes on what limits the comparison."""
-    base = {_key(r): r for r in load_records(base_dir)}
-    new = {_key(r): r for r in load_records(new_dir)}
+    base = {cell_key(r): r for r in load_records(base_dir)}
+    new = {cell_key(r): r for r in load_records(new_dir)}
     common = sorted(set(base) & set(new))
     spread = pooled_spread([*base.values(), *new.values()])
-    result = Comparison(compared=len(common), notes=_notes(base_dir, new_dir, spread))
+    result = Comparison(
+        compared=len(common),
+        only_base=len(set(base) - set(new)),
+        only_new=len(set(new) - set(base)),
+        notes=_notes(base_dir, new_dir, spread),
+    )
     for key in common:
         before, after = base[key], new[key]
         if before["status"] != after["status"]:
@@ -129,7 +138,21 @@ def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comp
         change = time_change(before, after, threshold, spread)
         result.changes += [change] if change else []
         result.changes += metric_changes(before, after)
+    result.changes += one_sided_changes(base, new)
     return result
+
+
+def one_sided_changes(base: dict[tuple, Record], new: dict[tuple, Record]) -> list[Change]:
+    """A change for each cell only one run has (its status in that run)."""
+    changes = [
+        Change(_label(base[key]), "missing from NEW", f"{base[key]['status']} in BASE")
+        for key in sorted(set(base) - set(new))
+    ]
+    changes += [
+        Change(_label(new[key]), "missing from BASE", f"{new[key]['status']} in NEW")
+        for key in sorted(set(new) - set(base))
+    ]
+    return changes
 
 
 def _notes(base_dir: Path, new_dir: Path, spread: np.ndarray) -> list[str]:
@@ -155,7 +178,13 @@ def _notes(base_dir: Path, new_dir: Path, spread: np.ndarray) -> list[str]:
 
 
 def format_changes(comparison: Comparison, base: Path, new: Path) -> str:
-    lines = [f"compared {comparison.compared} cells: {base} -> {new}"]
+    one_sided = [
+        f"{count} only in {side}"
+        for count, side in ((comparison.only_base, "BASE"), (comparison.only_new, "NEW"))
+        if count
+    ]
+    extra = f" ({', '.join(one_sided)})" if one_sided else ""
+    lines = [f"compared {comparison.compared} cells: {base} -> {new}{extra}"]
     lines += [f"note: {note}" for note in comparison.notes]
     changes = comparison.changes
     if not changes:

@@ -18,6 +18,8 @@ import gc
 import json
 import math
 import time
+import zipfile
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,9 +30,10 @@ import numpy as np
 
 from benchmarks.timing import CallClock
 from shared.atari import AtariGame, FrameStack
-from shared.params import Params, rng_for
+from shared.params import Params, check_params, rng_for
 from shared.protocol import QAgent
 from shared.replay import ReplayMemory
+from shared.specs import Network, SpecError
 from shared.td import TDBatch
 from shared.workloads.dqn import REWARD_CLIP, DQNConfig
 
@@ -235,13 +238,66 @@ def save_checkpoint(path: Path, online: Params, target: Params, meta: dict[str, 
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path) -> tuple[Params, Params, dict[str, Any]]:
-    """``(online, target, meta)`` from ``save_checkpoint``'s file."""
-    with np.load(path) as data:
-        meta = json.loads(data["meta"].tobytes().decode())
-        online = {k.split("/", 1)[1]: data[k].copy() for k in data.files if k.startswith("online/")}
-        target = {k.split("/", 1)[1]: data[k].copy() for k in data.files if k.startswith("target/")}
+class BadCheckpoint(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and the fault."""
+
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # how an .npz (an empty one) starts
+CHECKPOINT_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def load_checkpoint(
+    path: Path, network: Network | None = None
+) -> tuple[Params, Params, dict[str, Any]]:
+    """``(online, target, meta)`` from ``save_checkpoint``'s file (``target`` may be
+    empty: presets without periodic checkpoints keep the online weights alone).
+
+    Raises BadCheckpoint, naming ``path``, for a file that is not one: not an ``.npz``,
+    truncated or corrupt, without its ``meta`` (JSON object) or online weights, or, when
+    ``network`` is given, with weights whose names or shapes are not the network's."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4)
+        if start not in ZIP_MAGIC:  # else np.load's complaint is about pickles
+            raise BadCheckpoint(f"{path} is not a DQN checkpoint: not an .npz (zip) file")
+        with np.load(path, allow_pickle=False) as data:
+            if "meta" not in data.files:
+                raise BadCheckpoint(f"{path} is not a DQN checkpoint: it has no 'meta' array")
+            meta = json.loads(data["meta"].tobytes().decode())
+            weights = {key: data[key].copy() for key in data.files if key != "meta"}
+    except CHECKPOINT_READ_ERRORS as error:
+        if isinstance(error, BadCheckpoint):
+            raise
+        raise BadCheckpoint(
+            f"{path} is not a DQN checkpoint: damaged or truncated "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    online = {k.split("/", 1)[1]: v for k, v in weights.items() if k.startswith("online/")}
+    target = {k.split("/", 1)[1]: v for k, v in weights.items() if k.startswith("target/")}
+    if not isinstance(meta, dict):
+        raise BadCheckpoint(f"{path}: its 'meta' is not a JSON object")
+    if not online:
+        raise BadCheckpoint(f"{path} holds no online weights (arrays: {', '.join(weights)})")
+    if network is not None:
+        check_checkpoint_params(path, network, online, target)
     return online, target, meta
+
+
+def check_checkpoint_params(path: Path, network: Network, online: Params, target: Params) -> None:
+    """Raise BadCheckpoint unless both networks' weights have ``network``'s names and shapes
+    (an empty ``target``, not saved, passes)."""
+    for which, params in (("online", online), ("target", target)):
+        if which == "target" and not params:
+            continue
+        try:
+            check_params(network, params)
+            for name, value in params.items():
+                if not np.issubdtype(value.dtype, np.floating):
+                    raise SpecError(f"{name} holds {value.dtype} values, not floats")
+        except SpecError as error:
+            raise BadCheckpoint(
+                f"{path}: its {which} weights do not fit the network: {error}"
+            ) from None
 
 
 def restore(agent: QAgent, online: Params, target: Params) -> None:

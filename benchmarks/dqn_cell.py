@@ -13,12 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cell import load_backend
-from benchmarks.dqn import DQNHistory, load_checkpoint, play, restore, save_checkpoint
+from benchmarks.cell import cell_environment, load_backend
+from benchmarks.dqn import (
+    BadCheckpoint,
+    DQNHistory,
+    load_checkpoint,
+    play,
+    restore,
+    save_checkpoint,
+)
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record
 from benchmarks.timing import steady_summary, throughput
-from shared.metadata import environment
 from shared.params import Params, cast_params, init_params
 from shared.protocol import NotSupported
 from shared.tolerances import TD_PARITY_STEPS
@@ -153,6 +159,30 @@ def parity_summary(
     return summary
 
 
+def _is_episode_row(row: Any) -> bool:
+    return isinstance(row, dict) and isinstance(row.get("score"), int | float)
+
+
+def resume_state(
+    path: Path, cell: Cell, config: DQNConfig
+) -> tuple[Params, Params, int, list[dict[str, Any]]]:
+    """``(online, target, agent_steps, episodes)`` of the cell's checkpoint, to resume
+    from. Raises BadCheckpoint for a file that is damaged, holds another network or
+    another cell's progress: resuming from it would report a run that never happened."""
+    try:
+        online, target, meta = load_checkpoint(path, config.network)
+        if meta.get("cell") != cell.to_dict():
+            raise BadCheckpoint(f"{path} belongs to another cell: {meta.get('cell')!r}")
+        steps, episodes = meta.get("agent_steps"), meta.get("episodes")
+        if not (isinstance(steps, int) and 0 <= steps <= config.agent_steps):
+            raise BadCheckpoint(f"{path} records {steps!r} agent steps of {config.agent_steps}")
+        if not isinstance(episodes, list) or not all(_is_episode_row(e) for e in episodes):
+            raise BadCheckpoint(f"{path} holds no episode log (rows with a score)")
+    except BadCheckpoint as error:
+        raise BadCheckpoint(f"{error}; delete it to run the cell from its start") from None
+    return online, target, steps, episodes
+
+
 def run_dqn_cell(
     cell: Cell,
     threads: int,
@@ -174,16 +204,15 @@ def run_dqn_cell(
         )
     except NotSupported as error:
         return new_record(
-            cell, "skipped", f"not applicable: {error}", environment=environment(threads)
+            cell, "skipped", f"not applicable: {error}", environment=cell_environment(threads)
         )
     timing["build_s"] = time.perf_counter() - start
 
     path = checkpoint_path(record_path)
     first_step, history = 0, DQNHistory()
     if path.exists():
-        online, target, meta = load_checkpoint(path)
+        online, target, first_step, history.episodes = resume_state(path, cell, config)
         restore(agent, online, target or online)
-        first_step, history.episodes = meta["agent_steps"], meta["episodes"]
 
     def checkpoint(step: int, so_far: DQNHistory) -> None:
         meta = {"cell": cell.to_dict(), "agent_steps": step, "episodes": so_far.episodes}
@@ -213,7 +242,7 @@ def run_dqn_cell(
         "config": config_summary(config),
         "checkpoint": path.name,
         "resumed_from_step": first_step or None,
-        "environment": environment(threads),
+        "environment": cell_environment(threads),
     }
     if cell.seed == 0:  # once per configuration, after everything timed
         fields["parity"] = parity_summary(backend, backend_module, config, history, params, cell)

@@ -3,14 +3,55 @@ on any backend (the canonical layout makes every checkpoint load everywhere)."""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.dqn import evaluate
+from benchmarks.dqn import BadCheckpoint, check_checkpoint_params, evaluate, load_checkpoint
+from benchmarks.options import (
+    MAX_EPISODES,
+    BadInput,
+    WriteFailed,
+    check_count,
+    check_output_file,
+    check_probability,
+    check_seed,
+    check_threads,
+)
+from benchmarks.records import write_json_atomic
 from shared import registry
 from shared.params import Params, cast_params
-from shared.workloads import get_workload
+from shared.registry import UnknownName
+from shared.workloads import PRESETS, WORKLOADS, get_workload
+from shared.workloads.dqn import DQNConfig
+
+
+def trained_config(path: Path, trained: Any) -> DQNConfig:
+    """The DQN settings of the cell a checkpoint's meta names; BadCheckpoint when it
+    names no DQN cell this suite knows."""
+    if not isinstance(trained, dict):
+        raise BadCheckpoint(f"{path}: its meta names no trained cell")
+    name, variant, preset = (trained.get(key) for key in ("workload", "variant", "preset"))
+    workload = WORKLOADS.get(name) if isinstance(name, str) else None
+    if workload is None or workload.driver != "dqn":
+        raise BadCheckpoint(f"{path}: trained on {name!r}, which is not a DQN workload")
+    if variant not in workload.variants or preset not in PRESETS:
+        raise BadCheckpoint(
+            f"{path}: its cell names variant {variant!r} at preset {preset!r}, which "
+            f"{workload.name} does not have"
+        )
+    return workload.dqn_config(variant, preset)
+
+
+def read_checkpoint(path: Path) -> tuple[Params, dict[str, Any]]:
+    """``(online weights, trained cell)`` of a checkpoint ``evaluate`` can play; raises
+    BadCheckpoint, naming the file and the fault, for anything else."""
+    online, _, meta = load_checkpoint(path)
+    trained = meta.get("cell")
+    check_checkpoint_params(path, trained_config(path, trained).network, online, {})
+    return online, trained
 
 
 def evaluate_checkpoint(
@@ -42,8 +83,8 @@ def evaluate_checkpoint(
         config.td,
     )
     print(
-        f"evaluating {trained['backend']}:{trained['mode']}'s checkpoint on {backend}:{mode} "
-        f"{dtype}: {episodes} episodes, epsilon {epsilon}, seed {seed}",
+        f"evaluating {trained.get('backend')}:{trained.get('mode')}'s checkpoint on "
+        f"{backend}:{mode} {dtype}: {episodes} episodes, epsilon {epsilon}, seed {seed}",
         flush=True,
     )
     results = evaluate(agent, config, episodes, epsilon, seed)
@@ -72,3 +113,60 @@ def evaluate_checkpoint(
         f"(min {summary['score_min']:g}, max {summary['score_max']:g})"
     )
     return summary
+
+
+def check_evaluate_options(args: argparse.Namespace) -> str:
+    """Every option of ``evaluate``, checked; returns the mode to play in."""
+    if not args.checkpoint.is_file():
+        raise BadInput(f"{args.checkpoint}: no such checkpoint file")
+    check_count(args.episodes, "--episodes", MAX_EPISODES)
+    if args.epsilon is not None:
+        check_probability(args.epsilon, "--epsilon")
+    check_seed(args.seed)
+    check_threads(args.threads)
+    info = registry.get(args.backend)
+    if not info.runs("dqn"):
+        raise BadInput(f"{info.name} does not run the dqn workload")
+    mode = args.mode or info.modes_for("dqn")[0]
+    if mode not in info.modes_for("dqn"):
+        raise UnknownName(f"mode of {info.name} for dqn", mode, info.modes_for("dqn"))
+    if args.dtype not in info.dtypes:
+        raise UnknownName(f"dtype of {info.name}", args.dtype, info.dtypes)
+    missing = registry.missing_packages(info.name)
+    if missing:
+        raise BadInput(f"{info.name} needs {', '.join(missing)}, not installed")
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+        if args.out.resolve() == args.checkpoint.resolve():
+            raise BadInput(f"--out {args.out} is the checkpoint itself")
+    return mode
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``python -m benchmarks evaluate``: options checked (BadInput), the checkpoint read
+    (BadInput naming the file and the fault), the episodes played and the summary
+    written to ``--out`` (WriteFailed when it cannot be)."""
+    mode = check_evaluate_options(args)
+    try:
+        online, trained = read_checkpoint(args.checkpoint)
+    except BadCheckpoint as error:
+        raise BadInput(str(error)) from None
+    summary = evaluate_checkpoint(
+        online,
+        trained,
+        registry.get(args.backend).name,
+        mode,
+        args.dtype,
+        args.episodes,
+        args.epsilon,
+        args.seed,
+        args.threads,
+    )
+    summary["checkpoint"] = str(args.checkpoint)
+    if args.out is not None:
+        try:
+            write_json_atomic(args.out, summary)
+        except OSError as error:
+            raise WriteFailed(f"the summary (printed above) was not written: {error}") from None
+        print(f"written: {args.out}")
+    return 0

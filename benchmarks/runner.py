@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.compare import metric_unchanged
+from benchmarks.failures import failure_reason
 from benchmarks.progress import LiveStatus, read_epoch
 from benchmarks.records import Cell, new_record, process_steady_seconds, write_json_atomic
 from benchmarks.stats import center
 from benchmarks.timing import throughput
 from shared import registry
+from shared.cache import CACHE_DIR_ENV, cache_dir
 from shared.metadata import REPO_ROOT, environment
 from shared.workloads import get_workload
 
@@ -85,19 +87,21 @@ def _spawn(
         "--cell",
         json.dumps(cell.to_dict()),
         "--out",
-        str(record_path),
+        str(record_path.absolute()),  # the cell's working directory is the repository
         "--threads",
         str(options.threads),
         "--backend-module",
         info.module,
         "--progress",
-        str(progress_path(options)),
+        str(progress_path(options).absolute()),
     ]
     env = {
         **os.environ,
         **thread_environment(options.threads),
         **info.env,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        # Absolute: the cell runs in the repository, where a relative one would land.
+        CACHE_DIR_ENV: str(cache_dir()),
     }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
@@ -119,7 +123,7 @@ def _spawn(
             _kill_group(process)
             raise
     if returncode != 0:
-        return "failed", f"exit status {returncode}"
+        return "failed", failure_reason(record_path, log_path, returncode)
     if not record_path.exists():
         return "failed", "the cell exited 0 but wrote no record"
     return "done", ""

@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cell import load_backend
+from benchmarks.cell import cell_environment, load_backend
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record
 from benchmarks.search import SearchHistory, best_by_agent, run_search
 from shared.digits import split_digits
-from shared.metadata import environment
 from shared.params import cast_params, init_params
 from shared.protocol import NotSupported
 from shared.search_space import design_from_key
@@ -154,7 +153,7 @@ def run_search_cell(
         )
     except NotSupported as error:
         return new_record(
-            cell, "skipped", f"not applicable: {error}", environment=environment(threads)
+            cell, "skipped", f"not applicable: {error}", environment=cell_environment(threads)
         )
     timing["search_total_s"] = time.perf_counter() - start
     timing.update(search_timing(history))
@@ -166,7 +165,7 @@ def run_search_cell(
         "metrics": search_metrics(history, best),
         "best": best,
         "config": config_summary(config, data),
-        "environment": environment(threads),
+        "environment": cell_environment(threads),
     }
     if cell.seed == 0:  # once per configuration, after everything timed
         fields["parity"] = parity_summary(backend, backend_module, config, history, data, cell)

@@ -5,7 +5,9 @@ moves it), named by a hash of the key. Each file stores the key itself and a SHA
 checksum of every array (dtype, shape and bytes). A file that cannot be read, holds
 another key, or fails a checksum is reported on stderr and regenerated, never used.
 Files are written to a temporary name and renamed, so a crash mid-write leaves no
-partial file under the real name.
+partial file under the real name; a file that cannot be written at all (full disk) is
+reported and the arrays used uncached. ``run`` refuses an unwritable cache folder
+before it starts (``check_writable``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from shared.metadata import REPO_ROOT
+from shared.paths import unwritable_reason
+from shared.specs import SpecError
 
 CACHE_DIR_ENV = "BENCH_CACHE_DIR"
 FORMAT_VERSION = 1
@@ -31,7 +35,20 @@ Arrays = dict[str, np.ndarray]
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache")
+    """The cache folder, absolute: a relative ``BENCH_CACHE_DIR`` is taken from the
+    working directory of the process that reads it first (the runner passes the
+    absolute path on to its cells, which run in the repository)."""
+    return Path(os.path.abspath(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache"))
+
+
+def check_writable() -> None:
+    """Raise SpecError unless new cache files can be written (checked before a run
+    whose cells use the cache; nothing is created)."""
+    reason = unwritable_reason(cache_dir())
+    if reason:
+        raise SpecError(
+            f"the dataset cache {cache_dir()} {reason}; set {CACHE_DIR_ENV} to a writable folder"
+        )
 
 
 def canonical_key(key: Mapping[str, Any]) -> str:
@@ -101,5 +118,8 @@ def cached_arrays(kind: str, key: Mapping[str, Any], build: Callable[[], Arrays]
         except CorruptCache as reason:
             print(f"dataset cache {path} is not usable ({reason}); regenerating", file=sys.stderr)
     arrays = build()
-    write_atomic(path, key, arrays)
+    try:
+        write_atomic(path, key, arrays)
+    except OSError as error:  # the arrays are right; only later cells lose the shortcut
+        print(f"dataset cache {path} could not be written ({error}); not cached", file=sys.stderr)
     return arrays

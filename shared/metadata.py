@@ -11,6 +11,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASE_DISTRIBUTIONS = ("numpy", "matplotlib", "gymnasium", "ale-py", "scikit-learn")
@@ -21,6 +22,7 @@ THREAD_VARIABLES = (
     "TF_NUM_INTRAOP_THREADS",
     "TF_NUM_INTEROP_THREADS",
     "XLA_FLAGS",
+    "NPROC",
 )
 
 
@@ -71,6 +73,53 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def _native_pools() -> list[dict[str, Any]] | str:
+    """BLAS and OpenMP pools loaded in this process (threadpoolctl, which scikit-learn
+    brings; without it, what the environment variables asked is all there is)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "threadpoolctl is not installed"
+    return [
+        {"library": info.get("internal_api"), "threads": info.get("num_threads")}
+        for info in threadpoolctl.threadpool_info()
+    ]
+
+
+def _framework_threads() -> dict[str, Any]:
+    """Thread counts read back from every framework this process has already imported."""
+    found: dict[str, Any] = {}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        found["torch"] = {
+            "intra_op": torch.get_num_threads(),
+            "inter_op": torch.get_num_interop_threads(),
+        }
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:  # 0 means TensorFlow's default: one thread per core
+        found["tensorflow"] = {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        }
+    if "jax" in sys.modules:  # XLA has no API to read its pools back: what it read
+        found["jax"] = {name: os.environ.get(name) for name in ("NPROC", "XLA_FLAGS")}
+    return found
+
+
+def threads_in_effect() -> dict[str, Any]:
+    """What the frameworks loaded in this process really use, read back from them (it
+    imports none): ``native_pools`` lists BLAS and OpenMP libraries with their thread
+    counts, then one entry per framework (torch, tensorflow, jax). A reading that fails
+    is recorded as its error, never raised: the record matters more."""
+    found: dict[str, Any] = {}
+    for name, read in (("native_pools", _native_pools), ("frameworks", _framework_threads)):
+        try:
+            found[name] = read()
+        except Exception as error:
+            found[name] = f"unreadable: {type(error).__name__}: {error}"
+    return found
+
+
 def environment(threads: int) -> dict:
     """The environment block every record carries."""
     return {
@@ -78,6 +127,7 @@ def environment(threads: int) -> dict:
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "threads": threads,
         "thread_env": {name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ},
         "versions": distribution_versions(),

@@ -281,7 +281,10 @@ def samples(
 def available_memory_bytes() -> int:
     """Memory the process may use: ``BENCH_MEMORY_BYTES`` when set, else MemAvailable."""
     if os.environ.get(MEMORY_ENV):
-        return int(os.environ[MEMORY_ENV])
+        text = os.environ[MEMORY_ENV]
+        if not text.strip().isdigit() or int(text) < 1:
+            raise SpecError(f"{MEMORY_ENV} must be a whole number of bytes above 0, got {text!r}")
+        return int(text)
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):

@@ -1,6 +1,7 @@
 """A backend that misbehaves on purpose, to test how the harness records faults.
 
-Its mode picks the fault: ``ok`` trains like NumPy; ``crash`` dies in build_model;
+Its mode picks the fault: ``ok`` trains like NumPy; ``crash`` dies in build_model (a
+supervised cell, every candidate of a search) and in build_agent (a DQN cell);
 ``hang`` never finishes an epoch; ``nan`` returns a NaN loss from epoch 3; ``slow``
 sleeps 0.3 s per epoch; ``flaky`` trains like NumPy in the first process and dies in
 every later one (it leaves a marker file at ``$FAKE_FLAKY_MARKER``); ``slow-first``
@@ -19,12 +20,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from backends.numpy import agent as numpy_agent
 from backends.numpy import model as numpy_model
 from shared import registry
 
 FAULT_MODES = {
     "ok": "trains like NumPy",
-    "crash": "dies in build_model",
+    "crash": "dies in build_model and build_agent",
     "hang": "never finishes an epoch",
     "nan": "NaN loss from epoch 3",
     "slow": "0.3 s per epoch",
@@ -107,3 +109,9 @@ def build_model(network, params, loss, optimizer, dtype, mode):
         marker.touch()
     model = FaultyModel(network, params, loss, optimizer, dtype, fault=mode)
     return SlowFirstCalls(model, COMPILED, FIRST_CALL_S) if mode == "slow-first" else model
+
+
+def build_agent(network, params, loss, optimizer, dtype, mode, td):
+    if mode == "crash":
+        raise RuntimeError("deliberate crash while building the agent (fake backend)")
+    return numpy_agent.build_agent(network, params, loss, optimizer, dtype, "eager", td)

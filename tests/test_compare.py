@@ -95,6 +95,37 @@ def test_a_changed_result_is_flagged(base_run, tmp_path):
     assert "metric final_loss" in result.stdout and "metric solved" in result.stdout
 
 
+def test_cells_on_one_side_only_are_changes(base_run, tmp_path):
+    fewer = edited_copy(base_run, tmp_path / "fewer", lambda record: None)
+    (fewer / "copynet__reward__numpy__eager__float32__seed0.json").unlink()
+    result = cli("compare", str(base_run), str(fewer), "--fail-on-change")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "compared 1 cells" in result.stdout and "(1 only in BASE)" in result.stdout
+    assert "copynet/reward numpy:eager float32 seed 0  missing from NEW" in result.stdout
+    assert "no cell moved" not in result.stdout
+    reverse = cli("compare", str(fewer), str(base_run), "--fail-on-change")
+    assert reverse.returncode == 1 and "missing from BASE: ok in NEW" in reverse.stdout
+
+
+def test_run_compare_with_no_cell_in_common_exits_2_like_compare(base_run, tmp_path):
+    """Refused before the run starts, with compare's own message."""
+    out = tmp_path / "elsewhere"
+    result = cli(
+        *("run", "--workload", "copynet", "--variant", "supervised", "--backend", "numpy"),
+        *("--preset", "smoke", "--out", str(out), "--compare", str(base_run)),
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == f"error: {base_run} and {out} have no cell in common\n"
+    assert not out.exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    record = json.loads(next(base_run.glob("*__seed*.json")).read_text())
+    (other / "a__b__numpy__eager__float32__seed9.json").write_text(json.dumps(record | {"seed": 9}))
+    result = cli("compare", str(base_run), str(other))
+    assert result.returncode == 2
+    assert result.stderr == f"error: {base_run} and {other} have no cell in common\n"
+
+
 def test_bad_run_folders_exit_2(tmp_path):
     assert cli("compare", str(tmp_path), str(tmp_path)).returncode == 2
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from shared import nbody, nbody_data
+from shared import cache, nbody, nbody_data
 from shared.losses import L1, MSE, Loss, PercentileCurriculum, Ratio, loss_value
 from shared.nbody_data import BreenDataset, Dataset, StepDataset
 from shared.optim import Adam, ExponentialDecay
@@ -130,6 +130,7 @@ class NBody(Workload):
 
     def check(self, variant: str, preset: str) -> None:
         nbody_data.check_fits_in_memory(*self.datasets(variant, preset))
+        cache.check_writable()  # every cell stores its datasets there
 
     def config(self, variant: str, preset: str) -> TrainingConfig:
         train, _ = self.datasets(variant, preset)

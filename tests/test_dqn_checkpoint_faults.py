@@ -1,0 +1,97 @@
+"""A damaged or foreign checkpoint: ``evaluate`` exits with status 2 and one line naming
+the file and the fault, before playing; a cell resuming from one fails with that
+reason instead of a traceback or a run that never happened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.cell import main as cell_main
+from tests.cli_inprocess import (
+    DQN_CELL,
+    assert_one_error_line,
+    checkpoint_arrays,
+    cli_main,
+    forbid_work,
+    write_checkpoint,
+)
+
+
+def truncated(path: Path) -> None:
+    write_checkpoint(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def with_arrays(edit):
+    def damage(path: Path) -> None:
+        arrays = checkpoint_arrays()
+        edit(arrays)
+        write_checkpoint(path, arrays)
+
+    return damage
+
+
+def with_meta(meta):
+    return lambda path: write_checkpoint(path, {**checkpoint_arrays(), "meta": meta})
+
+
+def meta_bytes(value) -> np.ndarray:
+    return np.frombuffer(json.dumps(value).encode(), dtype=np.uint8)
+
+
+FAULTS = {
+    "truncated": (truncated, "damaged or truncated"),
+    "not a zip": (lambda p: p.write_text("hello\n"), "not an .npz"),
+    "empty": (lambda p: p.write_bytes(b""), "not an .npz"),
+    "wrong shape": (
+        with_arrays(lambda a: a.update({"online/layer6.kernel": np.zeros((256, 7), "f4")})),
+        "layer6.kernel has shape (256, 7)",
+    ),
+    "missing array": (with_arrays(lambda a: a.pop("online/layer0.bias")), "parameter names"),
+    "text weights": (
+        with_arrays(lambda a: a.update({"online/layer6.bias": np.array(["x"] * 6)})),
+        "not floats",
+    ),
+    "foreign npz": (lambda p: np.savez(p, weights=np.zeros(3)), "no 'meta' array"),
+    "meta not JSON": (with_meta(np.frombuffer(b"\xff{", dtype=np.uint8)), "damaged"),
+    "meta a list": (with_meta(meta_bytes([1, 2])), "not a JSON object"),
+    "no cell": (with_meta(meta_bytes({"agent_steps": 3})), "names no trained cell"),
+    "foreign workload": (
+        with_meta(meta_bytes({"cell": {**DQN_CELL.to_dict(), "workload": "xor"}})),
+        "not a DQN workload",
+    ),
+    "unknown variant": (
+        with_meta(meta_bytes({"cell": {**DQN_CELL.to_dict(), "variant": "pong"}})),
+        "variant 'pong'",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_evaluate_names_the_checkpoint_and_its_fault(fault, tmp_path, monkeypatch, capsys):
+    damage, phrase = FAULTS[fault]
+    path = tmp_path / "agent.ckpt.npz"
+    damage(path)
+    forbid_work(monkeypatch)
+    code, stderr = cli_main(capsys, "evaluate", path, "--episodes", "1")
+    assert code == 2
+    assert_one_error_line(stderr, str(path), phrase)
+
+
+@pytest.mark.parametrize("fault", ["truncated", "wrong shape", "foreign workload"])
+def test_a_cell_resuming_from_a_bad_checkpoint_fails_with_the_reason(fault, tmp_path, capsys):
+    record_path = tmp_path / DQN_CELL.file_name
+    checkpoint = tmp_path / DQN_CELL.file_name.replace(".json", ".ckpt.npz")
+    FAULTS[fault][0](checkpoint)
+    args = ("--cell", json.dumps(DQN_CELL.to_dict()), "--out", record_path, "--threads", 1)
+    code = cell_main([*map(str, args), "--backend-module", "backends.numpy.model"])
+    assert code == 1
+    record = json.loads(record_path.read_text())
+    assert record["status"] == "failed"
+    assert record["reason"].startswith(f"BadCheckpoint: {checkpoint}")
+    assert record["reason"].endswith("delete it to run the cell from its start")
+    assert "Traceback" in capsys.readouterr().err  # the log keeps the whole story
