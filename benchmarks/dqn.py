@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from shared.atari import AtariGame, FrameStack
+from shared.files import write_atomic
 from shared.params import Params, rng_for
 from shared.protocol import QAgent
 from shared.replay import ReplayMemory
@@ -216,9 +217,7 @@ def save_checkpoint(path: Path, online: Params, target: Params, meta: dict[str, 
     arrays = {f"online/{name}": value for name, value in online.items()}
     arrays.update({f"target/{name}": value for name, value in target.items()})
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_checkpoint(path: Path) -> tuple[Params, Params, dict[str, Any]]:
