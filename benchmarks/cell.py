@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from benchmarks.drivers import prepare_batches, train
+from benchmarks.lifetime import die_with_parent
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
 from benchmarks.timing import steady_summary, throughput, time_to_target
@@ -151,6 +152,7 @@ def run_cell(
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # first: a cell must never outlive its runner
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cell", required=True, help="the cell as JSON")
     parser.add_argument("--out", required=True, type=Path, help="record file to write")

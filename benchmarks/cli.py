@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.records import Cell, load_records, new_record, write_json_atomic
+from benchmarks.ceiling import gemm_size
+from benchmarks.lifetime import exit_status
+from benchmarks.records import Cell, RunContents, load_run, new_record, write_json_atomic
 from shared import registry
 from shared.params import DTYPES
 from shared.registry import UnknownName
@@ -21,7 +23,6 @@ from shared.specs import SpecError
 from shared.workloads import PRESETS, WORKLOADS, get_workload
 
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
@@ -161,46 +162,99 @@ def command_run(args: argparse.Namespace) -> int:
         raise BadInput(f"--repeats must be >= 1, got {args.repeats}")
     if args.resume and args.out is None:
         raise BadInput("--resume needs --out DIR, the run to finish")
+    if args.resume and not args.out.is_dir():
+        raise BadInput(f"--resume: {args.out} is not a folder holding a run")
     if args.compare is not None:
         _check_run_dir(args.compare)
+    try:
+        gemm_size()
+    except ValueError as error:
+        raise BadInput(str(error)) from None
     cells, not_applicable = plan(args)
     # Imported here: planning and validation above never load the harness's heavy parts.
-    from benchmarks.report import write_report
-    from benchmarks.runner import RunOptions, run_cells
+    from benchmarks.lifetime import interrupt_on_signals
+    from benchmarks.runner import RunOptions
 
-    out_dir = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
-    options = RunOptions(out_dir, args.threads, args.timeout, args.resume, args.repeats)
+    args.out = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
+    with interrupt_on_signals():  # SIGTERM and SIGHUP take Ctrl-C's way out
+        description, lock_fd = open_run_folder(args, cells, not_applicable)
+        options = RunOptions(
+            args.out, args.threads, args.timeout, args.resume, args.repeats, lock_fd
+        )
+        return _run_matrix(args, cells, options, description)
+
+
+def open_run_folder(args: argparse.Namespace, cells: list[Cell], not_applicable: list) -> tuple:
+    """Lock ``--out`` and apply the start and resume rules (``benchmarks.run_folder``),
+    all before any work; start this invocation's entry in ``run.json`` and write the
+    not-applicable cells' records. Returns ``(RunDescription, lock file descriptor)``."""
+    from benchmarks.run_folder import (
+        RefusedFolder,
+        RunDescription,
+        check_folder,
+        lock_run_folder,
+        matrix_fields,
+        remove_stale_temporaries,
+    )
+    from shared.metadata import environment
+
+    skipped = [cell for cell, _ in not_applicable]
+    matrix = matrix_fields(cells, skipped, args.preset, args.threads)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        lock_fd = lock_run_folder(args.out, sys.argv)
+    except OSError as error:
+        raise BadInput(f"--out {args.out}: {error.strerror or error}") from None
+    except RefusedFolder as error:
+        raise BadInput(str(error)) from None
+    try:
+        recorded = check_folder(args.out, args.resume, matrix["matrix"], args.threads)
+    except RefusedFolder as error:
+        os.close(lock_fd)
+        raise BadInput(str(error)) from None
     print(
-        f"{len(cells)} cells -> {out_dir}"
+        f"{len(cells)} cells -> {args.out}"
         + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
         flush=True,
     )
+    remove_stale_temporaries(args.out)
+    description = RunDescription(args.out, recorded, matrix)
+    description.start(sys.argv, args.resume, args.repeats, environment(args.threads))
     for cell, reason in not_applicable:
-        write_json_atomic(
-            out_dir / cell.file_name, new_record(cell, "skipped", f"not applicable: {reason}")
-        )
-    run_info = {
-        "argv": sys.argv,
-        "preset": args.preset,
-        "cells": len(cells),
-        "not_applicable": len(not_applicable),
-        "gemm_ceiling": measure_ceilings(args.threads),
-    }
+        if not (args.out / cell.file_name).exists():
+            record = new_record(cell, "skipped", f"not applicable: {reason}")
+            write_json_atomic(args.out / cell.file_name, record)
+    return description, lock_fd
+
+
+def _run_matrix(args: argparse.Namespace, cells: list[Cell], options, description) -> int:
+    """Measure the ceiling, run the cells, write the report, end the invocation."""
+    from benchmarks.report import write_report
+    from benchmarks.runner import run_cells
+
+    outcome = "crashed"
     try:
-        records = run_cells(cells, options, run_info)
+        description.set_ceiling(measure_ceilings(args.threads, options.lock_fd))
+        records = run_cells(cells, options)
+        outcome = "finished"
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (lifetime.Interrupted)
+        outcome = f"interrupted by {interrupt.args[0] if interrupt.args else 'SIGINT'}"
+        raise
     finally:
-        report = write_report(out_dir)
+        description.end(outcome)
+        report = write_report(args.out)
     counts = {s: sum(r["status"] == s for r in records) for s in {r["status"] for r in records}}
     print(f"done: {counts}; report: {report}")
     if args.compare is not None:
         from benchmarks.compare import compare_runs, format_changes
 
-        print(format_changes(compare_runs(args.compare, out_dir), args.compare, out_dir))
+        print(format_changes(compare_runs(args.compare, args.out), args.compare, args.out))
     return 1 if counts.get("failed") or counts.get("timeout") else 0
 
 
-def measure_ceilings(threads: int) -> list[dict]:
-    """The fp32 GEMM ceiling at the run's thread count and at every logical CPU."""
+def measure_ceilings(threads: int, lock_fd: int | None = None) -> list[dict]:
+    """The fp32 GEMM ceiling at the run's thread count and at every logical CPU, each in
+    a process that holds the run folder's lock (``lock_fd``) while it measures."""
     from benchmarks.ceiling import measure_in_subprocess
 
     counts = sorted({threads, os.cpu_count() or threads})
@@ -208,20 +262,27 @@ def measure_ceilings(threads: int) -> list[dict]:
         f"measuring the fp32 GEMM ceiling with {' and '.join(map(str, counts))} thread(s)",
         flush=True,
     )
-    return [measure_in_subprocess(count) for count in counts]
+    fds = () if lock_fd is None else (lock_fd,)
+    return [measure_in_subprocess(count, fds) for count in counts]
 
 
 def command_report(args: argparse.Namespace) -> int:
     from benchmarks.report import write_report
 
-    _check_run_dir(args.run_dir)
-    print(write_report(args.run_dir))
+    contents = _check_run_dir(args.run_dir)
+    for problem in contents.problems:
+        print(f"warning: left out: {problem}", file=sys.stderr)
+    print(write_report(args.run_dir, contents))
     return 0
 
 
-def _check_run_dir(path: Path) -> None:
-    if not path.is_dir() or not load_records(path):
-        raise BadInput(f"{path} holds no cell records")
+def _check_run_dir(path: Path) -> RunContents:
+    """The run in ``path``; raises BadInput when it holds no readable cell record."""
+    contents = load_run(path) if path.is_dir() else RunContents([], {}, [])
+    if not contents.records:
+        damaged = f" ({len(contents.problems)} damaged or foreign)" if contents.problems else ""
+        raise BadInput(f"{path} holds no cell records{damaged}")
+    return contents
 
 
 def command_compare(args: argparse.Namespace) -> int:
@@ -371,10 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownName, BadInput) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP during a run
+        folder = getattr(args, "out", None) or "<its folder>"
         print(
-            "interrupted: every finished cell is kept; finish the run with "
-            "--resume --out <its folder>",
+            f"interrupted{f' by {interrupt.args[0]}' if interrupt.args else ''}: every "
+            f"finished cell is kept; finish the run with the same command and --resume "
+            f"--out {folder}",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return exit_status(interrupt)
