@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason=
 FAST_CEILING = {"BENCH_GEMM_SIZE": "64"}
 CELL = "copynet__supervised__fake__{}__float32__seed0.json"
 SURVIVAL_WINDOW_S = 5.0
+MEASURING_RSS_MB = 70  # NumPy and three float32 matrices of at least 2048x2048
 
 
 def matrix(out: Path, modes: str) -> tuple[str, ...]:
@@ -156,18 +157,22 @@ def test_sigterm_mid_cell_and_a_second_runner_is_refused(tmp_path):
 @pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGHUP], ids=["SIGKILL", "SIGHUP"])
 def test_the_ceiling_measurement_dies_with_its_runner(tmp_path, kill):
     out = tmp_path / "run"
-    # Large enough that the measurement outlives the window on its own (seconds).
+    # 3000x3000: seconds of matmuls, so that the measurement would outlive the window.
     runner = launch(*matrix(out, "ok"), env={"BENCH_GEMM_SIZE": "3000"})
     ceiling: list[int] = []
 
-    def measuring() -> bool:
-        ceiling[:] = [pid for pid in processes("benchmarks.ceiling") if _parent(pid) == runner.pid]
+    def measuring() -> bool:  # its matrices allocated: well past its start
+        ceiling[:] = [
+            pid
+            for pid in processes("benchmarks.ceiling")
+            if _parent(pid) == runner.pid and _rss_mb(pid) > MEASURING_RSS_MB
+        ]
         return bool(ceiling)
 
     wait_for(measuring, 60, "the ceiling measurement")
     runner.send_signal(kill)
     output, _ = runner.communicate(timeout=60)
-    assert gone_within(ceiling, SURVIVAL_WINDOW_S) == [], "the measurement outlived its runner"
+    assert gone_within(ceiling, 0.5) == [], "the measurement outlived its runner"
     if kill == signal.SIGHUP:
         assert runner.returncode == 128 + signal.SIGHUP, output
         assert "interrupted by SIGHUP" in output
@@ -179,3 +184,12 @@ def _parent(pid: int) -> int | None:
     except OSError:
         return None
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
+    return int(rss[0]) / 1024 if rss else 0.0
