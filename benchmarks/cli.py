@@ -15,7 +15,8 @@ from pathlib import Path
 
 from benchmarks.ceiling import gemm_size
 from benchmarks.lifetime import exit_status
-from benchmarks.records import Cell, RunContents, load_run, new_record, write_json_atomic
+from benchmarks.records import Cell, RunContents, load_run, write_json_atomic
+from benchmarks.run_folder import RefusedFolder, open_for_run
 from shared import registry
 from shared.params import DTYPES
 from shared.registry import UnknownName
@@ -177,54 +178,17 @@ def command_run(args: argparse.Namespace) -> int:
 
     args.out = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
     with interrupt_on_signals():  # SIGTERM and SIGHUP take Ctrl-C's way out
-        description, lock_fd = open_run_folder(args, cells, not_applicable)
+        # Lock the folder and apply the start and resume rules, before any work.
+        description, lock_fd = open_for_run(args.out, args, cells, not_applicable, sys.argv)
+        print(
+            f"{len(cells)} cells -> {args.out}"
+            + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
+            flush=True,
+        )
         options = RunOptions(
             args.out, args.threads, args.timeout, args.resume, args.repeats, lock_fd
         )
         return _run_matrix(args, cells, options, description)
-
-
-def open_run_folder(args: argparse.Namespace, cells: list[Cell], not_applicable: list) -> tuple:
-    """Lock ``--out`` and apply the start and resume rules (``benchmarks.run_folder``),
-    all before any work; start this invocation's entry in ``run.json`` and write the
-    not-applicable cells' records. Returns ``(RunDescription, lock file descriptor)``."""
-    from benchmarks.run_folder import (
-        RefusedFolder,
-        RunDescription,
-        check_folder,
-        lock_run_folder,
-        matrix_fields,
-        remove_stale_temporaries,
-    )
-    from shared.metadata import environment
-
-    skipped = [cell for cell, _ in not_applicable]
-    matrix = matrix_fields(cells, skipped, args.preset, args.threads)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        lock_fd = lock_run_folder(args.out, sys.argv)
-    except OSError as error:
-        raise BadInput(f"--out {args.out}: {error.strerror or error}") from None
-    except RefusedFolder as error:
-        raise BadInput(str(error)) from None
-    try:
-        recorded = check_folder(args.out, args.resume, matrix["matrix"], args.threads)
-    except RefusedFolder as error:
-        os.close(lock_fd)
-        raise BadInput(str(error)) from None
-    print(
-        f"{len(cells)} cells -> {args.out}"
-        + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
-        flush=True,
-    )
-    remove_stale_temporaries(args.out)
-    description = RunDescription(args.out, recorded, matrix)
-    description.start(sys.argv, args.resume, args.repeats, environment(args.threads))
-    for cell, reason in not_applicable:
-        if not (args.out / cell.file_name).exists():
-            record = new_record(cell, "skipped", f"not applicable: {reason}")
-            write_json_atomic(args.out / cell.file_name, record)
-    return description, lock_fd
 
 
 def _run_matrix(args: argparse.Namespace, cells: list[Cell], options, description) -> int:
@@ -429,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             "evaluate": command_evaluate,
         }
         return handler[args.command](args)
-    except (UnknownName, BadInput) as error:
+    except (UnknownName, BadInput, RefusedFolder) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP during a run

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import RUN_INFO_NAME, Cell, read_run_info, record_files
+from benchmarks.records import RUN_INFO_NAME, Cell, new_record, read_run_info, record_files
 from shared.files import write_json_atomic
 
 LOCK_NAME = ".lock"
@@ -255,3 +255,38 @@ def matrix_fields(
         "not_applicable": len(not_applicable),
         "matrix": _names([*cells, *not_applicable]),
     }
+
+
+def open_for_run(
+    folder: Path,
+    options: Any,
+    cells: list[Cell],
+    not_applicable: list[tuple[Cell, str]],
+    argv: list[str],
+) -> tuple[RunDescription, int]:
+    """Create and lock ``folder``, apply the start and resume rules, start this
+    invocation's entry in ``run.json`` and write the not-applicable cells' records.
+    ``options``: the run command's (``resume``, ``preset``, ``threads``, ``repeats``).
+    Returns ``(RunDescription, lock file descriptor)``; raises RefusedFolder."""
+    from shared.metadata import environment
+
+    skipped = [cell for cell, _ in not_applicable]
+    matrix = matrix_fields(cells, skipped, options.preset, options.threads)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock_fd = lock_run_folder(folder, argv)
+    except OSError as error:
+        raise RefusedFolder(f"--out {folder}: {error.strerror or error}") from None
+    try:
+        recorded = check_folder(folder, options.resume, matrix["matrix"], options.threads)
+    except RefusedFolder:
+        os.close(lock_fd)
+        raise
+    remove_stale_temporaries(folder)
+    description = RunDescription(folder, recorded, matrix)
+    description.start(argv, options.resume, options.repeats, environment(options.threads))
+    for cell, reason in not_applicable:
+        if not (folder / cell.file_name).exists():
+            record = new_record(cell, "skipped", f"not applicable: {reason}")
+            write_json_atomic(folder / cell.file_name, record)
+    return description, lock_fd
