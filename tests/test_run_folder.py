@@ -42,6 +42,12 @@ def failed(seed: int) -> dict:
     return new_record(cell(seed), "failed", "deliberate", output_tail="")
 
 
+def xor_ok(seed: int) -> dict:
+    epochs = [{"epoch": e, "loss": 1.0 / e, "seconds": 0.01} for e in range(1, 6)]
+    metrics = {"final_loss": 0.2, "correct": 4, "solved": True, "epochs_to_target": 4}
+    return new_record(cell(seed), "ok", epochs=epochs, metrics=metrics, timing={})
+
+
 def write_run(folder: Path, seeds: range) -> Path:
     for seed in seeds:
         write_json_atomic(folder / cell(seed).file_name, failed(seed))
@@ -59,6 +65,8 @@ def test_damaged_and_foreign_files_are_named_and_left_out(tmp_path, capsys):
         5: json.dumps({**failed(5), "record_version": 99}).encode(),  # another schema
         6: b'{"hello": "world"}',  # foreign JSON
         8: json.dumps(failed(9)).encode(),  # another cell's record under this name
+        10: json.dumps({**failed(10), "status": "ok"}).encode(),  # ok, but no timing
+        11: json.dumps({**failed(11), "epochs": "none"}).encode(),  # a field of another type
     }
     for seed, data in damaged.items():
         (run / cell(seed).file_name).write_bytes(data)
@@ -79,6 +87,27 @@ def test_damaged_and_foreign_files_are_named_and_left_out(tmp_path, capsys):
     assert main(["compare", str(run), str(tmp_path / "copy")]) == 0
     output = capsys.readouterr().out
     assert "compared 2 cells" in output and output.count("left out:") == 2 * len(names)
+
+
+def test_records_outside_the_recorded_matrix_are_not_part_of_the_run(tmp_path, capsys):
+    run = recorded_run(tmp_path / "run", range(2))
+    write_json_atomic(run / cell(5).file_name, failed(5))  # from another matrix
+    assert main(["report", str(run)]) == 0
+    assert f"{cell(5).file_name}: not a cell of this run's run.json" in capsys.readouterr().err
+    assert len((run / "summary.csv").read_text().strip().splitlines()) == 1 + 2
+    assert "seed5" in (run / "report.md").read_text().split("Damaged or foreign files", 1)[1]
+
+
+def test_a_damaged_run_json_is_kept_aside_on_resume(tmp_path):
+    from benchmarks.run_folder import check_folder
+
+    run = write_run(tmp_path, range(2))
+    (run / "run.json").write_text("[")
+    said: list[str] = []
+    names = sorted(cell(seed).file_name for seed in range(2))
+    assert check_folder(run, True, names, 1, said.append) == {}
+    assert (run / "run.json.damaged").read_text() == "[" and not (run / "run.json").exists()
+    assert len(said) == 1 and "run.json: not valid JSON" in said[0]
 
 
 def test_six_concurrent_reports_of_one_folder_all_succeed(tmp_path):
@@ -110,6 +139,7 @@ def test_written_files_respect_the_umask(tmp_path):
     previous = os.umask(0o027)
     try:
         run = write_run(tmp_path / "run", range(1))
+        write_json_atomic(run / cell(1).file_name, xor_ok(1))  # a chart too
         write_report(run)
         save_checkpoint(tmp_path / "x.ckpt.npz", {"w": np.zeros(2)}, {}, {"step": 1})
         write_cache(tmp_path / "cache.npz", {"n": 1}, {"a": np.zeros(2)})
@@ -118,6 +148,7 @@ def test_written_files_respect_the_umask(tmp_path):
         os.umask(previous)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert {p.name for p in written} >= {cell(0).file_name, "report.md", "summary.csv"}
+    assert [p.suffix for p in written].count(".png") == 1
     modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written}
     assert set(modes.values()) == {oct(0o640)}, modes
 
