@@ -134,7 +134,9 @@ def invocation_items(info: dict[str, Any]) -> list[str]:
         prefix = ""
         if len(invocations) > 1:
             kind = "--resume" if invocation.get("resume") else "first run"
-            outcome = invocation.get("outcome") or "killed: no end recorded"
+            outcome = invocation.get("outcome") or (
+                "killed: no end recorded" if "outcome" in invocation else "end not recorded"
+            )  # no outcome field: a run.json from before invocations were kept
             commit = (invocation.get("environment") or {}).get("git_commit", "?")
             items.append(
                 f"invocation {number} ({kind}): started {invocation.get('started', '?')}, "
