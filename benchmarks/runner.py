@@ -273,9 +273,9 @@ def _was(record: dict[str, Any]) -> str:
 
 
 def _earlier_records(cells: list[Cell], options: RunOptions) -> dict[str, dict[str, Any]]:
-    """The readable records of ``cells`` in the run folder, by file name (those that
-    ``rerun_on_resume`` included); prints every damaged or foreign record file (their
-    cells run again) and what is kept, run again and not run yet."""
+    """The readable records of ``cells`` in the run folder, by file name, those that
+    ``rerun_on_resume`` runs again included; prints every damaged or foreign record file
+    (their cells run again) and how many cells are kept, run again and not run yet."""
     scan = scan_records(options.out_dir)
     for problem in scan.problems:
         print(f"warning: left out: {problem}", flush=True)
