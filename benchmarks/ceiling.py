@@ -1,7 +1,11 @@
 """The machine's fp32 matrix-multiply ceiling, measured once per run (GFLOP/s).
 
 Run as ``python -m benchmarks.ceiling --threads N`` so that BLAS reads its thread
-count from the environment before NumPy is imported; prints one JSON object.
+count from the environment before NumPy is imported; prints one JSON object. The
+process dies with the runner that started it (``benchmarks.lifetime``).
+
+``BENCH_GEMM_SIZE`` (for the harness's own tests only) shrinks the matrices so that a
+test run does not spend seconds here; the size used is recorded with the result.
 """
 
 from __future__ import annotations
@@ -13,10 +17,22 @@ import subprocess
 import sys
 import time
 
+from benchmarks.lifetime import PARENT_PID_ENV, die_with_parent
 from shared.metadata import REPO_ROOT
 
 GEMM_SIZE = 2048
+GEMM_SIZE_ENV = "BENCH_GEMM_SIZE"
 REPEATS = 7
+
+
+def gemm_size() -> int:
+    """``$BENCH_GEMM_SIZE`` when set (tests), else 2048; raises ValueError when invalid."""
+    text = os.environ.get(GEMM_SIZE_ENV, "").strip()
+    if not text:
+        return GEMM_SIZE
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{GEMM_SIZE_ENV} must be a positive integer, got {text!r}")
+    return int(text)
 
 
 def measure(size: int = GEMM_SIZE, repeats: int = REPEATS) -> dict[str, float]:
@@ -41,11 +57,17 @@ def measure(size: int = GEMM_SIZE, repeats: int = REPEATS) -> dict[str, float]:
     }
 
 
-def measure_in_subprocess(threads: int) -> dict[str, float]:
-    """The ceiling with ``threads`` BLAS threads, measured in a fresh process."""
+def measure_in_subprocess(threads: int, pass_fds: tuple[int, ...] = ()) -> dict[str, float]:
+    """The ceiling with ``threads`` BLAS threads, measured in a fresh process that gets
+    the open files ``pass_fds`` (the run folder's lock: see ``benchmarks.run_folder``)."""
     from benchmarks.runner import thread_environment
 
-    env = {**os.environ, **thread_environment(threads), "PYTHONPATH": str(REPO_ROOT)}
+    env = {
+        **os.environ,
+        **thread_environment(threads),
+        "PYTHONPATH": str(REPO_ROOT),
+        PARENT_PID_ENV: str(os.getpid()),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.ceiling", "--threads", str(threads)],
         cwd=REPO_ROOT,
@@ -54,15 +76,17 @@ def measure_in_subprocess(threads: int) -> dict[str, float]:
         text=True,
         timeout=300,
         check=True,
+        pass_fds=pass_fds,
     )
     return {"threads": threads, **json.loads(result.stdout)}
 
 
 def main() -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, required=True)
     parser.parse_args()
-    print(json.dumps(measure()))
+    print(json.dumps(measure(gemm_size())))
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks.drivers import prepare_batches, train
 from benchmarks.failures import describe_exception
+from benchmarks.lifetime import die_with_parent
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
 from benchmarks.timing import steady_summary, throughput, time_to_target
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     """Exit status 0 with the cell's record written; 1 when the cell crashed, with a
     failed record whose reason is the exception (the traceback goes to stderr, the
     cell's log), so the runner and the report show why it failed."""
+    die_with_parent()  # first: a cell must never outlive its runner
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cell", required=True, help="the cell as JSON")
     parser.add_argument("--out", required=True, type=Path, help="record file to write")

@@ -7,13 +7,14 @@ status 2 and the list of valid ones, and no framework is ever imported for it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import os
 import sys
 import time
 from pathlib import Path
 
+from benchmarks.ceiling import gemm_size
+from benchmarks.lifetime import exit_status
 from benchmarks.options import (
     MAX_REPEATS,
     BadInput,
@@ -25,7 +26,8 @@ from benchmarks.options import (
     parse_seeds,
     usable_cpus,
 )
-from benchmarks.records import Cell, load_records, new_record, write_json_atomic
+from benchmarks.records import Cell, RunContents, load_records, load_run
+from benchmarks.run_folder import RefusedFolder, open_for_run
 from shared import registry
 from shared.params import DTYPES
 from shared.registry import UnknownName
@@ -34,7 +36,6 @@ from shared.workloads import PRESETS, WORKLOADS, get_workload
 
 EXIT_FAILED = 1  # a cell failed, or the results could not be written
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
@@ -156,75 +157,97 @@ def check_run_options(args: argparse.Namespace) -> None:
     check_count(args.repeats, "--repeats", MAX_REPEATS)
     if args.resume and args.out is None:
         raise BadInput("--resume needs --out DIR, the run to finish")
+    if args.resume and not args.out.is_dir():
+        raise BadInput(f"--resume: {args.out} is not a folder holding a run")
+    try:
+        gemm_size()
+    except ValueError as error:
+        raise BadInput(str(error)) from None
 
 
 def command_run(args: argparse.Namespace) -> int:
     check_run_options(args)
     cells, not_applicable = plan(args)
-    out_dir = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
-    check_output_folder(out_dir, "--out")
+    args.out = args.out or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
+    check_output_folder(args.out, "--out")
     if args.compare is not None:
         _check_run_dir(args.compare)
         planned = [*cells, *(cell for cell, _ in not_applicable)]
-        _check_cells_in_common(args.compare, out_dir, [c.to_dict() for c in planned])
-    print(
-        f"{len(cells)} cells -> {out_dir}"
-        + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
-        flush=True,
-    )
+        _check_cells_in_common(args.compare, args.out, [c.to_dict() for c in planned])
+    # Imported here: planning and validation above never load the harness's heavy parts.
+    from benchmarks.lifetime import interrupt_on_signals
+    from benchmarks.runner import RunOptions
+
+    with interrupt_on_signals():  # SIGTERM and SIGHUP take Ctrl-C's way out
+        # Lock the folder and apply the start and resume rules, before any work.
+        description, lock_fd = open_for_run(args.out, args, cells, not_applicable, sys.argv)
+        print(
+            f"{len(cells)} cells -> {args.out}"
+            + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
+            flush=True,
+        )
+        options = RunOptions(
+            args.out, args.threads, args.timeout, args.resume, args.repeats, lock_fd
+        )
+        return _run_matrix(args, cells, options, description)
+
+
+def _run_matrix(args: argparse.Namespace, cells: list[Cell], options, description) -> int:
+    """Measure the ceiling, run the cells, write the report, end the invocation."""
+    from benchmarks.runner import run_cells
+
     try:
-        records, report = _run_and_report(args, cells, not_applicable, out_dir)
+        description.set_ceiling(measure_ceilings(args.threads, options.lock_fd))
+        records = run_cells(cells, options)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (lifetime.Interrupted)
+        _close_run(args.out, description, f"interrupted by {_signal_name(interrupt)}")
+        raise
     except OSError as error:
+        _close_run(args.out, description, f"stopped: {error}")
         raise WriteFailed(
-            f"the run stopped: {error}; the cells finished before it are kept in {out_dir}"
+            f"the run stopped: {error}; the cells finished before it are kept in {args.out}"
         ) from None
+    except BaseException:
+        _close_run(args.out, description, "crashed")
+        raise
+    report = _close_run(args.out, description, "finished", best_effort=False)
     counts = {s: sum(r["status"] == s for r in records) for s in {r["status"] for r in records}}
     print(f"done: {counts}; report: {report}")
     if args.compare is not None:
         from benchmarks.compare import compare_runs, format_changes
 
-        comparison = compare_runs(args.compare, out_dir)
+        comparison = compare_runs(args.compare, args.out)
         if comparison.compared == 0:  # the records on disk differ from the plan
-            raise BadInput(f"{args.compare} and {out_dir} have no cell in common")
-        print(format_changes(comparison, args.compare, out_dir))
+            raise BadInput(f"{args.compare} and {args.out} have no cell in common")
+        print(format_changes(comparison, args.compare, args.out))
     return EXIT_FAILED if counts.get("failed") or counts.get("timeout") else 0
 
 
-def _run_and_report(
-    args: argparse.Namespace,
-    cells: list[Cell],
-    not_applicable: list[tuple[Cell, str]],
-    out_dir: Path,
-) -> tuple[list[dict], Path]:
-    """Run the matrix into ``out_dir`` and write its report; the report is written on an
-    interruption too (it lists what finished)."""
-    # Imported here: planning and validation never load the harness's heavy parts.
+def _signal_name(interrupt: KeyboardInterrupt) -> str:
+    return interrupt.args[0] if interrupt.args else "SIGINT"
+
+
+def _close_run(out: Path, description, outcome: str, best_effort: bool = True) -> Path | None:
+    """End the invocation in run.json and write the report (it lists what finished).
+
+    ``best_effort``: while another error is on its way out, a failure here must not
+    replace it; otherwise a write error becomes one WriteFailed line."""
     from benchmarks.report import write_report
-    from benchmarks.runner import RunOptions, run_cells
 
-    options = RunOptions(out_dir, args.threads, args.timeout, args.resume, args.repeats)
-    for cell, reason in not_applicable:
-        write_json_atomic(
-            out_dir / cell.file_name, new_record(cell, "skipped", f"not applicable: {reason}")
-        )
-    run_info = {
-        "argv": sys.argv,
-        "preset": args.preset,
-        "cells": len(cells),
-        "not_applicable": len(not_applicable),
-        "gemm_ceiling": measure_ceilings(args.threads),
-    }
     try:
-        records = run_cells(cells, options, run_info)
-    except KeyboardInterrupt:
-        with contextlib.suppress(Exception):  # the interruption is what must be reported
-            write_report(out_dir)
+        description.end(outcome)
+        return write_report(out)
+    except Exception as error:
+        if best_effort:
+            return None
+        if isinstance(error, OSError):
+            raise WriteFailed(f"the report of {out} was not written: {error}") from None
         raise
-    return records, write_report(out_dir)
 
 
-def measure_ceilings(threads: int) -> list[dict]:
-    """The fp32 GEMM ceiling at the run's thread count and at every CPU it may use."""
+def measure_ceilings(threads: int, lock_fd: int | None = None) -> list[dict]:
+    """The fp32 GEMM ceiling at the run's thread count and at every CPU it may use, each
+    in a process that holds the run folder's lock (``lock_fd``) while it measures."""
     from benchmarks.ceiling import measure_in_subprocess
 
     counts = sorted({threads, usable_cpus()})
@@ -232,24 +255,31 @@ def measure_ceilings(threads: int) -> list[dict]:
         f"measuring the fp32 GEMM ceiling with {' and '.join(map(str, counts))} thread(s)",
         flush=True,
     )
-    return [measure_in_subprocess(count) for count in counts]
+    fds = () if lock_fd is None else (lock_fd,)
+    return [measure_in_subprocess(count, fds) for count in counts]
 
 
 def command_report(args: argparse.Namespace) -> int:
     from benchmarks.report import write_report
 
-    _check_run_dir(args.run_dir)
+    contents = _check_run_dir(args.run_dir)
     check_output_folder(args.run_dir, "the run folder")
+    for problem in contents.problems:
+        print(f"warning: left out: {problem}", file=sys.stderr)
     try:
-        print(write_report(args.run_dir))
+        print(write_report(args.run_dir, contents))
     except OSError as error:
         raise WriteFailed(f"the report of {args.run_dir} was not written: {error}") from None
     return 0
 
 
-def _check_run_dir(path: Path) -> None:
-    if not path.is_dir() or not load_records(path):
-        raise BadInput(f"{path} holds no cell records")
+def _check_run_dir(path: Path) -> RunContents:
+    """The run in ``path``; raises BadInput when it holds no readable cell record."""
+    contents = load_run(path) if path.is_dir() else RunContents([], {}, [])
+    if not contents.records:
+        damaged = f" ({len(contents.problems)} damaged or foreign)" if contents.problems else ""
+        raise BadInput(f"{path} holds no cell records{damaged}")
+    return contents
 
 
 def _check_cells_in_common(base: Path, new: Path, new_cells: list[dict]) -> None:
@@ -380,16 +410,18 @@ def main(argv: list[str] | None = None) -> int:
             "evaluate": command_evaluate,
         }
         return handler[args.command](args)
-    except (UnknownName, BadInput) as error:
+    except (UnknownName, BadInput, RefusedFolder) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except WriteFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP during a run
+        folder = getattr(args, "out", None) or "<its folder>"
         print(
-            "interrupted: every finished cell is kept; finish the run with "
-            "--resume --out <its folder>",
+            f"interrupted{f' by {interrupt.args[0]}' if interrupt.args else ''}: every "
+            f"finished cell is kept; finish the run with the same command and --resume "
+            f"--out {folder}",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return exit_status(interrupt)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.records import ceiling_gflops, load_records, process_steady_seconds
+from benchmarks.records import ceiling_gflops, load_run, process_steady_seconds
 from benchmarks.stats import bootstrap_ratio, process_spread
 
 Record = dict[str, Any]
@@ -116,8 +116,9 @@ def metric_changes(base: Record, new: Record) -> list[Change]:
 
 def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comparison:
     """The changes between two runs, with notes on what limits the comparison."""
-    base = {cell_key(r): r for r in load_records(base_dir)}
-    new = {cell_key(r): r for r in load_records(new_dir)}
+    base_run, new_run = load_run(base_dir), load_run(new_dir)
+    base = {cell_key(r): r for r in base_run.records}
+    new = {cell_key(r): r for r in new_run.records}
     common = sorted(set(base) & set(new))
     spread = pooled_spread([*base.values(), *new.values()])
     result = Comparison(
@@ -126,6 +127,8 @@ def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comp
         only_new=len(set(new) - set(base)),
         notes=_notes(base_dir, new_dir, spread),
     )
+    # Damaged or foreign files are left out on either side, and named.
+    result.notes += [f"left out: {p}" for p in [*base_run.problems, *new_run.problems]]
     for key in common:
         before, after = base[key], new[key]
         if before["status"] != after["status"]:

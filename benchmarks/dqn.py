@@ -30,6 +30,7 @@ import numpy as np
 
 from benchmarks.timing import CallClock
 from shared.atari import AtariGame, FrameStack
+from shared.files import write_atomic
 from shared.params import Params, check_params, rng_for
 from shared.protocol import QAgent
 from shared.replay import ReplayMemory
@@ -233,9 +234,7 @@ def save_checkpoint(path: Path, online: Params, target: Params, meta: dict[str, 
     arrays = {f"online/{name}": value for name, value in online.items()}
     arrays.update({f"target/{name}": value for name, value in target.items()})
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 class BadCheckpoint(ValueError):

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from shared.files import write_atomic
+
 Record = dict[str, Any]
 
 
@@ -49,11 +51,8 @@ def plot_losses(run_dir: Path, workload: str, records: list[Record]) -> list[tup
         by_epoch.legend(fontsize=7)
         fig.suptitle(f"{workload}/{variant}, seed {seed}")
         fig.tight_layout()
-        path = Path("plots") / f"{workload}__{variant}__loss.png"
-        (run_dir / path.parent).mkdir(exist_ok=True)
-        fig.savefig(run_dir / path, dpi=90)
-        plt.close(fig)
-        images.append((str(path), f"{workload}/{variant} loss"))
+        path = _save(fig, run_dir, f"{workload}__{variant}__loss.png")
+        images.append((path, f"{workload}/{variant} loss"))
     return images
 
 
@@ -128,9 +127,9 @@ def _error_curves(run_dir: Path, workload: str, variant: str, group: list[Record
 def _save(fig, run_dir: Path, name: str) -> str:
     import matplotlib.pyplot as plt
 
+    # Atomic: several `report`s of one run may draw the same chart at once.
     path = Path("plots") / name
-    (run_dir / path.parent).mkdir(exist_ok=True)
-    fig.savefig(run_dir / path, dpi=90)
+    write_atomic(run_dir / path, lambda handle: fig.savefig(handle, dpi=90, format="png"))
     plt.close(fig)
     return str(path)
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
-import os
-import tempfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.files import write_atomic
+from shared.files import write_json_atomic as write_json_atomic  # the writers import it here
+
 STATUSES = ("ok", "skipped", "diverged", "failed", "timeout")
-RECORD_VERSION = 1
+RECORD_VERSION = 1  # checked on load: a record of another version is left out and listed
+RUN_INFO_NAME = "run.json"
+RUN_INFO_VERSIONS = (1, 2)  # 1: one invocation and no matrix (before 2 kept both)
 
 
 @dataclass(frozen=True)
@@ -57,41 +62,157 @@ def new_record(cell: Cell, status: str, reason: str = "", **fields: Any) -> dict
     }
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class BadFile(ValueError):
+    """A file that cannot be used: ``str()`` names it and says why."""
+
+    def __init__(self, path: Path, why: str):
+        super().__init__(f"{path}: {why}")
+        self.path, self.why = path, why
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in ``path`` (gzipped when the name ends in ``.gz``); raises
+    BadFile, naming the file, when it cannot be read, is empty, truncated or not JSON."""
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, allow_nan=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        text = raw.decode()
+    except OSError as error:
+        raise BadFile(path, f"cannot be read ({error.strerror or error})") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise BadFile(path, f"damaged gzip data ({type(error).__name__}: {error})") from None
+    except UnicodeDecodeError:
+        raise BadFile(path, "not UTF-8 text") from None
+    if not text.strip():
+        raise BadFile(path, "empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadFile(path, f"not valid JSON, truncated or damaged ({error})") from None
+
+
+def _cell_of(data: dict[str, Any]) -> Cell | None:
+    """The cell a record names, or None when a field is missing or of the wrong type."""
+    fields = {name: data.get(name) for name in Cell.__dataclass_fields__}
+    if not isinstance(fields["seed"], int) or isinstance(fields["seed"], bool):
+        return None
+    if not all(isinstance(value, str) for name, value in fields.items() if name != "seed"):
+        return None
+    return Cell(**fields)
+
+
+def read_record(path: Path, cell: Cell | None = None) -> dict[str, Any]:
+    """The cell record in ``path`` (``.json`` or ``.json.gz``); raises BadFile unless it is
+    a JSON object of this code's ``RECORD_VERSION`` naming ``cell`` (default: the cell
+    its file is named for)."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise BadFile(path, f"holds a JSON {type(data).__name__}, not a cell record")
+    if "record_version" not in data:
+        raise BadFile(path, "not a cell record (no record_version)")
+    if data["record_version"] != RECORD_VERSION:
+        raise BadFile(
+            path, f"record_version {data['record_version']!r}; this code reads {RECORD_VERSION}"
+        )
+    named = _cell_of(data)
+    if named is None or data.get("status") not in STATUSES:
+        raise BadFile(path, "not a cell record (its cell fields or status are missing or bad)")
+    expected = cell.file_name if cell else path.name.removesuffix(".gz")
+    if named.file_name != expected:
+        raise BadFile(path, f"holds the record of another cell ({named.file_name})")
+    return data
+
+
+def record_files(run_dir: Path) -> dict[str, list[Path]]:
+    """The record files of a run by cell file name (``X.json``): ``[X.json, X.json.gz]``
+    or the one of them that exists, in that order of preference."""
+    found: dict[str, list[Path]] = {}
+    for pattern in ("*__seed*.json", "*__seed*.json.gz"):
+        for path in sorted(run_dir.glob(pattern)):
+            found.setdefault(path.name.removesuffix(".gz"), []).append(path)
+    return dict(sorted(found.items()))
+
+
+@dataclass
+class RecordScan:
+    """A run folder's readable records, one per cell, and the files left out."""
+
+    records: dict[str, dict[str, Any]]  # by cell file name (X.json)
+    problems: list[BadFile]  # damaged or foreign files, each naming its file
+
+
+def scan_records(run_dir: Path) -> RecordScan:
+    """Every readable record of ``run_dir``, one per cell: ``X.json`` wins over
+    ``X.json.gz`` (the runner writes ``X.json``; a ``.gz`` is a compressed copy, such as
+    the committed baseline's), the other is used when the winner is damaged."""
+    scan = RecordScan({}, [])
+    for name, paths in record_files(run_dir).items():
+        for path in paths:
+            try:
+                scan.records[name] = read_record(path)
+                break
+            except BadFile as error:
+                scan.problems.append(error)
+    return scan
+
+
+def read_run_info(run_dir: Path) -> tuple[dict[str, Any], BadFile | None]:
+    """``run.json`` as a dict (``{}`` when absent or damaged) and the problem if damaged."""
+    path = run_dir / RUN_INFO_NAME
+    if not path.exists():
+        return {}, None
+    try:
+        info = read_json(path)
+    except BadFile as error:
+        return {}, error
+    if not isinstance(info, dict):
+        return {}, BadFile(path, f"holds a JSON {type(info).__name__}, not a run description")
+    version = info.get("run_info_version", 1)
+    if version not in RUN_INFO_VERSIONS:
+        return {}, BadFile(path, f"run_info_version {version!r}; this code reads 1 and 2")
+    matrix = info.get("matrix", [])
+    if not isinstance(matrix, list) or not all(isinstance(name, str) for name in matrix):
+        return {}, BadFile(path, "its matrix is not a list of cell file names")
+    return info, None
 
 
 def ceiling_gflops(run_dir: Path) -> float | None:
     """Best GEMM GFLOP/s measured at the run's thread count, if it was measured."""
-    info_path = run_dir / "run.json"
-    if not info_path.exists():
-        return None
-    info = json.loads(info_path.read_text())
+    info, _ = read_run_info(run_dir)
     threads = info.get("environment", {}).get("threads")
-    matching = [c for c in info.get("gemm_ceiling", []) if c["threads"] == threads]
+    matching = [c for c in info.get("gemm_ceiling") or [] if c.get("threads") == threads]
     return matching[0]["gflops_best"] if matching else None
 
 
+@dataclass
+class RunContents:
+    """What ``report`` and ``compare`` read from a run folder."""
+
+    records: list[dict[str, Any]]  # one per cell of the run, sorted by cell
+    info: dict[str, Any]  # run.json ({} when absent or damaged)
+    problems: list[BadFile]  # damaged or foreign files, left out
+
+
+def load_run(run_dir: Path) -> RunContents:
+    """The run's records and ``run.json``. Left out and listed in ``problems``: damaged
+    and foreign files (``scan_records``), a damaged ``run.json``, and records of cells
+    outside the matrix ``run.json`` records (files copied in from another run)."""
+    scan = scan_records(run_dir)
+    info, problem = read_run_info(run_dir)
+    problems = [*([problem] if problem else []), *scan.problems]
+    matrix = set(info.get("matrix") or scan.records)
+    for name in sorted(set(scan.records) - matrix):
+        problems.append(BadFile(run_dir / name, f"not a cell of this run's {RUN_INFO_NAME}"))
+    records = [record for name, record in scan.records.items() if name in matrix]
+    return RunContents(records, info, problems)
+
+
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every cell record of a run, sorted by cell; ``.json.gz`` records are read too (the
-    committed baseline keeps its records gzipped: their per-epoch rows compress 5x)."""
-    records = []
-    paths = [*run_dir.glob("*__seed*.json"), *run_dir.glob("*__seed*.json.gz")]
-    for path in sorted(paths):
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        records.append(json.loads(data))
-    return records
+    """The run's readable records (``load_run``), sorted by cell; ``.json.gz`` records are
+    read too (the committed baseline keeps its records gzipped: per-epoch rows compress
+    5x)."""
+    return load_run(run_dir).records
 
 
 SUMMARY_COLUMNS = (
@@ -162,15 +283,13 @@ def summary_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
-    """Write ``rows`` under ``columns`` (missing values empty) to a temporary file beside
-    ``path``, then rename it over ``path``: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    return path
+    """Write ``rows`` under ``columns`` (missing values empty) to ``path`` atomically:
+    a reader never sees half a file."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_atomic(path, text.getvalue())
 
 
 def write_summary_csv(run_dir: Path, records: list[dict[str, Any]]) -> Path:

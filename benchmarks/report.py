@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -30,14 +29,17 @@ from benchmarks.plots import (
     plot_search_phases,
 )
 from benchmarks.records import (
+    BadFile,
+    RunContents,
     ceiling_gflops,
-    load_records,
+    load_run,
     process_steady_seconds,
     write_search_csvs,
     write_summary_csv,
 )
 from benchmarks.search_cell import PHASES as SEARCH_PHASES
 from benchmarks.stats import bootstrap_ratio, center
+from shared.files import write_atomic
 from shared.workloads.copynet import SOURCE_RESULTS, SOURCE_STEP_SECONDS
 
 Record = dict[str, Any]
@@ -93,9 +95,7 @@ def steady_processes(records: list[Record]) -> list[list[float]]:
     return [process for r in records for process in process_steady_seconds(r)]
 
 
-def environment_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
-    info_path = run_dir / "run.json"
-    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any]) -> list[Block]:
     env = info.get("environment") or next(
         (r["environment"] for r in records if "environment" in r), {}
     )
@@ -108,12 +108,7 @@ def environment_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
         f"versions: {versions}",
         f"commit: {env.get('git_commit', '?')}",
     ]
-    for ceiling in info.get("gemm_ceiling", []):
-        items.append(
-            f"measured fp32 GEMM ceiling ({ceiling['gemm_size']}² NumPy matmul, "
-            f"{ceiling['threads']} thread(s)): {ceiling['gflops_best']:.1f} GFLOP/s "
-            f"best, {ceiling['gflops_median']:.1f} median"
-        )
+    items += invocation_items(info)
     return [
         Heading(1, f"Benchmark report: {run_dir.name}"),
         Bullets(tuple(items)),
@@ -127,6 +122,43 @@ def environment_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
             "that resamples processes, then epochs inside each (processes of the same code "
             "differ far more than epochs of one process). Other columns: medians over seeds."
         ),
+    ]
+
+
+def invocation_items(info: dict[str, Any]) -> list[str]:
+    """Each invocation of ``run`` on the folder (the first run, each ``--resume``) with
+    its GEMM ceiling; a run.json from before invocations were kept is one invocation."""
+    invocations = info.get("invocations") or [info]
+    items = []
+    for number, invocation in enumerate(invocations, 1):
+        prefix = ""
+        if len(invocations) > 1:
+            kind = "--resume" if invocation.get("resume") else "first run"
+            outcome = invocation.get("outcome") or (
+                "killed: no end recorded" if "outcome" in invocation else "end not recorded"
+            )  # no outcome field: a run.json from before invocations were kept
+            commit = (invocation.get("environment") or {}).get("git_commit", "?")
+            items.append(
+                f"invocation {number} ({kind}): started {invocation.get('started', '?')}, "
+                f"{outcome}; commit {commit}"
+            )
+            prefix = f"invocation {number}: "
+        for ceiling in invocation.get("gemm_ceiling") or []:
+            items.append(
+                f"{prefix}measured fp32 GEMM ceiling ({ceiling['gemm_size']}² NumPy matmul, "
+                f"{ceiling['threads']} thread(s)): {ceiling['gflops_best']:.1f} GFLOP/s "
+                f"best, {ceiling['gflops_median']:.1f} median"
+            )
+    return items
+
+
+def problem_blocks(problems: list[BadFile]) -> list[Block]:
+    """The files the report left out: damaged, of another schema, or not of this run."""
+    if not problems:
+        return []
+    return [
+        Heading(2, "Damaged or foreign files (left out)"),
+        Bullets(tuple(f"{problem.path.name}: {problem.why}" for problem in problems)),
     ]
 
 
@@ -902,8 +934,9 @@ WORKLOAD_PARTS: dict[str, tuple[Part, ...]] = {
 }
 
 
-def report_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
-    blocks = environment_blocks(run_dir, records)
+def report_blocks(run_dir: Path, contents: RunContents) -> list[Block]:
+    records = contents.records
+    blocks = environment_blocks(run_dir, records, contents.info)
     ceiling = ceiling_gflops(run_dir)
     for workload in sorted({r["workload"] for r in records}):
         ran = [
@@ -914,21 +947,21 @@ def report_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
         blocks.append(Heading(2, workload))
         for part in WORKLOAD_PARTS.get(workload, TRAINING_PARTS):
             blocks += part(run_dir, workload, ran, ceiling)
-    return blocks + status_blocks(records)
+    return blocks + status_blocks(records) + problem_blocks(contents.problems)
 
 
-def write_report(run_dir: Path) -> Path:
+def write_report(run_dir: Path, contents: RunContents | None = None) -> Path:
     """Write summary.csv, the search CSVs (when the run searched), report.md, report.html
-    and plots/ for the records in ``run_dir``."""
-    records = load_records(run_dir)
+    and plots/ for the records in ``run_dir`` (``contents``: as ``load_run`` read them).
+    Every file is written atomically, so reports of one run may be written at once."""
+    contents = contents or load_run(run_dir)
+    records = contents.records
     write_summary_csv(run_dir, records)
     write_search_csvs(run_dir, records)
-    blocks = report_blocks(run_dir, records) if records else [Heading(1, "Empty run")]
-    for name, text in (
-        ("report.md", to_markdown(blocks)),
-        ("report.html", to_html(blocks, run_dir, f"Benchmark {run_dir.name}")),
-    ):
-        tmp = run_dir / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(run_dir / name)
+    if records:
+        blocks = report_blocks(run_dir, contents)
+    else:
+        blocks = [Heading(1, "Empty run"), *problem_blocks(contents.problems)]
+    write_atomic(run_dir / "report.md", to_markdown(blocks))
+    write_atomic(run_dir / "report.html", to_html(blocks, run_dir, f"Benchmark {run_dir.name}"))
     return run_dir / "report.md"

@@ -2,7 +2,13 @@
 
 A cell that is skipped, diverges, crashes or times out gets a record saying so, and
 the run goes on. Records are written atomically, so an interrupted run keeps every
-finished cell and ``--resume`` runs only the missing ones.
+finished cell. ``--resume`` keeps the ok, diverged and not-applicable cells and runs the
+rest: missing ones, damaged records, and cells that failed, timed out or were skipped
+because their framework was not installed (``rerun_on_resume``).
+
+Each cell runs in its own process group and dies with the runner (``benchmarks.lifetime``);
+it inherits the run folder's lock (``benchmarks.run_folder``), so no other runner can
+start on the folder while it is alive.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +30,22 @@ import numpy as np
 
 from benchmarks.compare import metric_unchanged
 from benchmarks.failures import failure_reason
+from benchmarks.lifetime import PARENT_PID_ENV
 from benchmarks.progress import LiveStatus, read_epoch
-from benchmarks.records import Cell, new_record, process_steady_seconds, write_json_atomic
+from benchmarks.records import (
+    BadFile,
+    Cell,
+    new_record,
+    process_steady_seconds,
+    read_record,
+    scan_records,
+    write_json_atomic,
+)
 from benchmarks.stats import center
 from benchmarks.timing import throughput
 from shared import registry
 from shared.cache import CACHE_DIR_ENV, cache_dir
-from shared.metadata import REPO_ROOT, environment
+from shared.metadata import REPO_ROOT
 from shared.workloads import get_workload
 
 STDERR_TAIL_CHARS = 4000
@@ -43,6 +59,7 @@ class RunOptions:
     timeout_s: float | None = None  # None: the workload's timeout for the preset
     resume: bool = False
     repeats: int = 1  # processes per cell; the later ones add timings to the first's record
+    lock_fd: int | None = None  # the run folder's lock, inherited by every cell process
 
 
 def thread_environment(threads: int) -> dict[str, str]:
@@ -102,10 +119,12 @@ def _spawn(
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
         # Absolute: the cell runs in the repository, where a relative one would land.
         CACHE_DIR_ENV: str(cache_dir()),
+        PARENT_PID_ENV: str(os.getpid()),
     }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
-        # Own process group: a timeout or Ctrl-C kills the cell and anything it started.
+        # Own process group: a timeout, Ctrl-C or SIGTERM kills the cell and anything it
+        # started; so does its end (a worker it left behind must not load the next cell).
         process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
@@ -113,15 +132,14 @@ def _spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=() if options.lock_fd is None else (options.lock_fd,),
         )
         try:
             returncode = _wait(process, timeout_s, on_tick)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
             return "timeout", f"no result after {timeout_s:g} s"
-        except BaseException:
+        finally:
             _kill_group(process)
-            raise
     if returncode != 0:
         return "failed", failure_reason(record_path, log_path, returncode)
     if not record_path.exists():
@@ -169,9 +187,12 @@ def run_cell_isolated(
     outcome, detail = _spawn(cell, record_path, log_path, options, timeout_s, on_tick)
     wall_s = time.perf_counter() - start
     if outcome == "done":
-        record = json.loads(record_path.read_text())
-        record["process_wall_s"] = wall_s
-    else:
+        try:
+            record = read_record(record_path, cell)
+            record["process_wall_s"] = wall_s
+        except BadFile as error:
+            outcome, detail = "failed", f"the cell wrote a bad record: {error.why}"
+    if outcome != "done":
         record = new_record(
             cell, outcome, detail, output_tail=_tail(log_path), process_wall_s=wall_s
         )
@@ -179,37 +200,28 @@ def run_cell_isolated(
     return record
 
 
-def run_cells(
-    cells: Iterable[Cell], options: RunOptions, run_info: dict[str, Any]
-) -> list[dict[str, Any]]:
+def run_cells(cells: Iterable[Cell], options: RunOptions) -> list[dict[str, Any]]:
     """Run every cell, ``options.repeats`` rounds of the whole matrix, printing one
-    progress line per process.
+    progress line per process; with ``options.resume``, keep what the folder holds
+    (``rerun_on_resume``).
 
     Rounds rather than back-to-back repeats: a burst of load from elsewhere on the
     machine then lands on processes of many cells, not on every process of one."""
     cells = list(cells)
-    write_json_atomic(
-        options.out_dir / "run.json",
-        {
-            **run_info,
-            "repeats": options.repeats,
-            "environment": environment(options.threads),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        },
-    )
+    found = _earlier_records(cells, options) if options.resume else {}
     records: list[dict[str, Any]] = []
     progress = _Progress(len(cells) * options.repeats)
     for repeat in range(options.repeats):
         for index, cell in enumerate(cells):
             prefix = progress.prefix(cell, repeat, options.repeats)
             if repeat == 0:
-                record, outcome = _first_process(cell, options, progress, prefix)
+                record, outcome = _first_process(cell, found, options, progress, prefix)
                 records.append(record)
             else:
                 records[index], outcome = _repeat_process(
                     cell, records[index], repeat, options, progress, prefix
                 )
-            progress.finished(prefix, outcome, ran=outcome != KEPT)
+            progress.finished(prefix, outcome, ran=not (outcome or "").startswith(KEPT))
     progress_path(options).unlink(missing_ok=True)  # the live epoch count of the last cell
     return records
 
@@ -249,14 +261,58 @@ class _Progress:
         self.status.line(f"{prefix}: {outcome} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)")
 
 
+def rerun_on_resume(record: dict[str, Any]) -> bool:
+    """Whether ``--resume`` runs the cell again: it failed or timed out (perhaps the
+    machine's fault), or was skipped because its framework was not installed. Kept:
+    ok, diverged (a seeded result: it diverges again) and not applicable."""
+    status, reason = record["status"], record.get("reason", "")
+    return status in ("failed", "timeout") or (
+        status == "skipped" and reason.startswith("not installed")
+    )
+
+
+def _was(record: dict[str, Any]) -> str:
+    reason = record.get("reason", "")
+    return record["status"] + (f" ({reason})" if reason else "")
+
+
+def _earlier_records(cells: list[Cell], options: RunOptions) -> dict[str, dict[str, Any]]:
+    """The readable records of ``cells`` in the run folder, by file name, those that
+    ``rerun_on_resume`` runs again included; prints every damaged or foreign record file
+    (their cells run again) and how many cells are kept, run again and not run yet."""
+    scan = scan_records(options.out_dir)
+    for problem in scan.problems:
+        print(f"warning: left out: {problem}", flush=True)
+    found = {c.file_name: scan.records[c.file_name] for c in cells if c.file_name in scan.records}
+    kept = Counter(r["status"] for r in found.values() if not rerun_on_resume(r))
+    again = Counter(r["status"] for r in found.values() if rerun_on_resume(r))
+    print(
+        f"resume: keeping {_counts(kept)}; running again {_counts(again)}; "
+        f"not run yet {len(cells) - len(found)}",
+        flush=True,
+    )
+    return found
+
+
+def _counts(counter: Counter) -> str:
+    """``3 (2 ok, 1 diverged)``, or ``0``."""
+    by_status = ", ".join(f"{n} {status}" for status, n in sorted(counter.items()))
+    return f"{sum(counter.values())}" + (f" ({by_status})" if by_status else "")
+
+
 def _first_process(
-    cell: Cell, options: RunOptions, progress: _Progress, prefix: str
+    cell: Cell,
+    found: dict[str, dict[str, Any]],
+    options: RunOptions,
+    progress: _Progress,
+    prefix: str,
 ) -> tuple[dict[str, Any], str]:
-    path = options.out_dir / cell.file_name
-    if options.resume and path.exists():
-        return json.loads(path.read_text()), KEPT
+    earlier = found.get(cell.file_name)
+    if earlier is not None and not rerun_on_resume(earlier):
+        return earlier, KEPT + ("" if earlier["status"] == "ok" else f": {_was(earlier)}")
     record = run_cell_isolated(cell, options, progress.ticker(prefix, options))
-    return record, _outcome_text(record)
+    again = "" if earlier is None else f" (run again: it was {_was(earlier)})"
+    return record, _outcome_text(record) + again
 
 
 def _repeat_process(

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from shared import files
 from shared.metadata import REPO_ROOT
 from shared.paths import unwritable_reason
 from shared.specs import SpecError
@@ -95,17 +95,8 @@ def write_atomic(path: Path, key: Mapping[str, Any], arrays: Arrays) -> None:
         "key": canonical_key(key),
         "checksums": {name: array_checksum(a) for name, a in arrays.items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **{META: np.array(json.dumps(meta))}, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    stored = {META: np.array(json.dumps(meta)), **arrays}
+    files.write_atomic(path, lambda handle: np.savez(handle, **stored))
 
 
 def cached_arrays(kind: str, key: Mapping[str, Any], build: Callable[[], Arrays]) -> Arrays:

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from shared.files import write_atomic
 from shared.specs import Network, SpecError
 
 Params = dict[str, np.ndarray]
@@ -106,8 +107,8 @@ def check_params(network: Network, params: Params) -> None:
 
 
 def save_params(params: Params, path: str | Path) -> None:
-    """Write canonical parameters to ``.npz`` (names and order preserved)."""
-    np.savez(path, **params)
+    """Write canonical parameters to ``.npz`` (names and order preserved), atomically."""
+    write_atomic(path, lambda handle: np.savez(handle, **params))
 
 
 def load_params(path: str | Path) -> Params:

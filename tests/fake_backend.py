@@ -3,11 +3,12 @@
 Its mode picks the fault: ``ok`` trains like NumPy; ``crash`` dies in build_model (a
 supervised cell, every candidate of a search) and in build_agent (a DQN cell);
 ``hang`` never finishes an epoch; ``nan`` returns a NaN loss from epoch 3; ``slow``
-sleeps 0.3 s per epoch; ``flaky`` trains like NumPy in the first process and dies in
-every later one (it leaves a marker file at ``$FAKE_FLAKY_MARKER``); ``slow-first``
-trains like NumPy, but each model's first ``train_epoch``, ``train_step`` and
-``predict`` sleep ``FIRST_CALL_S``, as a framework compiling them would
-(``SlowFirstCalls`` does the same to any object, a DQN agent say). ``register()``
+sleeps 0.3 s per epoch (``$FAKE_SLOW_EPOCH_S`` to change); ``flaky`` trains like NumPy
+in the first process and dies in every later one (it leaves a marker file at
+``$FAKE_FLAKY_MARKER``); ``slow-first`` trains like NumPy, but each model's first
+``train_epoch``, ``train_step`` and ``predict`` sleep ``FIRST_CALL_S``, as a framework
+compiling them would (``SlowFirstCalls`` does the same to any object, a DQN agent say).
+``register()``
 adds it (and a backend whose package is not installed) to the registry of the calling
 process.
 """
@@ -70,7 +71,7 @@ class FaultyModel(numpy_model.NumpyModel):
         if self.fault == "hang":
             time.sleep(3600)
         if self.fault == "slow":
-            time.sleep(0.3)
+            time.sleep(float(os.environ.get("FAKE_SLOW_EPOCH_S", "0.3")))
         if self.fault == "nan" and self.epochs >= 3:
             return float("nan")
         return super().train_epoch(batches)

@@ -1,0 +1,70 @@
+"""The one atomic file writer every result, report, checkpoint and cache file goes through.
+
+A reader (another ``report``, a ``compare``, the runner reading a cell's record) sees the
+old file or the new one, never half of one: the bytes go to a temporary file with a
+unique name in the same folder, are flushed to disk, and the temporary file is renamed
+over the target. Unique names let any number of writers of the same file run at once
+(six ``report`` processes on one run folder); the last rename wins.
+
+``tempfile.mkstemp`` creates its file with mode 0600 whatever the umask; the file gets
+the mode a plain ``open(path, "w")`` would give it (0666 less the umask), so another
+user of a shared results folder can read it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+Content = bytes | str | Callable[[BinaryIO], Any]
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status") as status:  # Linux 4.7+: no window with umask 0
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, content: Content) -> Path:
+    """Write ``content`` to ``path`` atomically; returns ``path``.
+
+    ``content``: bytes, text (written as UTF-8), or a function that writes to a binary
+    file handle (``np.savez``, ``fig.savefig``). Creates the parent folder. On any error
+    the temporary file is removed and the error raised; ``path`` is then untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(content, str):
+                handle.write(content.encode())
+            elif isinstance(content, bytes):
+                handle.write(content)
+            else:
+                content(handle)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~current_umask())
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """``data`` as indented JSON (NaN and inf allowed, as Python writes them)."""
+    return write_atomic(path, json.dumps(data, indent=1, allow_nan=True))
