@@ -180,7 +180,10 @@ def command_run(args: argparse.Namespace) -> int:
 
     with interrupt_on_signals():  # SIGTERM and SIGHUP take Ctrl-C's way out
         # Lock the folder and apply the start and resume rules, before any work.
-        description, lock_fd = open_for_run(args.out, args, cells, not_applicable, sys.argv)
+        try:
+            description, lock_fd = open_for_run(args.out, args, cells, not_applicable, sys.argv)
+        except OSError as error:
+            raise WriteFailed(f"the run in {args.out} could not start: {error}") from None
         print(
             f"{len(cells)} cells -> {args.out}"
             + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),

@@ -121,7 +121,32 @@ def read_record(path: Path, cell: Cell | None = None) -> dict[str, Any]:
     expected = cell.file_name if cell else path.name.removesuffix(".gz")
     if named.file_name != expected:
         raise BadFile(path, f"holds the record of another cell ({named.file_name})")
+    _check_field_types(path, data)
     return data
+
+
+# The JSON type of each field that every reader relies on, when the field is present.
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "reason": str,
+    "epochs": list,
+    "timing": dict,
+    "metrics": dict,
+    "parity": dict,
+    "environment": dict,
+    "repeats": list,
+    "peak_rss_mb": (int, float, type(None)),
+}
+
+
+def _check_field_types(path: Path, data: dict[str, Any]) -> None:
+    """BadFile for a record of this version whose fields have other JSON types (another
+    schema under the same version), or an ok record without its timing and metrics."""
+    for name, kind in FIELD_TYPES.items():
+        if name in data and not isinstance(data[name], kind):
+            found = type(data[name]).__name__
+            raise BadFile(path, f"another schema: its {name!r} is a JSON {found}")
+    if data["status"] == "ok" and not ("timing" in data and "metrics" in data):
+        raise BadFile(path, "another schema: an ok record without timing or metrics")
 
 
 def record_files(run_dir: Path) -> dict[str, list[Path]]:

@@ -32,7 +32,7 @@ def forbid_work(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for target in (
         "benchmarks.cli.measure_ceilings",
-        "benchmarks.cli.write_json_atomic",
+        "benchmarks.cli.open_for_run",  # locks, writes run.json and not-applicable records
         "benchmarks.runner.run_cells",
         "benchmarks.report.write_report",
         "benchmarks.dqn_evaluate.evaluate_checkpoint",

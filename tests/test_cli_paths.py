@@ -165,7 +165,7 @@ def leftovers(folder: Path) -> list[Path]:
 def test_a_full_disk_during_a_run_ends_with_one_line_and_no_temporary_file(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda threads: [])
+    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda *args: [])
     no_space_on_fsync(monkeypatch)
     out = tmp_path / "run"
     code, stderr = cli_main(capsys, *SMALL_RUN, "--out", out)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from benchmarks.compare import pooled_spread, time_change
+from benchmarks.records import Cell
 from benchmarks.stats import bootstrap_ratio
 from shared.metadata import REPO_ROOT
 
@@ -120,7 +121,10 @@ def test_run_compare_with_no_cell_in_common_exits_2_like_compare(base_run, tmp_p
     other = tmp_path / "other"
     other.mkdir()
     record = json.loads(next(base_run.glob("*__seed*.json")).read_text())
-    (other / "a__b__numpy__eager__float32__seed9.json").write_text(json.dumps(record | {"seed": 9}))
+    foreign = record | {"seed": 9}  # a cell that BASE does not have
+    (other / Cell(**{k: foreign[k] for k in Cell.__dataclass_fields__}).file_name).write_text(
+        json.dumps(foreign)
+    )
     result = cli("compare", str(base_run), str(other))
     assert result.returncode == 2
     assert result.stderr == f"error: {base_run} and {other} have no cell in common\n"
