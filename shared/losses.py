@@ -41,6 +41,23 @@ except ``SoftmaxCrossEntropy`` (a mean over the examples: it sums over the class
   Their gradients agree for targets that sum to 1; for other targets TensorFlow's
   fused kernel (Keras on TensorFlow) gives ``softmax(pred) - target`` instead.
 
+Kinks: where a loss's derivative jumps, the spec picks it, and every backend follows
+(tests/parity_boundaries.py puts outputs exactly on each kink, in both dtypes):
+
+- ``|x|`` (L1, Ratio, the reward-shaped error, the curriculum's ``|r|``): derivative
+  ``sign(x)``, 0 at ``x = 0``. (``jnp.abs`` alone has 1 there.)
+- BCE's clip passes the whole gradient on the closed interval ``[eps, 1 - eps]``, bounds
+  included, and none outside. The bounds are ``eps`` and ``1 - eps`` computed in float64
+  and rounded to the model's dtype: in float32, ``1 - 1e-7`` is 0.99999988, which a
+  sigmoid reaches for logits from about 15.7 to 16.2. (``jnp.clip`` alone passes half
+  the gradient at a bound.)
+- The reward-shaped penalty applies where ``e > penalty_threshold`` (strictly): at the
+  threshold, neither the penalty nor its derivative.
+- Huber at ``|e| = delta``: the quadratic branch; both branches have the derivative
+  ``e`` there, so the value and the derivative are continuous.
+- The curriculum keeps ties at the threshold (below). The softmax's max shift has no
+  kink: its derivative cancels exactly.
+
 The N-body source's family (reference.md section 4), with the relative error
 ``ratio = (pred - target) / (1 + |target|)`` per element:
 
