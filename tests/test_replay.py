@@ -137,8 +137,8 @@ def good_transition() -> dict:
         ("frame", frame_of(1).tolist(), TypeError, "uint8"),
         ("frame", np.zeros((FRAME[1],), np.uint8), ValueError, "shape"),  # would broadcast
         ("frame", np.zeros((1, *FRAME), np.uint8), ValueError, "shape"),
-        ("action", 6, ValueError, r"\[0, 6\)"),  # stored as uint8: 256 would wrap to 0
-        ("action", -1, ValueError, r"\[0, 6\)"),
+        ("action", 256, ValueError, r"\[0, 256\)"),  # stored as uint8: it would wrap to 0
+        ("action", -1, ValueError, r"\[0, 256\)"),
         ("action", 2.0, TypeError, "integer"),
         ("action", True, TypeError, "integer"),
         ("reward", float("nan"), ValueError, "finite"),
@@ -151,10 +151,19 @@ def good_transition() -> dict:
     ids=lambda value: value if isinstance(value, str) else None,
 )
 def test_add_refuses_a_bad_transition_and_stores_nothing(field, value, error, match) -> None:
-    memory = ReplayMemory(10, FRAME, STACK, seed=0, n_actions=6)
+    memory = ReplayMemory(10, FRAME, STACK, seed=0)
     with pytest.raises(error, match=match):
         memory.add(**{**good_transition(), field: value})
     assert memory.size == 0 and not memory.frames.any()
+
+
+def test_add_refuses_actions_the_game_does_not_have() -> None:
+    memory = ReplayMemory(10, FRAME, STACK, seed=0, n_actions=6)
+    for action in (6, 7):  # an agent would index Q-values out of range (JAX clamps)
+        with pytest.raises(ValueError, match=r"\[0, 6\)"):
+            memory.add(**{**good_transition(), "action": action})
+    memory.add(**{**good_transition(), "action": 5})
+    assert memory.size == 1
 
 
 def test_add_takes_numpy_scalars_and_int_flags() -> None:
