@@ -62,11 +62,17 @@ def parity_summary(
     """The cell's deviation from the NumPy reference over its first steps (see
     benchmarks.parity_check); an error there is recorded, never fatal to the timings.
 
-    A float32 check that fails is repeated in float64 (under ``"float64"``): when that
-    one passes, the float32 difference is rounding that training amplified (Adam scales
-    tiny gradients up, ReLU units flip), not a difference in what is computed."""
+    A float32 check that fails is repeated in float64 (under ``"float64"``) and, in
+    float32, at the reference's weights step by step (``"float32_gradients"``): only when
+    both pass is the float32 difference rounding that training amplified (Adam scales
+    tiny gradients up, ReLU units flip), not a difference in what is computed (see
+    benchmarks.parity_check)."""
     # Imported here, after the timed import: the reference is the NumPy backend itself.
-    from benchmarks.parity_check import REFERENCE_MODULE, check_against_reference
+    from benchmarks.parity_check import (
+        REFERENCE_MODULE,
+        check_against_reference,
+        check_gradients_at_reference,
+    )
 
     if backend_module == REFERENCE_MODULE:
         return {"reference": True}
@@ -81,6 +87,12 @@ def parity_summary(
             )
         except Exception as error:
             summary["float64"] = {"error": f"{type(error).__name__}: {error}"}
+        try:
+            summary["float32_gradients"] = check_gradients_at_reference(
+                backend, config, data, params, cell.dtype, cell.mode
+            )
+        except Exception as error:
+            summary["float32_gradients"] = {"error": f"{type(error).__name__}: {error}"}
     return summary
 
 

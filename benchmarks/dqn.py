@@ -166,7 +166,9 @@ def play(
     before the TD steps start again."""
     history = history or DQNHistory()
     game = AtariGame(config.atari, seed)
-    memory = ReplayMemory(config.memory, config.atari.frame_shape, config.atari.stack, seed)
+    memory = ReplayMemory(
+        config.memory, config.atari.frame_shape, config.atari.stack, seed, game.n_actions
+    )
     history.replay_bytes_per_transition = memory.bytes_per_transition
     history.replay_capacity = config.memory
     rng = rng_for(seed, ACTING_STREAM)

@@ -137,17 +137,22 @@ def parity_summary(
     cell: Cell,
 ) -> dict[str, Any]:
     """The cell's TD steps against the NumPy agent from its start (benchmarks.parity_check);
-    a float32 check that fails is repeated in float64 beside it, as for the other cells."""
-    from benchmarks.parity_check import REFERENCE_MODULE, check_agent_against_reference
+    a float32 check that fails is re-checked in float64 and at equal weights beside it,
+    as for the other cells (benchmarks.cell.parity_summary)."""
+    from benchmarks.parity_check import (
+        REFERENCE_MODULE,
+        check_agent_against_reference,
+        check_agent_gradients_at_reference,
+    )
 
     if backend_module == REFERENCE_MODULE:
         return {"reference": True}
     if not history.final_batches:
         return {"error": "the replay memory held too few transitions to sample from"}
 
-    def check(dtype: str) -> dict[str, Any]:
+    def check(dtype: str, how=check_agent_against_reference) -> dict[str, Any]:
         try:
-            return check_agent_against_reference(
+            return how(
                 backend, config, history.final_batches, cast_params(params, dtype), dtype, cell.mode
             )
         except Exception as error:
@@ -156,6 +161,7 @@ def parity_summary(
     summary = check(cell.dtype)
     if not summary.get("within_tolerance", True) and cell.dtype == "float32":
         summary["float64"] = check("float64")
+        summary["float32_gradients"] = check("float32", check_agent_gradients_at_reference)
     return summary
 
 

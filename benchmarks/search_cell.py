@@ -104,8 +104,12 @@ def parity_summary(
 ) -> dict[str, Any]:
     """The first steps of the first trained candidate with a convolution (else the first
     candidate) against the NumPy reference: the same check as a supervised cell's, on a
-    network every backend of the seed trains."""
-    from benchmarks.parity_check import REFERENCE_MODULE, check_against_reference
+    network every backend of the seed trains; re-checked as a supervised cell's."""
+    from benchmarks.parity_check import (
+        REFERENCE_MODULE,
+        check_against_reference,
+        check_gradients_at_reference,
+    )
 
     if backend_module == REFERENCE_MODULE:
         return {"reference": True}
@@ -115,16 +119,17 @@ def parity_summary(
     network = config.space.to_network(design_from_key(key))
     training = config.training_config(network, steps_per_epoch=data.xs.shape[1])
 
-    def check(dtype: str) -> dict[str, Any]:
+    def check(dtype: str, how=check_against_reference) -> dict[str, Any]:
         params = cast_params(init_params(network, config.init, cell.seed), dtype)
         try:
-            return check_against_reference(backend, training, data, params, dtype, cell.mode)
+            return how(backend, training, data, params, dtype, cell.mode)
         except Exception as error:
             return {"error": f"{type(error).__name__}: {error}"}
 
     summary = {"candidate": key, **check(cell.dtype)}
     if not summary.get("within_tolerance", True) and cell.dtype == "float32":
         summary["float64"] = check("float64")
+        summary["float32_gradients"] = check("float32", check_gradients_at_reference)
     return summary
 
 

@@ -98,6 +98,11 @@ class AtariGame:
         return frames[0, -1].copy()
 
     def step(self, action: int) -> GameStep:
+        """One agent step; ValueError for an action outside ``[0, n_actions)`` or not an
+        integer (the int64 buffer would truncate 2.7 to 2)."""
+        integer = isinstance(action, int | np.integer) and not isinstance(action, bool)
+        if not integer or not 0 <= action < self.n_actions:
+            raise ValueError(f"action must be an integer in [0, {self.n_actions}), got {action!r}")
         self._action[0] = action
         frames, reward, terminated, truncated, info = self._env.step(self._action)
         return GameStep(
@@ -124,11 +129,23 @@ class FrameStack:
         self.stack = stack
 
     def start(self, frame: np.ndarray) -> None:
+        self._check(frame, None)
         for _ in range(self.stack):
             self._frames.append(frame)
 
     def push(self, frame: np.ndarray) -> None:
+        self._check(frame, self._frames[-1].shape if self._frames else None)
         self._frames.append(frame)
+
+    @staticmethod
+    def _check(frame: np.ndarray, shape: tuple[int, ...] | None) -> None:
+        """ValueError unless ``frame`` is a 2-D uint8 array (of ``shape`` when given): the
+        agent would scale a float frame by 1/255 without an error."""
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 2:
+            got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame)
+            raise ValueError(f"a frame must be a 2-D uint8 array, got {got}")
+        if shape is not None and frame.shape != shape:
+            raise ValueError(f"frame of shape {frame.shape} in a stack of {shape} frames")
 
     def observation(self) -> np.ndarray:
         """``(1, stack, H, W)`` uint8: a batch of one."""

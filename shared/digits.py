@@ -80,8 +80,21 @@ def split_digits(split: DigitsSplit, seed: int) -> DigitsData:
 
 
 def one_hot(labels: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
-    """``(n,)`` int labels -> ``(n, n_classes)`` float64 one-hot rows."""
+    """``(...)`` int labels -> ``(..., n_classes)`` float64 one-hot rows. SpecError for
+    labels that are not integers in ``[0, n_classes)`` (indexing would take -1 as the
+    last class)."""
+    labels = np.asarray(labels)
+    _check_labels(labels, n_classes)
     return np.eye(n_classes)[labels]
+
+
+def _check_labels(labels: np.ndarray, n_classes: int) -> None:
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise SpecError(f"class labels must be integers, got {labels.dtype}")
+    if labels.size and not (labels.min() >= 0 and labels.max() < n_classes):
+        raise SpecError(
+            f"class labels must be in [0, {n_classes}), got {labels.min()} to {labels.max()}"
+        )
 
 
 def training_batches(
@@ -104,6 +117,13 @@ def training_batches(
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Share of rows of ``logits (n, classes)`` whose largest entry is the label; a row
     with a NaN counts as wrong."""
-    logits = np.asarray(logits, dtype=np.float64)
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels)
+    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+        # (n, 1) labels would broadcast against (n,) predictions into an (n, n) table
+        raise SpecError(
+            f"accuracy needs logits (n, classes) and labels (n,), got "
+            f"{logits.shape} and {labels.shape}"
+        )
+    _check_labels(labels, logits.shape[1])
     correct = (np.argmax(logits, axis=1) == labels) & np.all(np.isfinite(logits), axis=1)
     return float(np.mean(correct))

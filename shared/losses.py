@@ -39,7 +39,26 @@ except ``SoftmaxCrossEntropy`` (a mean over the examples: it sums over the class
   ``softmax_cross_entropy`` (then a mean) and Keras's ``categorical_crossentropy`` with
   ``from_logits=True`` (then Keras's mean over the batch) compute exactly this value.
   Their gradients agree for targets that sum to 1; for other targets TensorFlow's
-  fused kernel (Keras on TensorFlow) gives ``softmax(pred) - target`` instead.
+  fused kernel (Keras on TensorFlow) gives ``softmax(pred) - target`` instead. So the
+  targets must be probability vectors: every backend refuses others where they enter
+  (``check_targets``: ``prepare``, ``train_step``, ``loss_and_grads``, ``loss_value``).
+
+Kinks: where a loss's derivative jumps, the spec picks it, and every backend follows
+(tests/parity_boundaries.py puts outputs exactly on each kink, in both dtypes):
+
+- ``|x|`` (L1, Ratio, the reward-shaped error, the curriculum's ``|r|``): derivative
+  ``sign(x)``, 0 at ``x = 0``. (``jnp.abs`` alone has 1 there.)
+- BCE's clip passes the whole gradient on the closed interval ``[eps, 1 - eps]``, bounds
+  included, and none outside. The bounds are ``eps`` and ``1 - eps`` computed in float64
+  and rounded to the model's dtype: in float32, ``1 - 1e-7`` is 0.99999988, which a
+  sigmoid reaches for logits from about 15.7 to 16.2. (``jnp.clip`` alone passes half
+  the gradient at a bound.)
+- The reward-shaped penalty applies where ``e > penalty_threshold`` (strictly): at the
+  threshold, neither the penalty nor its derivative.
+- Huber at ``|e| = delta``: the quadratic branch; both branches have the derivative
+  ``e`` there, so the value and the derivative are continuous.
+- The curriculum keeps ties at the threshold (below). The softmax's max shift has no
+  kink: its derivative cancels exactly.
 
 The N-body source's family (reference.md section 4), with the relative error
 ``ratio = (pred - target) / (1 + |target|)`` per element:
@@ -176,6 +195,34 @@ Loss = (
 )
 
 
+def check_targets(loss: Loss, target: np.ndarray) -> None:
+    """Raise SpecError unless ``target`` suits ``loss``; only ``SoftmaxCrossEntropy``
+    restricts it: each example's target, the last axis of ``(..., classes)``, must be a
+    probability vector (finite, non-negative, summing to 1 within ``classes`` units of
+    rounding of its dtype; float64 for integer targets). The message names the first
+    bad example's index."""
+    if not isinstance(loss, SoftmaxCrossEntropy):
+        return
+    target = np.asarray(target)
+    if target.ndim < 2 or not np.issubdtype(target.dtype, np.number):
+        raise SpecError(
+            f"softmax cross-entropy targets must be (..., classes) numbers, got "
+            f"{target.dtype} {target.shape}"
+        )
+    dtype = target.dtype if np.issubdtype(target.dtype, np.floating) else np.float64
+    classes = target.shape[-1]
+    total = np.sum(target, axis=-1, dtype=dtype)
+    ok = np.all(target >= 0, axis=-1) & (np.abs(total - 1) <= classes * np.finfo(dtype).eps)
+    if not np.all(ok):  # NaN fails both tests
+        index = np.unravel_index(np.argmin(ok), ok.shape)
+        where = index[0] if len(index) == 1 else tuple(int(i) for i in index)
+        raise SpecError(
+            "softmax cross-entropy targets must be probability vectors (non-negative, "
+            f"summing to 1 per example): example {where} has minimum "
+            f"{float(np.min(target[index])):.9g} and sum {float(total[index]):.9g}"
+        )
+
+
 def initial_quantile(loss: Loss) -> float:
     """The curriculum quantile a freshly built model holds: the first epoch's q (1 for a
     loss without a curriculum, where it is never read)."""
@@ -220,6 +267,7 @@ def loss_value(loss: Loss, pred: np.ndarray, target: np.ndarray, quantile: float
     in NumPy, for metrics computed outside any framework (validation losses); the
     curriculum at ``quantile``."""
     if isinstance(loss, SoftmaxCrossEntropy):
+        check_targets(loss, target)
         return float(np.mean(-np.sum(target * log_softmax(pred), axis=-1)))
     diff = pred - target
     if isinstance(loss, MSE):

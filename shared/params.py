@@ -97,13 +97,19 @@ def cast_params(params: Params, dtype: str) -> Params:
 
 
 def check_params(network: Network, params: Params) -> None:
-    """Raise SpecError unless ``params`` has exactly the network's names and shapes."""
+    """Raise SpecError unless ``params`` has exactly the network's names, in order, and
+    shapes, as real floating-point NumPy arrays (any float dtype: backends cast them)."""
     expected = network.param_shapes()
-    if list(params) != list(expected):
-        raise SpecError(f"parameter names {list(params)} do not match {list(expected)}")
+    if not isinstance(params, dict) or list(params) != list(expected):
+        names = list(params) if isinstance(params, dict) else type(params).__name__
+        raise SpecError(f"parameter names {names} do not match {list(expected)}")
     for name, shape in expected.items():
-        if tuple(params[name].shape) != shape:
-            raise SpecError(f"{name} has shape {params[name].shape}, expected {shape}")
+        value = params[name]
+        if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+            got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+            raise SpecError(f"{name} must be a float NumPy array, got {got}")
+        if tuple(value.shape) != shape:
+            raise SpecError(f"{name} has shape {value.shape}, expected {shape}")
 
 
 def save_params(params: Params, path: str | Path) -> None:

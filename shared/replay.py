@@ -20,21 +20,48 @@ the frames before them may be overwritten.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from shared.specs import SpecError
 from shared.td import TDBatch
 
 MAX_RESAMPLES = 100
+ACTION_LIMIT = 256  # actions are stored as uint8
+REAL = (int, float, np.integer, np.floating)
+
+
+def _is_integer(value: object) -> bool:
+    """A Python or NumPy integer, not a bool (True is no action index or size)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 class ReplayMemory:
     """``capacity`` transitions of ``frame_shape`` uint8 frames, stacks of ``stack``."""
 
-    def __init__(self, capacity: int, frame_shape: tuple[int, int], stack: int, seed: int):
+    def __init__(
+        self,
+        capacity: int,
+        frame_shape: tuple[int, int],
+        stack: int,
+        seed: int,
+        n_actions: int = ACTION_LIMIT,
+    ):
+        """``n_actions``: actions are ``0 .. n_actions - 1`` (at most 256: one byte each).
+        Raises SpecError for sizes that cannot hold a sampleable transition."""
+        for name, value in (("capacity", capacity), ("stack", stack), ("n_actions", n_actions)):
+            if not _is_integer(value) or value < 1:
+                raise SpecError(f"replay {name} must be a positive integer, got {value!r}")
+        if n_actions > ACTION_LIMIT:
+            raise SpecError(f"replay n_actions must be at most {ACTION_LIMIT}, got {n_actions}")
         if capacity < stack + 1:
             raise SpecError(f"replay capacity must be at least stack + 1, got {capacity}")
-        self.capacity, self.stack = capacity, stack
+        frame_shape = tuple(frame_shape)
+        if not frame_shape or not all(_is_integer(n) and n > 0 for n in frame_shape):
+            raise SpecError(f"replay frame_shape must be positive integers, got {frame_shape}")
+        self.capacity, self.stack, self.n_actions = capacity, stack, n_actions
+        self.frame_shape = frame_shape
         # np.zeros maps untouched pages lazily: a 1,000,000-slot memory costs its 7 GB of
         # RAM only as it fills.
         self.frames = np.zeros((capacity, *frame_shape), dtype=np.uint8)
@@ -59,7 +86,14 @@ class ReplayMemory:
         self, frame: np.ndarray, action: int, reward: float, terminal: bool, first: bool
     ) -> None:
         """Store step ``t``: ``frame`` (newest of ``s_t``), then its action, clipped reward,
-        whether the episode terminated after it, and whether ``frame`` began the episode."""
+        whether the episode terminated after it, and whether ``frame`` began the episode.
+
+        Checked here, where transitions enter, since NumPy's assignment would silently
+        truncate a float frame (0.7 -> 0), broadcast a wrong-shaped one, or wrap an
+        action: TypeError for a frame that is not a uint8 array, a non-integer action,
+        a non-real reward or non-boolean flags; ValueError for a frame of another shape,
+        an action outside ``[0, n_actions)`` or a reward that is not finite."""
+        self._check(frame, action, reward, terminal, first)
         slot = self._next
         self.frames[slot] = frame
         self.actions[slot] = action
@@ -68,6 +102,24 @@ class ReplayMemory:
         self.first[slot] = first
         self._next = (slot + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+
+    def _check(self, frame, action, reward, terminal, first) -> None:
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+            what = frame.dtype if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise TypeError(f"replay frame must be a uint8 array, got {what}")
+        if frame.shape != self.frame_shape:
+            raise ValueError(f"replay frame must have shape {self.frame_shape}, got {frame.shape}")
+        if not _is_integer(action):
+            raise TypeError(f"replay action must be an integer, got {action!r}")
+        if not 0 <= action < self.n_actions:
+            raise ValueError(f"replay action must be in [0, {self.n_actions}), got {action}")
+        if isinstance(reward, bool | np.bool_) or not isinstance(reward, REAL):
+            raise TypeError(f"replay reward must be a real number, got {reward!r}")
+        if not math.isfinite(reward):
+            raise ValueError(f"replay reward must be finite, got {reward}")
+        for name, flag in (("terminal", terminal), ("first", first)):
+            if not (isinstance(flag, bool | np.bool_) or (_is_integer(flag) and flag in (0, 1))):
+                raise TypeError(f"replay {name} must be a bool, got {flag!r}")
 
     def _physical(self, logical: np.ndarray) -> np.ndarray:
         """Slot of the ``logical``-th oldest stored step (0 = the oldest)."""

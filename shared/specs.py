@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+# relu's derivative at 0 is 0 (every framework's choice, and the NumPy reference's).
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 PADDINGS = ("valid", "same")
 
@@ -53,7 +54,10 @@ class Conv2D:
 
 @dataclass(frozen=True)
 class MaxPool2D:
-    """Max pooling on ``(C, H, W)`` with a square window; ``stride`` defaults to ``size``."""
+    """Max pooling on ``(C, H, W)`` with a square window; ``stride`` defaults to ``size``.
+
+    Where a window holds tied maxima, the gradient goes to the first of them in
+    row-major order (as every framework here routes it)."""
 
     size: int = 2
     stride: int | None = None

@@ -41,6 +41,16 @@ def pixel_scale(dtype: str) -> np.floating:
     return np.dtype(dtype).type(1.0 / PIXEL_SCALE)
 
 
+def check_frames(obs: np.ndarray, what: str = "frames") -> None:
+    """SpecError unless ``obs`` is a ``(B, C, H, W)`` uint8 array: a float or wrongly
+    shaped batch would be scaled by 1/255 or broadcast without an error."""
+    if not isinstance(obs, np.ndarray) or obs.dtype != np.uint8:
+        got = obs.dtype if isinstance(obs, np.ndarray) else type(obs).__name__
+        raise SpecError(f"{what} must be a uint8 array, got {got}")
+    if obs.ndim != 4:
+        raise SpecError(f"{what} must be (batch, C, H, W), got shape {obs.shape}")
+
+
 def scale_frames(obs: np.ndarray, dtype: str) -> np.ndarray:
     """The network's input: uint8 frames times ``pixel_scale(dtype)``, in ``dtype``."""
     return obs.astype(dtype) * pixel_scale(dtype)
@@ -57,12 +67,33 @@ class TDBatch:
     dones: np.ndarray  # (B,) float32, 1.0 where the episode terminated
 
     def __post_init__(self) -> None:
+        """SpecError for arrays of other dtypes, ranks or lengths, rewards that are not
+        finite, or dones other than 0 and 1: the agents would silently cast, broadcast
+        or bootstrap from them."""
+        for name in ("obs", "actions", "rewards", "next_obs", "dones"):
+            if not isinstance(getattr(self, name), np.ndarray):
+                raise SpecError(f"TDBatch.{name} must be a NumPy array")
+        check_frames(self.obs, "TDBatch.obs")
+        if self.next_obs.dtype != np.uint8 or self.next_obs.shape != self.obs.shape:
+            raise SpecError(
+                f"TDBatch.next_obs must be uint8 of obs's shape {self.obs.shape}, got "
+                f"{self.next_obs.dtype} {self.next_obs.shape}"
+            )
+        if self.actions.ndim != 1 or not np.issubdtype(self.actions.dtype, np.integer):
+            raise SpecError(f"TDBatch.actions must be 1-D integers, got {self.actions.dtype}")
         size = len(self.actions)
-        if self.obs.dtype != np.uint8 or self.next_obs.dtype != np.uint8:
-            raise SpecError("TDBatch frames must be uint8")
-        for name in ("obs", "rewards", "next_obs", "dones"):
-            if len(getattr(self, name)) != size:
-                raise SpecError(f"TDBatch.{name} has {len(getattr(self, name))} rows, not {size}")
+        for name in ("rewards", "dones"):
+            value = getattr(self, name)
+            if value.shape != (size,) or not np.issubdtype(value.dtype, np.floating):
+                raise SpecError(
+                    f"TDBatch.{name} must be ({size},) floats, got {value.dtype} {value.shape}"
+                )
+        if len(self.obs) != size:
+            raise SpecError(f"TDBatch.obs has {len(self.obs)} rows, not {size}")
+        if not np.all(np.isfinite(self.rewards)):
+            raise SpecError("TDBatch.rewards must be finite")
+        if not np.all((self.dones == 0) | (self.dones == 1)):
+            raise SpecError("TDBatch.dones must be 0 or 1")
 
     def __len__(self) -> int:
         return len(self.actions)

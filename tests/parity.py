@@ -27,6 +27,7 @@ from shared.params import DTYPES, InitScheme, Params, init_params
 from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network
 from shared.tolerances import PARITY_STEPS, TOLERANCES
 from shared.workloads import WORKLOADS
+from tests.parity_boundaries import boundary_cases
 
 OTHER_BACKENDS = tuple(name for name in registry.BACKENDS if name != "numpy")
 
@@ -75,9 +76,21 @@ class Case:
     quantiles: tuple[float, ...] | None = None
     init_seed: int = 3
     dtypes: tuple[str, ...] = DTYPES  # the dtypes the case is checked in
+    # Exact starting values instead of ``init`` (tests/parity_boundaries.py): parameter
+    # name -> its values in order, or one value for all; Python floats rounded to the dtype.
+    start: tuple[tuple[str, tuple[float, ...]], ...] | None = None
+    # False: checked in each backend's default mode only, step by step (a kink of a loss
+    # or layer is in code that every mode of the backend shares; compiling costs seconds)
+    every_mode: bool = True
 
     def params(self, dtype: str) -> Params:
-        return init_params(self.network, self.init, seed=self.init_seed, dtype=dtype)
+        if self.start is None:
+            return init_params(self.network, self.init, seed=self.init_seed, dtype=dtype)
+        shapes = self.network.param_shapes()
+        return {
+            name: np.array(np.resize(np.array(values), shapes[name]), dtype=dtype)
+            for name, values in self.start
+        }
 
     def learning_rates(self) -> np.ndarray | None:
         if self.schedule is None:
@@ -271,6 +284,7 @@ def cases() -> dict[str, Case]:
     built += _nbody_loss_cases()
     built += _cnn_cases()
     built.append(_classification_case())
+    built += boundary_cases()
     return {case.name: case for case in built}
 
 

@@ -6,7 +6,8 @@ tests select exactly that backend there: parity against NumPy (tests/test_parity
 every mode, both dtypes, every case; see its SLOW_MODE_CASES), the DQN agent's TD steps
 against NumPy's (tests/test_dqn_parity.py; see DQN_SLOW_MODE_CASES), the Keras checks,
 the XOR verdict, parameter transfer with the backends that load beside it, the N-body
-training loop, and the architecture search's designs and float64 rewards. Asserted here:
+training loop, the architecture search's designs and float64 rewards, and the checks of
+targets, parameters and frames where they enter (tests/test_input_checks.py). Asserted here:
 the subprocess passed and ran every parity test it should have. Also, in small
 subprocesses: configure() sizes the framework's thread pools, and TensorFlow (which
 ``keras.utils.set_random_seed`` would import) stays out.
@@ -42,11 +43,18 @@ SUITE = (
     "tests/test_dqn_parity.py::test_q_values_keep_the_model_dtype",
     # The architecture search: the same designs and float64 rewards as NumPy's search.
     "tests/test_search.py::test_same_designs_and_float64_rewards_on_every_backend",
+    # Targets, parameters and frames are checked where they enter, as in every backend.
+    "tests/test_input_checks.py",
 )
 # Keras's torch.compile mode compiles each agent's train and predict steps anew (~15 s
 # an agent here): there the TD-step parity runs the benchmark's own optimizer (Adam,
 # clipped) in float32 only; every case with BENCH_FULL_PARITY=1, as SLOW_MODE_CASES.
 DQN_SLOW_MODE_CASES = {("keras-torch", "compile"): ("float32-adam-clip",)}
+INPUT_CHECKS = (
+    "test_softmax_cross_entropy_takes_only_probability_targets",
+    "test_set_params_refuses_wrong_names_shapes_and_dtypes",
+    "test_agent_refuses_wrong_params_and_frames",
+)
 # ``import keras`` itself imports JAX on every backend (its Orbax checkpoint callback).
 OTHER_FRAMEWORK = {"keras-jax": ("tensorflow", "torch"), "keras-torch": ("tensorflow",)}
 
@@ -169,6 +177,10 @@ def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
     assert len(keras_checks) >= 4, "the Keras checks did not run"
     search = {case.get("name") for case in ran if case.get("classname") == "tests.test_search"}
     assert search == {f"test_same_designs_and_float64_rewards_on_every_backend[{name}]"}
+    checks = {
+        case.get("name") for case in ran if case.get("classname") == "tests.test_input_checks"
+    }
+    assert checks == {f"{test}[{name}]" for test in INPUT_CHECKS}
 
 
 THREADS_PROBE = {

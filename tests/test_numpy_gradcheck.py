@@ -94,13 +94,15 @@ def test_binary_cross_entropy_backward_matches_finite_differences():
     assert_backward_matches_finite_differences(model, x, y)
 
 
-def _probability_targets(rng, batch: int, classes: int) -> np.ndarray:
-    """One-hot rows, soft rows that sum to 1, and (last) a row that does not: the
-    gradient's ``sum_c target_c`` term is checked too."""
+def _probability_targets(rng, batch: int, classes: int, all_sum_to_one: bool = False):
+    """One-hot rows, soft rows that sum to 1, and (last, unless ``all_sum_to_one``) a row
+    that does not: the output gradient's ``sum_c target_c`` term is checked too (a model
+    refuses such targets: shared.losses.check_targets)."""
     y = rng.dirichlet(np.ones(classes), size=batch)
     y[0] = np.eye(classes)[1]
     y[1] = np.eye(classes)[classes - 1]
-    y[-1] *= 0.7
+    if not all_sum_to_one:
+        y[-1] *= 0.7
     return y
 
 
@@ -146,7 +148,7 @@ def test_softmax_cross_entropy_is_stable_in_float32():
 def test_softmax_cross_entropy_backward_matches_finite_differences():
     net = Network((3,), (Dense(6, "tanh"), Dense(5, "relu"), Dense(4)))
     rng = np.random.default_rng(11)
-    x, y = rng.normal(size=(6, 3)), _probability_targets(rng, 6, 4)
+    x, y = rng.normal(size=(6, 3)), _probability_targets(rng, 6, 4, all_sum_to_one=True)
     model = build_model(
         net,
         init_params(net, InitScheme("torch_default"), 0),

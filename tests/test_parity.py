@@ -54,6 +54,8 @@ def combos(backends: list[str], epoch_path: bool = False):
                 for case in cases().values():
                     if epoch_path and case.schedule is not None and case.quantiles is None:
                         continue  # the rate changes between steps: covered step by step
+                    if not case.every_mode and (epoch_path or mode != info.default_mode):
+                        continue
                     if dtype in case.dtypes and _runs(backend, mode, case):
                         yield pytest.param(
                             backend,

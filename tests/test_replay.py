@@ -10,6 +10,7 @@ import pytest
 from shared.atari import FrameStack
 from shared.replay import ReplayMemory
 from shared.specs import SpecError
+from shared.td import TDBatch
 
 STACK = 4
 FRAME = (2, 3)
@@ -122,3 +123,105 @@ def test_too_small_or_empty_memory_is_refused() -> None:
         ReplayMemory(STACK, FRAME, STACK, seed=0)
     with pytest.raises(SpecError):
         ReplayMemory(10, FRAME, STACK, seed=0).sample(1)
+
+
+def good_transition() -> dict:
+    return {"frame": frame_of(1), "action": 2, "reward": 1.0, "terminal": False, "first": True}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "match"),
+    [
+        ("frame", frame_of(1).astype(np.float32) + 0.7, TypeError, "uint8"),  # 0.7 -> 0
+        ("frame", frame_of(1).astype(np.int64), TypeError, "uint8"),
+        ("frame", frame_of(1).tolist(), TypeError, "uint8"),
+        ("frame", np.zeros((FRAME[1],), np.uint8), ValueError, "shape"),  # would broadcast
+        ("frame", np.zeros((1, *FRAME), np.uint8), ValueError, "shape"),
+        ("action", 256, ValueError, r"\[0, 256\)"),  # stored as uint8: it would wrap to 0
+        ("action", -1, ValueError, r"\[0, 256\)"),
+        ("action", 2.0, TypeError, "integer"),
+        ("action", True, TypeError, "integer"),
+        ("reward", float("nan"), ValueError, "finite"),
+        ("reward", float("inf"), ValueError, "finite"),
+        ("reward", "1", TypeError, "real"),
+        ("terminal", 0.5, TypeError, "bool"),
+        ("first", None, TypeError, "bool"),
+        ("first", 2, TypeError, "bool"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_add_refuses_a_bad_transition_and_stores_nothing(field, value, error, match) -> None:
+    memory = ReplayMemory(10, FRAME, STACK, seed=0)
+    with pytest.raises(error, match=match):
+        memory.add(**{**good_transition(), field: value})
+    assert memory.size == 0 and not memory.frames.any()
+
+
+def test_add_refuses_actions_the_game_does_not_have() -> None:
+    memory = ReplayMemory(10, FRAME, STACK, seed=0, n_actions=6)
+    for action in (6, 7):  # an agent would index Q-values out of range (JAX clamps)
+        with pytest.raises(ValueError, match=r"\[0, 6\)"):
+            memory.add(**{**good_transition(), "action": action})
+    memory.add(**{**good_transition(), "action": 5})
+    assert memory.size == 1
+
+
+def test_add_takes_numpy_scalars_and_int_flags() -> None:
+    memory = ReplayMemory(10, FRAME, STACK, seed=0, n_actions=6)
+    memory.add(frame_of(3), np.int64(5), np.float32(-1.0), np.bool_(True), 1)
+    memory.add(frame_of(4), 0, 0, 0, False)
+    assert memory.size == 2
+    assert memory.actions[0] == 5 and memory.rewards[0] == -1.0 and memory.terminal[0]
+    np.testing.assert_array_equal(memory.frames[0], frame_of(3))
+
+
+def test_memory_sizes_are_checked() -> None:
+    for kwargs in ({"n_actions": 257}, {"n_actions": 0}, {"n_actions": 2.0}):
+        with pytest.raises(SpecError, match="n_actions"):
+            ReplayMemory(10, FRAME, STACK, seed=0, **kwargs)
+    with pytest.raises(SpecError, match="frame_shape"):
+        ReplayMemory(10, (0, 3), STACK, seed=0)
+    with pytest.raises(SpecError, match="capacity"):
+        ReplayMemory(10.0, FRAME, STACK, seed=0)
+
+
+def td_batch(**changes) -> TDBatch:
+    frames = np.zeros((2, STACK, *FRAME), np.uint8)
+    arrays = {
+        "obs": frames,
+        "actions": np.array([0, 1]),
+        "rewards": np.array([1.0, 0.0], np.float32),
+        "next_obs": frames.copy(),
+        "dones": np.array([0.0, 1.0], np.float32),
+    }
+    return TDBatch(**{**arrays, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"obs": np.zeros((2, STACK, *FRAME), np.float32)}, "uint8"),
+        ({"obs": np.zeros((2, *FRAME), np.uint8)}, r"\(batch, C, H, W\)"),
+        ({"next_obs": np.zeros((2, STACK, 3, 2), np.uint8)}, "next_obs"),
+        ({"actions": np.array([0.0, 1.0])}, "actions"),
+        ({"rewards": np.array([1.0, np.nan], np.float32)}, "finite"),
+        ({"rewards": np.array([1.0], np.float32)}, "rewards"),
+        ({"dones": np.array([0.0, 0.5], np.float32)}, "0 or 1"),
+        ({"dones": np.array([False, True])}, "dones"),
+    ],
+)
+def test_td_batch_refuses_what_the_agents_would_misread(changes, match) -> None:
+    td_batch()  # the unchanged batch is fine
+    with pytest.raises(SpecError, match=match):
+        td_batch(**changes)
+
+
+def test_frame_stack_refuses_frames_the_agent_would_misread() -> None:
+    stack = FrameStack(STACK)
+    with pytest.raises(ValueError, match="uint8"):
+        stack.start(frame_of(0) / 255.0)
+    stack.start(frame_of(0))
+    with pytest.raises(ValueError, match="shape"):
+        stack.push(np.zeros((3, 2), np.uint8))
+    stack.push(frame_of(1))
+    assert stack.observation().dtype == np.uint8

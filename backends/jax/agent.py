@@ -25,7 +25,7 @@ from shared.optim import Optimizer
 from shared.params import Params, check_params
 from shared.protocol import NotSupported
 from shared.specs import Network
-from shared.td import TDBatch, TDSpec, pixel_scale
+from shared.td import TDBatch, TDSpec, check_frames, pixel_scale
 
 MODES = ("jit",)
 # The arrays of a TDBatch, in the order the jitted functions take them.
@@ -83,6 +83,7 @@ class JitAgent:
         td: TDSpec,
     ):
         check_params(network, params)
+        self.network = network
         self.names = list(network.param_shapes())
         self.dtype = np.dtype(dtype)
         tx = make_optimizer(optimizer, dtype)
@@ -102,6 +103,7 @@ class JitAgent:
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """``(B, C, H, W)`` uint8 -> ``(B, n_actions)`` of the model's dtype."""
+        check_frames(obs)
         return np.array(self._q_values(self.params, obs))  # a fresh, writable copy
 
     def td_loss_and_grads(self, batch: TDBatch) -> tuple[float, Params]:
@@ -124,6 +126,7 @@ class JitAgent:
         return to_canonical(self.target_params, self.names)
 
     def set_params(self, params: Params) -> None:
+        check_params(self.network, params)  # jit would retrace for a new shape, silently
         self.params = to_flax({name: params[name] for name in self.names}, self.dtype.name)
 
 

@@ -5,6 +5,10 @@ pred's dtype.
 jitted step like the data (a new value never retraces); only ``PercentileCurriculum``
 reads it. Python-float constants are weakly typed in JAX, so they never promote a
 float32 loss.
+
+At the kinks, JAX's own derivatives are not the spec's (shared.losses, "Kinks"):
+``jnp.abs`` has derivative 1 at 0 and ``jnp.clip`` passes half the gradient at a
+bound, so ``spec_abs`` and ``clip_closed`` below state the spec's.
 """
 
 from __future__ import annotations
@@ -30,6 +34,26 @@ from shared.losses import (
 LossFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
+@jax.custom_jvp
+def spec_abs(x: jax.Array) -> jax.Array:
+    """``|x|`` whose derivative is ``sign(x)``: 0 at 0, as the spec states."""
+    return jnp.abs(x)
+
+
+@spec_abs.defjvp
+def _spec_abs_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * dx
+
+
+def clip_closed(x: jax.Array, low: float, high: float) -> jax.Array:
+    """``clip(x, low, high)`` passing the whole gradient on ``[low, high]``, bounds
+    included, and none outside (``jnp.clip`` alone passes half at a bound). The bounds
+    are weakly typed: rounded to ``x``'s dtype, as the comparisons are."""
+    inside = (x >= low) & (x <= high)
+    return jnp.where(inside, x, jnp.clip(x, low, high))
+
+
 def mse(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
     """``mean((pred - target)**2)`` over every element of ``(batch, out)``."""
     diff = pred - target
@@ -37,20 +61,20 @@ def mse(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
 
 
 def l1(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
-    """``mean(|pred - target|)``; d|x|/dx = sign(x), 0 at 0, as in NumPy."""
-    return jnp.mean(jnp.abs(pred - target))
+    """``mean(|pred - target|)``."""
+    return jnp.mean(spec_abs(pred - target))
 
 
 def ratio(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
     """``mean(|(pred - target) / (1 + |target|)|)``."""
-    return jnp.mean(jnp.abs((pred - target) / (1 + jnp.abs(target))))
+    return jnp.mean(spec_abs((pred - target) / (1 + jnp.abs(target))))
 
 
 def percentile_curriculum(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
     """Mean ``|r|`` of the examples at or below the batch's q-th quantile (shared.losses)."""
     batch = pred.shape[0]
     r = jnp.mean(((pred - target) / (1 + jnp.abs(target))).reshape(batch, -1), axis=1)
-    abs_r = jnp.abs(r)  # (batch,)
+    abs_r = spec_abs(r)  # (batch,)
     a = jax.lax.stop_gradient(abs_r)  # the threshold and the mask are constants
     s = jnp.sort(a)
     pos = quantile * (batch - 1)  # 0-d, in the model's dtype
@@ -66,7 +90,7 @@ def reward_shaped(spec: RewardShaped) -> LossFn:
     """``mean(penalty - reward)`` with ``e = |pred - target|`` (shared.losses)."""
 
     def loss(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
-        error = jnp.abs(pred - target)  # d|x|/dx = sign(x): 0 at x = 0, as in NumPy
+        error = spec_abs(pred - target)
         if spec.reward == "exp":
             reward = spec.scale * jnp.exp(-error / spec.temperature)
         else:
@@ -81,7 +105,7 @@ def binary_cross_entropy(spec: BinaryCrossEntropy) -> LossFn:
     """``mean(-(t log p + (1 - t) log(1 - p)))`` with ``p = clip(pred, eps, 1 - eps)``."""
 
     def loss(pred: jax.Array, target: jax.Array, quantile: jax.Array) -> jax.Array:
-        p = jnp.clip(pred, spec.eps, 1 - spec.eps)
+        p = clip_closed(pred, spec.eps, 1 - spec.eps)
         return -jnp.mean(target * jnp.log(p) + (1 - target) * jnp.log(1 - p))
 
     return loss

@@ -22,7 +22,7 @@ from backends.jax.agent import build_agent
 from backends.jax.layers import FlaxParams, build_module, to_canonical, to_flax
 from backends.jax.losses import make_loss
 from backends.jax.optim import make_optimizer, with_learning_rate
-from shared.losses import Loss, initial_quantile
+from shared.losses import Loss, check_targets, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, check_params
 from shared.specs import Network
@@ -114,6 +114,7 @@ class JaxModel:
         self, network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str
     ):
         check_params(network, params)
+        self.network = network
         self.dtype = np.dtype(dtype)
         self.names = list(network.param_shapes())
         self.module = build_module(network, dtype)
@@ -121,6 +122,7 @@ class JaxModel:
         self.params = to_flax(params, dtype)
         self.opt_state = self.tx.init(self.params)
         self.quantile = jnp.asarray(initial_quantile(loss), dtype=self.dtype)
+        self.loss_spec = loss
         objective, self.step_fn = _make_step(self.module, make_loss(loss), self.tx)
         self._forward = jax.jit(lambda p, x: self.module.apply({"params": p}, x))
         self._loss_and_grads = jax.jit(jax.value_and_grad(objective))
@@ -134,12 +136,14 @@ class JaxModel:
         return np.array(self._forward(self.params, self._device(x)))
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        check_targets(self.loss_spec, y)
         loss, grads = self._loss_and_grads(
             self.params, self._device(x), self._device(y), self.quantile
         )
         return float(loss), to_canonical(grads, self.names)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        check_targets(self.loss_spec, y)
         self.params, self.opt_state, loss = self._step(
             self.params, self.opt_state, self._device(x), self._device(y), self.quantile
         )
@@ -147,12 +151,14 @@ class JaxModel:
 
     def prepare(self, xs: np.ndarray, ys: np.ndarray) -> tuple[jax.Array, jax.Array]:
         """``(steps, batch, *features)`` arrays on the device, one transfer each."""
+        check_targets(self.loss_spec, ys)
         return self._device(xs), self._device(ys)
 
     def get_params(self) -> Params:
         return to_canonical(self.params, self.names)
 
     def set_params(self, params: Params) -> None:
+        check_params(self.network, params)  # jit would retrace for a new shape, silently
         self.params = to_flax({name: params[name] for name in self.names}, self.dtype.name)
 
     def set_learning_rate(self, lr: float) -> None:

@@ -24,7 +24,7 @@ from shared.losses import Huber, Loss
 from shared.optim import Optimizer
 from shared.params import Params, check_dtype, check_params
 from shared.specs import Network
-from shared.td import TDBatch, TDSpec, pixel_scale
+from shared.td import TDBatch, TDSpec, check_frames, pixel_scale
 
 
 class ScaleFrames(keras.layers.Layer):
@@ -108,6 +108,7 @@ class KerasAgent:
         td: TDSpec,
     ):
         check_params(network, params)
+        self.network = network
         self.dtype = dtype
         self.native = NATIVE[keras.backend.backend()]
         compile_args = keras_mode(mode)
@@ -139,6 +140,7 @@ class KerasAgent:
 
     @in_model_float
     def q_values(self, obs: np.ndarray) -> np.ndarray:
+        check_frames(obs)
         return np.asarray(self.acting.predict_on_batch(ops.convert_to_tensor(obs)))
 
     @in_model_float
@@ -168,6 +170,7 @@ class KerasAgent:
         return read_params(self.target)
 
     def set_params(self, params: Params) -> None:
+        check_params(self.network, params)
         write_params(self.online, params)
 
 

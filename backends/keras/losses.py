@@ -9,7 +9,10 @@ cross-entropy is Keras's own ``categorical_crossentropy``, one value per example
 percentile curriculum is not a mean over elements: its ``call`` returns the 0-d loss,
 which the reduction passes through unchanged.
 
-Only ``keras.ops`` here, so the losses run on any Keras backend.
+Only ``keras.ops`` here, so the losses run on any Keras backend. At the kinks
+(shared.losses, "Kinks") the derivatives of ``ops.abs`` and ``ops.clip`` are the spec's
+on TensorFlow and torch but not on JAX (``jnp.abs`` has derivative 1 at 0, ``jnp.clip``
+passes half the gradient at a bound): ``spec_abs`` and ``clip_closed`` state them there.
 """
 
 from __future__ import annotations
@@ -41,12 +44,29 @@ SPECS = (
     PercentileCurriculum,
 )
 
+# Whether ops.abs and ops.clip already have the spec's derivatives at their kinks.
+NATIVE_KINKS_ARE_SPEC = keras.backend.backend() != "jax"
+
 if keras.backend.backend() == "torch":
     from torch.compiler import is_compiling
 else:
 
     def is_compiling() -> bool:
         return False
+
+
+def spec_abs(x):
+    """``|x|`` whose derivative is ``sign(x)``, 0 at 0: ``sign(x) * x`` is exactly
+    ``|x|``, and its product rule gives ``sign(x)`` (sign's own derivative is 0)."""
+    return ops.abs(x) if NATIVE_KINKS_ARE_SPEC else ops.sign(x) * x
+
+
+def clip_closed(x, low: float, high: float):
+    """``clip(x, low, high)`` passing the whole gradient on ``[low, high]``, bounds
+    included, and none outside."""
+    if NATIVE_KINKS_ARE_SPEC:
+        return ops.clip(x, low, high)
+    return ops.where((x >= low) & (x <= high), x, ops.clip(x, low, high))
 
 
 class SpecLoss(keras.losses.Loss):
@@ -77,7 +97,7 @@ class SpecLoss(keras.losses.Loss):
         if isinstance(spec, MSE):
             return ops.square(y_pred - y_true)
         if isinstance(spec, L1):
-            return ops.abs(y_pred - y_true)
+            return spec_abs(y_pred - y_true)
         if isinstance(spec, Huber):
             # Keras's own Huber, averaged over the last axis: (batch, *output[:-1]); the
             # reduction's mean of those equal-sized means is the mean over all elements.
@@ -87,7 +107,7 @@ class SpecLoss(keras.losses.Loss):
             # TensorFlow the fused softmax_cross_entropy_with_logits kernel).
             return keras.losses.categorical_crossentropy(y_true, y_pred, from_logits=True)
         if isinstance(spec, Ratio):
-            return ops.abs((y_pred - y_true) / (1.0 + ops.abs(y_true)))
+            return spec_abs((y_pred - y_true) / (1.0 + ops.abs(y_true)))
         if isinstance(spec, PercentileCurriculum):
             return percentile_curriculum(y_true, y_pred, self.quantile)
         if isinstance(spec, RewardShaped):
@@ -97,7 +117,7 @@ class SpecLoss(keras.losses.Loss):
 
 def reward_shaped_elements(spec: RewardShaped, y_true, y_pred):
     """``penalty - reward`` per element, with ``e = |pred - target|``."""
-    error = ops.abs(y_pred - y_true)
+    error = spec_abs(y_pred - y_true)
     if spec.reward == "exp":
         reward = spec.scale * ops.exp(-error / spec.temperature)
     else:
@@ -110,7 +130,7 @@ def reward_shaped_elements(spec: RewardShaped, y_true, y_pred):
 
 def binary_cross_entropy_elements(spec: BinaryCrossEntropy, y_true, y_pred):
     """Cross-entropy per element of probabilities clipped to ``[eps, 1 - eps]``."""
-    p = ops.clip(y_pred, spec.eps, 1.0 - spec.eps)
+    p = clip_closed(y_pred, spec.eps, 1.0 - spec.eps)
     return -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
 
 
@@ -119,7 +139,7 @@ def percentile_curriculum(y_true, y_pred, quantile):
     as a 0-d tensor."""
     batch = y_pred.shape[0]
     ratio = (y_pred - y_true) / (1.0 + ops.abs(y_true))
-    abs_r = ops.abs(ops.mean(ops.reshape(ratio, (batch, -1)), axis=1))  # (batch,)
+    abs_r = spec_abs(ops.mean(ops.reshape(ratio, (batch, -1)), axis=1))  # (batch,)
     a = ops.stop_gradient(abs_r)  # the threshold and the mask are constants
     s = ops.sort(a)
     pos = ops.convert_to_tensor(quantile, dtype=y_pred.dtype) * float(batch - 1)

@@ -30,7 +30,7 @@ from backends.keras.layers import (
 from backends.keras.losses import SpecLoss
 from backends.keras.native import NATIVE, default_float, in_model_float, keras_mode
 from backends.keras.optim import make_optimizer
-from shared.losses import Loss
+from shared.losses import Loss, check_targets
 from shared.optim import Optimizer
 from shared.params import Params, check_dtype, check_params
 from shared.specs import Network
@@ -76,6 +76,7 @@ class KerasModel:
         mode: str,
     ):
         check_params(network, params)
+        self.network = network
         self.dtype = dtype
         self.native = NATIVE[keras.backend.backend()]
         compile_args = keras_mode(mode)
@@ -110,6 +111,7 @@ class KerasModel:
 
     @in_model_float
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        check_targets(self.loss.spec, y)
         value, grads = self._loss_and_grads(self._array(x), self._array(y))
         return float(value), {
             name: np.array(keras.ops.convert_to_numpy(g))
@@ -118,6 +120,7 @@ class KerasModel:
 
     @in_model_float
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        check_targets(self.loss.spec, y)
         # Tensors, not NumPy: torch.compile breaks its graph where Keras converts a NumPy
         # input inside the compiled step (19 breaks on XOR, 2 with tensors).
         x, y = (keras.ops.convert_to_tensor(self._array(a)) for a in (x, y))
@@ -127,6 +130,7 @@ class KerasModel:
 
     @in_model_float
     def prepare(self, xs: np.ndarray, ys: np.ndarray) -> PreparedEpoch:
+        check_targets(self.loss.spec, ys)
         self._steps = len(xs)
         return PreparedEpoch(
             self.native.prepare(self.net, self._array(xs), self._array(ys)), len(xs)
@@ -143,6 +147,7 @@ class KerasModel:
         return read_params(self.variables)
 
     def set_params(self, params: Params) -> None:
+        check_params(self.network, params)
         write_params(self.variables, params)
 
     @in_model_float

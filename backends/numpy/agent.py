@@ -11,7 +11,7 @@ from shared.losses import Loss
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_params
 from shared.specs import Network
-from shared.td import TDBatch, TDSpec, scale_frames
+from shared.td import TDBatch, TDSpec, check_frames, scale_frames
 
 
 class NumpyAgent:
@@ -28,6 +28,7 @@ class NumpyAgent:
         td: TDSpec,
     ):
         check_params(network, params)
+        self.network = network
         self.dtype = np.dtype(dtype)
         self.loss = loss
         self.discount = self.dtype.type(td.discount)
@@ -41,6 +42,7 @@ class NumpyAgent:
         return scale_frames(obs, self.dtype.name)
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
+        check_frames(obs)
         return forward(self.layers, self.params, self._frames(obs), keep=False)
 
     def td_loss_and_grads(self, batch: TDBatch) -> tuple[float, Params]:
@@ -73,6 +75,7 @@ class NumpyAgent:
         return self._copy(self.target_params)
 
     def set_params(self, params: Params) -> None:
+        check_params(self.network, params)  # assignment would broadcast a wrong shape
         for name, value in cast_params(params, self.dtype.name).items():
             self.params[name][...] = value  # in place: the optimizer holds no copies
 

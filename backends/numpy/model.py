@@ -10,7 +10,7 @@ from backends.numpy.agent import build_agent
 from backends.numpy.layers import backward, build_layers, forward
 from backends.numpy.losses import loss_and_output_grad
 from backends.numpy.optim import make_optimizer
-from shared.losses import Loss, initial_quantile
+from shared.losses import Loss, check_targets, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_params
 from shared.specs import Network
@@ -28,6 +28,7 @@ class NumpyModel:
         self, network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str
     ):
         check_params(network, params)
+        self.network = network
         self.dtype = np.dtype(dtype)
         self.loss = loss
         self.quantile = initial_quantile(loss)
@@ -39,6 +40,7 @@ class NumpyModel:
         return forward(self.layers, self.params, np.asarray(x, dtype=self.dtype))
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        check_targets(self.loss, y)
         pred = self.predict(x)
         value, grad_out = loss_and_output_grad(
             self.loss, pred, np.asarray(y, dtype=self.dtype), self.quantile
@@ -51,6 +53,7 @@ class NumpyModel:
         return value
 
     def prepare(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        check_targets(self.loss, ys)
         return (
             np.ascontiguousarray(xs, dtype=self.dtype),
             np.ascontiguousarray(ys, dtype=self.dtype),
@@ -67,6 +70,7 @@ class NumpyModel:
         return {name: value.copy() for name, value in self.params.items()}
 
     def set_params(self, params: Params) -> None:
+        check_params(self.network, params)  # assignment would broadcast a wrong shape
         for name, value in cast_params(params, self.dtype.name).items():
             self.params[name][...] = value  # in place: the optimizer holds no copies
 

@@ -22,6 +22,7 @@ class ScalarModel:
     def __init__(self, network: Network, params: Params, loss: Loss, optimizer: Optimizer):
         check_network(network)
         check_params(network, params)
+        self.network = network
         self.loss = loss
         self.optimizer = ScalarSGD(optimizer)
         self.set_params(params)
@@ -70,6 +71,7 @@ class ScalarModel:
         return {"layer0.kernel": np.array([[self.w]]), "layer0.bias": np.array([self.b])}
 
     def set_params(self, params: Params) -> None:
+        check_params(self.network, params)  # reshape(()) would take a (1, 1, 1) as well
         self.w = float(params["layer0.kernel"].reshape(()))
         self.b = float(params["layer0.bias"].reshape(()))
 

@@ -26,7 +26,7 @@ from shared.losses import Loss, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_dtype, check_params
 from shared.specs import Network
-from shared.td import TDBatch, TDSpec, pixel_scale
+from shared.td import TDBatch, TDSpec, check_frames, pixel_scale
 
 # (obs, actions, rewards, next_obs, dones): (B, C, H, W) uint8, (B,) int64, (B,) float32,
 # (B, C, H, W) uint8, (B,) float32, sharing the TDBatch's memory.
@@ -100,6 +100,7 @@ class TorchAgent:
         return self.loss_fn(q, y, self.quantile)
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
+        check_frames(obs)
         with torch.inference_mode():  # the acting path: no autograd bookkeeping at all
             return self.online(self._scaled(torch.from_numpy(obs))).numpy()
 

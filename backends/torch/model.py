@@ -22,7 +22,7 @@ from backends.torch.layers import (
 )
 from backends.torch.losses import make_loss
 from backends.torch.optim import LearningRate, clip_grads_, make_optimizer, torch_optimizer
-from shared.losses import Loss, initial_quantile
+from shared.losses import Loss, check_targets, initial_quantile
 from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_dtype, check_params
 from shared.specs import Network
@@ -65,7 +65,7 @@ class TorchModel:
         self.named = canonical_parameters(self.module)
         self.params = list(self.named.values())
         self.set_params(params)
-        self.loss_fn = make_loss(loss)
+        self.loss_spec, self.loss_fn = loss, make_loss(loss)
         # A (1,) tensor filled in place, like the compiled mode's learning rate.
         self.quantile = torch.tensor([initial_quantile(loss)], dtype=self.dtype)
         self.optimizer_spec = optimizer
@@ -88,14 +88,17 @@ class TorchModel:
             return self.module(self._tensor(x)).numpy()
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        check_targets(self.loss_spec, y)
         loss, grads = self._loss_and_grads(self._tensor(x), self._tensor(y))
         pairs = zip(self.named, grads, strict=True)
         return loss.item(), {name: to_canonical(name, g) for name, g in pairs}
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        check_targets(self.loss_spec, y)
         return self._step(self._tensor(x), self._tensor(y), _accumulator()).item()
 
     def prepare(self, xs: np.ndarray, ys: np.ndarray) -> Batches:
+        check_targets(self.loss_spec, ys)
         # unbind once here, not per step: indexing a tensor in the loop costs a dispatch.
         return list(zip(self._tensor(xs).unbind(0), self._tensor(ys).unbind(0), strict=True))
 

@@ -57,6 +57,20 @@ class EpochData:
     ys: np.ndarray
     per_epoch: bool = False
 
+    def __post_init__(self) -> None:
+        """SpecError unless ``xs`` and ``ys`` agree on ``(epochs,) steps, batch``."""
+        lead = 3 if self.per_epoch else 2
+        if self.xs.ndim <= lead or self.ys.ndim <= lead:
+            raise SpecError(
+                f"EpochData needs (*{lead} leading axes, features) arrays, got "
+                f"{self.xs.shape} and {self.ys.shape}"
+            )
+        if self.xs.shape[:lead] != self.ys.shape[:lead]:
+            raise SpecError(
+                f"EpochData xs {self.xs.shape} and ys {self.ys.shape} differ in "
+                f"their first {lead} axes"
+            )
+
     def epoch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if self.per_epoch:
             return self.xs[index], self.ys[index]
