@@ -291,10 +291,7 @@ def check_checkpoint_params(path: Path, network: Network, online: Params, target
         if which == "target" and not params:
             continue
         try:
-            check_params(network, params)
-            for name, value in params.items():
-                if not np.issubdtype(value.dtype, np.floating):
-                    raise SpecError(f"{name} holds {value.dtype} values, not floats")
+            check_params(network, params)  # names, shapes and float dtypes
         except SpecError as error:
             raise BadCheckpoint(
                 f"{path}: its {which} weights do not fit the network: {error}"

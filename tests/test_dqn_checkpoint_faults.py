@@ -54,7 +54,7 @@ FAULTS = {
     "missing array": (with_arrays(lambda a: a.pop("online/layer0.bias")), "parameter names"),
     "text weights": (
         with_arrays(lambda a: a.update({"online/layer6.bias": np.array(["x"] * 6)})),
-        "not floats",
+        "must be a float NumPy array",
     ),
     "foreign npz": (lambda p: np.savez(p, weights=np.zeros(3)), "no 'meta' array"),
     "meta not JSON": (with_meta(np.frombuffer(b"\xff{", dtype=np.uint8)), "damaged"),
