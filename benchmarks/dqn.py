@@ -7,12 +7,13 @@ steps once the random steps are over, the target network synced every
 
 The harness's clock: each TD step, each greedy ``q_values`` call, each game step and
 each replay sample is timed apart with ``time.perf_counter`` (the GC off throughout),
-so the record separates the framework's share from the game's and the memory's.
+so the record separates the framework's share from the game's and the memory's. The
+cyclic garbage is collected between agent steps, outside every timed span
+(benchmarks.memory), and each episode's row records the process's RSS.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import time
@@ -24,6 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.memory import (
+    MB,
+    collect_due_garbage,
+    current_rss_mb,
+    pause_collector,
+    resume_collector,
+)
 from shared.atari import AtariGame, FrameStack
 from shared.params import Params, rng_for
 from shared.protocol import QAgent
@@ -77,7 +85,11 @@ class EpisodeLog:
         for row in history.episodes:  # a resumed run continues the running window
             self.recent.append(row["score"])
 
-    def end(self, agent_steps: int, frames: int, epsilon: float, truncated: bool) -> None:
+    def end(
+        self, agent_steps: int, frames: int, epsilon: float, truncated: bool, replay_mb: float
+    ) -> None:
+        """Log the episode that ended at ``agent_steps``; ``replay_mb``: the replay
+        memory's filled share (MiB), which the RSS holds by design."""
         now = time.perf_counter()
         self.recent.append(self.score)
         self.history.episodes.append(
@@ -93,6 +105,8 @@ class EpisodeLog:
                 "truncated": truncated,
                 "wall_s": now - self.start,
                 "agent_steps_per_s": self.steps / max(now - self.episode_start, 1e-9),
+                "rss_mb": current_rss_mb(),
+                "replay_mb": replay_mb,
             }
         )
         self.score, self.steps, self.losses = 0.0, 0, []
@@ -160,8 +174,7 @@ def play(
     start = time.perf_counter()
     log = EpisodeLog(history, start)
     learning_start = None
-    gc.collect()
-    gc.disable()
+    froze = pause_collector()
     try:
         for step in range(first_step, config.agent_steps):
             if step == learning_from:
@@ -185,7 +198,8 @@ def play(
             if (step + 1) % config.target_every == 0:
                 agent.sync_target()
             if result.terminated or result.truncated:
-                log.end(step + 1, result.emulator_frames, epsilon, result.truncated)
+                replay_mb = memory.size * memory.bytes_per_transition / MB
+                log.end(step + 1, result.emulator_frames, epsilon, result.truncated, replay_mb)
                 stack.start(result.frame)
             else:
                 stack.push(result.frame)
@@ -194,8 +208,9 @@ def play(
                 on_step(step + 1)
             if checkpoint and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
                 checkpoint(step + 1, history)
+            collect_due_garbage()
     finally:
-        gc.enable()
+        resume_collector(froze)
         game.close()
     end = time.perf_counter()
     history.total_seconds = end - start
