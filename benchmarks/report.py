@@ -21,6 +21,7 @@ from benchmarks.document import (
     to_markdown,
 )
 from benchmarks.dqn_cell import steady_agent_steps_per_s
+from benchmarks.memory import growth_blocks
 from benchmarks.plots import (
     plot_losses,
     plot_rollouts,
@@ -897,7 +898,7 @@ def report_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
         blocks.append(Heading(2, workload))
         for part in WORKLOAD_PARTS.get(workload, TRAINING_PARTS):
             blocks += part(run_dir, workload, ran, ceiling)
-    return blocks + status_blocks(records)
+    return blocks + growth_blocks(records) + status_blocks(records)
 
 
 def write_report(run_dir: Path) -> Path:

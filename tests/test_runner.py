@@ -87,6 +87,7 @@ def test_real_cells_write_records_summary_and_report(tmp_path):
     with (tmp_path / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4
+    assert "rss_growing" in rows[0]
     assert "copynet" in (tmp_path / "report.md").read_text()
 
 
