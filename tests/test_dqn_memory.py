@@ -154,7 +154,7 @@ def test_the_dqn_loop_collects_cycles_between_steps() -> None:
     agent = CyclicAgent()
     gc.collect()
     play(agent, replace(CONFIG, agent_steps=RANDOM_STEPS + 60), seed=0)
-    assert 0 < agent.most_alive <= 10, agent.most_alive
+    assert 0 < agent.most_alive <= 20, agent.most_alive
 
 
 class CyclicModel:
@@ -174,6 +174,6 @@ def test_the_training_loop_collects_cycles_between_epochs() -> None:
     model = CyclicModel()
     gc.collect()
     history = train(model, config, [None])
-    assert 0 < model.most_alive <= 10, model.most_alive
+    assert 0 < model.most_alive <= 20, model.most_alive
     assert len(history.rss_mb) == 60 and all(rss > 0 for rss in history.rss_mb)
     assert [row["rss_mb"] for row in history.rows()] == history.rss_mb
