@@ -10,11 +10,12 @@ each replay sample is timed apart with ``time.perf_counter`` (the GC off through
 so the record separates the framework's share from the game's and the memory's. Every
 call into the agent goes through one ``CallClock``: the first call of each of its
 functions (tracing and compiling) is kept out of every steady figure and every speed.
+The cyclic garbage is collected between agent steps, outside every timed span
+(benchmarks.memory), and each episode's row records the process's RSS.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import time
@@ -28,6 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.memory import (
+    MB,
+    collect_due_garbage,
+    current_rss_mb,
+    pause_collector,
+    resume_collector,
+)
 from benchmarks.timing import CallClock
 from shared.atari import AtariGame, FrameStack
 from shared.files import write_atomic
@@ -95,7 +103,11 @@ class EpisodeLog:
         for row in history.episodes:  # a resumed run continues the running window
             self.recent.append(row["score"])
 
-    def end(self, agent_steps: int, frames: int, epsilon: float, truncated: bool) -> None:
+    def end(
+        self, agent_steps: int, frames: int, epsilon: float, truncated: bool, replay_mb: float
+    ) -> None:
+        """Log the episode that ended at ``agent_steps``; ``replay_mb``: the replay
+        memory's filled share (MiB), which the RSS holds by design."""
         now = time.perf_counter()
         # a first call into the agent (compiling) is no part of the episode's speed
         compiling_s = self.history.clock.first_calls_s(self.episode_start, now)
@@ -113,6 +125,8 @@ class EpisodeLog:
                 "truncated": truncated,
                 "wall_s": now - self.start,
                 "agent_steps_per_s": self.steps / max(now - self.episode_start - compiling_s, 1e-9),
+                "rss_mb": current_rss_mb(),
+                "replay_mb": replay_mb,
             }
         )
         self.score, self.steps, self.losses = 0.0, 0, []
@@ -179,8 +193,7 @@ def play(
     start = time.perf_counter()
     log = EpisodeLog(history, start)
     learning_start = None
-    gc.collect()
-    gc.disable()
+    froze = pause_collector()
     try:
         for step in range(first_step, config.agent_steps):
             if step == learning_from:
@@ -204,7 +217,8 @@ def play(
             if (step + 1) % config.target_every == 0:
                 history.clock.call("sync_target", agent.sync_target)
             if result.terminated or result.truncated:
-                log.end(step + 1, result.emulator_frames, epsilon, result.truncated)
+                replay_mb = memory.size * memory.bytes_per_transition / MB
+                log.end(step + 1, result.emulator_frames, epsilon, result.truncated, replay_mb)
                 stack.start(result.frame)
             else:
                 stack.push(result.frame)
@@ -213,8 +227,9 @@ def play(
                 on_step(step + 1)
             if checkpoint and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
                 checkpoint(step + 1, history)
+            collect_due_garbage()
     finally:
-        gc.enable()
+        resume_collector(froze)
         game.close()
     end = time.perf_counter()
     history.total_seconds = end - start

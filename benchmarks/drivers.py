@@ -8,12 +8,17 @@ are computed once per epoch in ``shared`` and handed to the model before the epo
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks.memory import (
+    collect_due_garbage,
+    current_rss_mb,
+    pause_collector,
+    resume_collector,
+)
 from benchmarks.timing import CallClock
 from shared.losses import loss_quantiles
 from shared.optim import Constant, learning_rates
@@ -24,12 +29,14 @@ from shared.workloads import EpochData, TrainingConfig
 @dataclass
 class TrainingHistory:
     """Per-epoch rows; ``diverged_at`` is the 1-based epoch whose loss was NaN or inf.
-    ``loss_quantiles`` stays empty unless the loss is a curriculum."""
+    ``loss_quantiles`` stays empty unless the loss is a curriculum; ``rss_mb``: the
+    process's RSS (MiB) after each epoch."""
 
     losses: list[float] = field(default_factory=list)
     clock: CallClock = field(default_factory=CallClock)  # times each "train_epoch" call
     learning_rates: list[float] = field(default_factory=list)
     loss_quantiles: list[float] = field(default_factory=list)
+    rss_mb: list[float | None] = field(default_factory=list)
     diverged_at: int | None = None
 
     @property
@@ -52,6 +59,8 @@ class TrainingHistory:
         ]
         for row, q in zip(rows, self.loss_quantiles, strict=False):
             row["loss_quantile"] = q
+        for row, rss in zip(rows, self.rss_mb, strict=False):
+            row["rss_mb"] = rss
         return rows
 
 
@@ -68,13 +77,13 @@ def train(
     batches: list[Any],
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> TrainingHistory:
-    """Run ``config.epochs`` epochs, timing each with the GC off; stop at a NaN/inf loss."""
+    """Run ``config.epochs`` epochs, timing each with the GC off (the cyclic garbage is
+    collected between epochs, untimed); stop at a NaN/inf loss."""
     rates = learning_rates(config.schedule, config.optimizer.lr, config.epochs)
     varying_rate = not isinstance(config.schedule, Constant)
     quantiles = loss_quantiles(config.loss, config.epochs)
     history = TrainingHistory()
-    gc.collect()
-    gc.disable()
+    froze = pause_collector()
     try:
         for epoch in range(config.epochs):
             if varying_rate:
@@ -86,11 +95,13 @@ def train(
             loss = history.clock.call("train_epoch", model.train_epoch, epoch_batches)
             history.losses.append(float(loss))
             history.learning_rates.append(float(rates[epoch]))
+            collect_due_garbage()
+            history.rss_mb.append(current_rss_mb())
             if not math.isfinite(loss):
                 history.diverged_at = epoch + 1
                 break
             if on_epoch is not None:
                 on_epoch(epoch + 1, loss)
     finally:
-        gc.enable()
+        resume_collector(froze)
     return history

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.memory import record_growth
 from shared.files import write_atomic
 from shared.files import write_json_atomic as write_json_atomic  # the writers import it here
 
@@ -269,6 +270,11 @@ SUMMARY_COLUMNS = (
     "samples_per_s",
     "final_loss",
     "peak_rss_mb",
+    # benchmarks.memory.record_growth: RSS growth over the run's second half
+    "rss_growth_mb",
+    "rss_growth_mb_per_1k",
+    "rss_unit",
+    "rss_growing",
 )
 
 
@@ -294,6 +300,7 @@ def summary_row(record: dict[str, Any]) -> dict[str, Any]:
     metrics = record.get("metrics", {})
     row["final_loss"] = metrics.get("final_loss", "")
     row["peak_rss_mb"] = record.get("peak_rss_mb", "")
+    row.update(record_growth(record) or {})
     for name, value in metrics.items():
         if isinstance(value, (int, float, bool)) or value is None:
             row[f"metric_{name}"] = value

@@ -20,6 +20,7 @@ from benchmarks.document import (
     to_markdown,
 )
 from benchmarks.dqn_cell import steady_agent_steps_per_s
+from benchmarks.memory import growth_blocks
 from benchmarks.plots import (
     plot_losses,
     plot_rollouts,
@@ -950,7 +951,9 @@ def report_blocks(run_dir: Path, contents: RunContents) -> list[Block]:
         blocks.append(Heading(2, workload))
         for part in WORKLOAD_PARTS.get(workload, TRAINING_PARTS):
             blocks += part(run_dir, workload, ran, ceiling)
-    return blocks + status_blocks(records) + problem_blocks(contents.problems)
+    return (
+        blocks + growth_blocks(records) + status_blocks(records) + problem_blocks(contents.problems)
+    )
 
 
 def write_report(run_dir: Path, contents: RunContents | None = None) -> Path:

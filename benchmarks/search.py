@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.drivers import prepare_batches, train
+from benchmarks.memory import current_rss_mb
 from benchmarks.timing import CallClock
 from shared.digits import DigitsData, accuracy
 from shared.metaqnn import QLearning, RandomSearch
@@ -138,7 +139,10 @@ class _Cell:
                 self.mode,
                 self.seed,
             )
-            row.update(order=len(self.history.candidates), proposed_by=proposed_by)
+            # rss_mb: the process's RSS (MiB) once the candidate is trained and evaluated
+            row.update(
+                order=len(self.history.candidates), proposed_by=proposed_by, rss_mb=current_rss_mb()
+            )
             self.history.candidates[key] = row
         return self.history.candidates[key], cached
 

@@ -49,7 +49,7 @@ def test_smoke_record(smoke_run: Path) -> None:
     row = record["episodes"][0]
     for key in ("episode", "agent_steps", "frames", "score", "running_mean", "running_max"):
         assert key in row
-    for key in ("epsilon", "mean_loss", "wall_s", "agent_steps_per_s"):
+    for key in ("epsilon", "mean_loss", "wall_s", "agent_steps_per_s", "rss_mb", "replay_mb"):
         assert key in row
     assert record["peak_rss_mb"] > 0 and record["checkpoint"] == f"{CELL}.ckpt.npz"
 

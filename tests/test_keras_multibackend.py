@@ -6,8 +6,9 @@ tests select exactly that backend there: parity against NumPy (tests/test_parity
 every mode, both dtypes, every case; see its SLOW_MODE_CASES), the DQN agent's TD steps
 against NumPy's (tests/test_dqn_parity.py; see DQN_SLOW_MODE_CASES), the Keras checks,
 the XOR verdict, parameter transfer with the backends that load beside it, the N-body
-training loop, the architecture search's designs and float64 rewards, and the checks of
-targets, parameters and frames where they enter (tests/test_input_checks.py). Asserted here:
+training loop, the architecture search's designs and float64 rewards, the checks of
+targets, parameters and frames where they enter (tests/test_input_checks.py), and the
+memory of the real DQN loop (tests/test_dqn_memory.py). Asserted here:
 the subprocess passed and ran every parity test it should have. Also, in small
 subprocesses: configure() sizes the framework's thread pools, and TensorFlow (which
 ``keras.utils.set_random_seed`` would import) stays out.
@@ -45,6 +46,8 @@ SUITE = (
     "tests/test_search.py::test_same_designs_and_float64_rewards_on_every_backend",
     # Targets, parameters and frames are checked where they enter, as in every backend.
     "tests/test_input_checks.py",
+    # The real DQN loop's memory stays flat, in every mode.
+    "tests/test_dqn_memory.py::test_dqn_loop_memory_stays_flat",
 )
 # Keras's torch.compile mode compiles each agent's train and predict steps anew (~15 s
 # an agent here): there the TD-step parity runs the benchmark's own optimizer (Adam,
@@ -181,6 +184,9 @@ def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
         case.get("name") for case in ran if case.get("classname") == "tests.test_input_checks"
     }
     assert checks == {f"{test}[{name}]" for test in INPUT_CHECKS}
+    memory = {case.get("name") for case in ran if case.get("classname") == "tests.test_dqn_memory"}
+    modes = registry.get(name).modes_for("dqn")
+    assert memory == {f"test_dqn_loop_memory_stays_flat[{name}-{mode}]" for mode in modes}
 
 
 THREADS_PROBE = {

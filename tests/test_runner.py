@@ -81,12 +81,14 @@ def test_real_cells_write_records_summary_and_report(tmp_path):
     assert ok["timing"]["epochs_run"] == 20 and ok["timing"]["steady_count"] == 19
     assert ok["environment"]["versions"]["numpy"]
     assert len(ok["epochs"]) == 20 and ok["metrics"]["probes"]["1"] > 0
+    assert all(row["rss_mb"] > 0 for row in ok["epochs"])  # RSS after each epoch
     assert ok["parity"] == {"reference": True}
     assert found[("copynet", "python")]["parity"]["within_tolerance"] is True
     assert found[("copynet", "python")]["parity"]["steps"] == 10
     with (tmp_path / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4
+    assert "rss_growing" in rows[0]
     assert "copynet" in (tmp_path / "report.md").read_text()
 
 

@@ -67,6 +67,7 @@ def test_the_reference_search_is_deterministic_and_caches_designs():
         for phase in (*PHASES, "steady_eval_s"):
             assert row[phase] > 0, (row["key"], phase)
         assert 0 <= row["accuracy"] <= 1 and not row["diverged"]
+        assert row["rss_mb"] > 0  # the process's RSS once the candidate was done
     for row in history.episodes:
         if row["agent"] == "qlearning-penalty":
             assert row["reward"] == pytest.approx(
