@@ -15,7 +15,9 @@ from pathlib import Path
 from shared.paths import unwritable_reason
 
 MAX_SEEDS = 10_000  # one run's seed list; checked from the ranges, before any list is built
-MAX_SEED = 2**32 - 1  # NumPy's global seeding (Keras) and TensorFlow take 32-bit seeds
+# NumPy's global seeding (Keras) takes unsigned 32-bit seeds, the Atari emulator (ALE,
+# the DQN game) signed ones: 2**31 and above fail its reset with a TypeError.
+MAX_SEED = 2**31 - 1
 MAX_REPEATS = 100  # processes per cell
 MAX_EPISODES = 100_000  # evaluate's whole episodes
 SEED_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?", re.ASCII)
