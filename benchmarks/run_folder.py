@@ -17,10 +17,12 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -67,6 +69,23 @@ def _describe(holder: dict[str, Any]) -> str:
     return f"started {holder.get('started', '?')} on {holder.get('host', '?')}: {command}"
 
 
+def _open_lock_file(path: Path) -> int:
+    """The lock file's descriptor, created where missing. Never through a symbolic link
+    (the holder's pid would overwrite the file it points to); RefusedFolder, naming the
+    file, for anything that is not a plain file."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as error:
+        kind = {errno.ELOOP: "a symbolic link", errno.EISDIR: "a folder"}.get(error.errno)
+        if kind is None:
+            raise
+        raise RefusedFolder(f"{path} is {kind}, not a run's lock file: remove it") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RefusedFolder(f"{path} is not a plain file, so not a run's lock file: remove it")
+    return fd
+
+
 def lock_run_folder(
     folder: Path, argv: list[str], say: Callable[[str], None] = print, wait_s: float = LOCK_WAIT_S
 ) -> int:
@@ -74,7 +93,7 @@ def lock_run_folder(
     every child given the descriptor have exited). Raises RefusedFolder when a live
     runner holds it, or when the cells of a dead one still hold it after ``wait_s``."""
     path = folder / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_lock_file(path)
     deadline, waiting = time.monotonic() + wait_s, False
     while True:
         try:

@@ -223,3 +223,29 @@ def test_a_lock_held_by_a_dead_runners_cell_is_waited_for(tmp_path):
                     f"{int(dead.stdout)}) to exit"]  # fmt: skip
     os.close(fd)
     holder.wait()
+
+
+@pytest.mark.parametrize(
+    ("make_lock", "kind"),
+    [
+        (lambda lock, target: lock.symlink_to(target), "a symbolic link"),
+        (lambda lock, target: lock.symlink_to(target.parent / "gone"), "a symbolic link"),
+        (lambda lock, target: lock.mkdir(), "a folder"),
+        (lambda lock, target: os.mkfifo(lock), "not a plain file"),
+    ],
+    ids=["symlink", "dangling-symlink", "folder", "fifo"],
+)
+def test_a_lock_file_that_is_not_a_plain_file_is_refused_and_named(
+    tmp_path, capsys, monkeypatch, make_lock, kind
+):
+    """The runner writes its pid into the lock file: through a symbolic link it would
+    overwrite another file (anything, as root)."""
+    out, target = recorded_run(tmp_path / "run", range(2)), tmp_path / "precious.txt"
+    target.write_text("not a lock")
+    (out / ".lock").unlink(missing_ok=True)
+    make_lock(out / ".lock", target)
+    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda *a: pytest.fail("measured"))
+    assert main(run_args(out, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / '.lock'} is {kind}") and err.count("\n") == 1, err
+    assert target.read_text() == "not a lock"
