@@ -211,18 +211,20 @@ def run_cells(cells: Iterable[Cell], options: RunOptions) -> list[dict[str, Any]
     found = _earlier_records(cells, options) if options.resume else {}
     records: list[dict[str, Any]] = []
     progress = _Progress(len(cells) * options.repeats)
-    for repeat in range(options.repeats):
-        for index, cell in enumerate(cells):
-            prefix = progress.prefix(cell, repeat, options.repeats)
-            if repeat == 0:
-                record, outcome = _first_process(cell, found, options, progress, prefix)
-                records.append(record)
-            else:
-                records[index], outcome = _repeat_process(
-                    cell, records[index], repeat, options, progress, prefix
-                )
-            progress.finished(prefix, outcome, ran=not (outcome or "").startswith(KEPT))
-    progress_path(options).unlink(missing_ok=True)  # the live epoch count of the last cell
+    try:
+        for repeat in range(options.repeats):
+            for index, cell in enumerate(cells):
+                prefix = progress.prefix(cell, repeat, options.repeats)
+                if repeat == 0:
+                    record, outcome = _first_process(cell, found, options, progress, prefix)
+                    records.append(record)
+                else:
+                    records[index], outcome = _repeat_process(
+                        cell, records[index], repeat, options, progress, prefix
+                    )
+                progress.finished(prefix, outcome, ran=not (outcome or "").startswith(KEPT))
+    finally:  # interrupted too: the live epoch count of the last cell is no result
+        progress_path(options).unlink(missing_ok=True)
     return records
 
 

@@ -145,6 +145,7 @@ def test_sigterm_mid_cell_and_a_second_runner_is_refused(tmp_path):
     assert runner.returncode == 128 + signal.SIGTERM, output
     assert "interrupted by SIGTERM" in output and f"--resume --out {out}" in output
     assert records(out) == before == {CELL.format("ok"): before[CELL.format("ok")]}
+    assert not (out / ".cell-progress").exists()  # the killed cell's live epoch count
 
     code, output = resume(args)
     assert code == 0, output
