@@ -388,12 +388,13 @@ PATH_OPTIONS = ("out", "compare", "run_dir", "base", "new", "checkpoint")
 
 def absolute_paths(args: argparse.Namespace) -> None:
     """Every path option made absolute, from the caller's working directory: the cells
-    run in the repository, where a relative path would point elsewhere. (A relative
-    BENCH_CACHE_DIR is made absolute the same way: ``shared.cache.cache_dir``.)"""
+    run in the repository, where a relative path would point elsewhere. A leading ``~``
+    is the home folder (``--out=~/x`` reaches us unexpanded: the shell expands ``~``
+    only at the start of a word). (BENCH_CACHE_DIR: the same, ``shared.cache.cache_dir``.)"""
     for name in PATH_OPTIONS:
         value = getattr(args, name, None)
         if value is not None:
-            setattr(args, name, Path(os.path.abspath(value)))
+            setattr(args, name, Path(os.path.abspath(os.path.expanduser(value))))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,8 +37,10 @@ Arrays = dict[str, np.ndarray]
 def cache_dir() -> Path:
     """The cache folder, absolute: a relative ``BENCH_CACHE_DIR`` is taken from the
     working directory of the process that reads it first (the runner passes the
-    absolute path on to its cells, which run in the repository)."""
-    return Path(os.path.abspath(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache"))
+    absolute path on to its cells, which run in the repository); a leading ``~`` is the
+    home folder (a quoted or ``.env`` value reaches us unexpanded)."""
+    folder = os.path.expanduser(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache")
+    return Path(os.path.abspath(folder))
 
 
 def check_writable() -> None:

@@ -89,6 +89,21 @@ def test_relative_paths_mean_the_callers_directory(tmp_path):
             shutil.rmtree(REPO_ROOT / name, ignore_errors=True)
 
 
+def test_a_leading_tilde_is_the_home_folder_in_path_options_and_the_cache(tmp_path, monkeypatch):
+    """``--out=~/x`` and ``BENCH_CACHE_DIR="~/c"`` reach the program unexpanded; they
+    must not create a folder named ``~`` in the caller's directory."""
+    from benchmarks.cli import absolute_paths, build_parser
+    from shared.cache import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["compare", "~/base", "~"])
+    absolute_paths(args)
+    assert (args.base, args.new) == (tmp_path / "home" / "base", tmp_path / "home")
+    monkeypatch.setenv("BENCH_CACHE_DIR", "~/cache dir")
+    assert cache_dir() == tmp_path / "home" / "cache dir"
+
+
 @pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
 def test_run_checks_its_folder_before_any_work(
     where, a_file, read_only, tmp_path, monkeypatch, capsys
