@@ -249,3 +249,52 @@ def test_a_lock_file_that_is_not_a_plain_file_is_refused_and_named(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {out / '.lock'} is {kind}") and err.count("\n") == 1, err
     assert target.read_text() == "not a lock"
+
+
+def _with(**fields):
+    return lambda record: json.dumps({**record, **fields})
+
+
+NESTED_DAMAGE = {  # a record of this version whose inner fields have other shapes
+    "epoch-ints": _with(epochs=[1, 2, 3]),
+    "epoch-rows-without-seconds": _with(epochs=[{"epoch": 1}] * 3),
+    "timing-strings": _with(timing={"steady_median_s": "fast"}),
+    "repeats-junk": _with(repeats=[1, "a"]),
+    "metric-strings": _with(metrics={name: "abc" for name in xor_ok(0)["metrics"]}),
+    "parity-junk": _with(parity={"within_tolerance": "maybe"}),
+    "nested-too-deep": lambda record: "[" * 100_000 + "]" * 100_000,
+    "integer-too-long": lambda record: '{"record_version": 1' + "0" * 5000 + "}",
+}
+
+
+@pytest.mark.parametrize("damage", NESTED_DAMAGE.values(), ids=NESTED_DAMAGE.keys())
+def test_a_record_damaged_inside_is_named_and_left_out(tmp_path, capsys, damage):
+    run = write_run(tmp_path / "run", range(1, 2))
+    bad = run / cell(0).file_name
+    bad.write_text(damage(xor_ok(0)))
+    assert main(["report", str(run)]) == 0
+    assert f"left out: {bad}" in capsys.readouterr().err
+    assert len((run / "summary.csv").read_text().strip().splitlines()) == 1 + 1
+    assert bad.name in (run / "report.md").read_text().split("Damaged or foreign files", 1)[1]
+    shutil.copytree(run, tmp_path / "copy")
+    assert main(["compare", str(run), str(tmp_path / "copy")]) == 0
+
+
+RUN_INFO_DAMAGE = {
+    "invocations-string": {"invocations": "abc"},
+    "environment-list": {"environment": [1]},
+    "ceiling-junk": {"gemm_ceiling": [1, "x"]},
+    "threads-string": {"threads": "1"},
+    "argv-number": {"argv": 5},
+}
+
+
+@pytest.mark.parametrize("fields", RUN_INFO_DAMAGE.values(), ids=RUN_INFO_DAMAGE.keys())
+def test_a_run_json_damaged_inside_is_named_and_set_aside(tmp_path, capsys, fields):
+    run = recorded_run(tmp_path / "run", range(2))
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, **fields}))
+    assert main(["report", str(run)]) == 0
+    assert f"left out: {run / 'run.json'}: another schema" in capsys.readouterr().err
+    shutil.copytree(run, tmp_path / "copy")
+    assert main(["compare", str(run), str(tmp_path / "copy")]) == 0
