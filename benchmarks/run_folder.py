@@ -160,7 +160,9 @@ def check_folder(
             raise RefusedFolder(
                 f"{folder} already holds a run: finish it with --resume, or choose another --out"
             )
+        _check_output_kinds(folder, planned)
         return {}
+    _check_output_kinds(folder, planned)
     if not holds_run:
         raise RefusedFolder(f"--resume: {folder} holds no run to finish")
     info, problem = read_run_info(folder)
@@ -179,6 +181,24 @@ def check_folder(
         problem.path.replace(problem.path.with_name(RUN_INFO_NAME + ".damaged"))
         say(f"warning: {problem}; kept as {RUN_INFO_NAME}.damaged, its invocations are lost")
     return info
+
+
+# What the runner and the report write into a run folder besides the cells' records.
+OUTPUT_FOLDERS = ("logs", "plots", "repeats")
+OUTPUT_FILES = (RUN_INFO_NAME, "summary.csv", "report.md", "report.html")
+OUTPUT_FILES += ("search_candidates.csv", "search_episodes.csv")
+
+
+def _check_output_kinds(folder: Path, planned: list[str]) -> None:
+    """RefusedFolder when something the run will write is already there as the other
+    kind (a folder named like a record, a file named ``logs``): found now, not after
+    the ceiling and the cells before it."""
+    for name in OUTPUT_FOLDERS:
+        if (folder / name).exists() and not (folder / name).is_dir():
+            raise RefusedFolder(f"{folder / name} is a file where the run writes a folder")
+    for name in (*OUTPUT_FILES, *planned):
+        if (folder / name).is_dir():
+            raise RefusedFolder(f"{folder / name} is a folder where the run writes a file")
 
 
 def _check_matrix(info: dict[str, Any], planned: list[str], threads: int) -> None:

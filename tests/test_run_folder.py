@@ -298,3 +298,26 @@ def test_a_run_json_damaged_inside_is_named_and_set_aside(tmp_path, capsys, fiel
     assert f"left out: {run / 'run.json'}: another schema" in capsys.readouterr().err
     shutil.copytree(run, tmp_path / "copy")
     assert main(["compare", str(run), str(tmp_path / "copy")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "kind"),
+    [
+        (cell(0).file_name, Path.mkdir, "a folder where the run writes a file"),
+        ("report.md", Path.mkdir, "a folder where the run writes a file"),
+        ("logs", Path.touch, "a file where the run writes a folder"),
+        ("plots", Path.touch, "a file where the run writes a folder"),
+    ],
+    ids=["record-folder", "report-folder", "logs-file", "plots-file"],
+)
+def test_an_output_of_the_other_kind_is_refused_before_any_work(
+    tmp_path, capsys, monkeypatch, name, make, kind
+):
+    """Found after the ceiling and the cells before it, it stopped the run midway."""
+    out = recorded_run(tmp_path / "run", range(2))
+    (out / name).unlink(missing_ok=True)
+    make(out / name)
+    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda *a: pytest.fail("measured"))
+    assert main(run_args(out, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {out / name} is {kind}\n"
