@@ -278,7 +278,9 @@ def command_report(args: argparse.Namespace) -> int:
 
 def _check_run_dir(path: Path) -> RunContents:
     """The run in ``path``; raises BadInput when it holds no readable cell record."""
-    contents = load_run(path) if path.is_dir() else RunContents([], {}, [])
+    if not path.is_dir():
+        raise BadInput(f"{path} {'is not a folder' if path.exists() else 'does not exist'}")
+    contents = load_run(path)
     if not contents.records:
         damaged = f" ({len(contents.problems)} damaged or foreign)" if contents.problems else ""
         raise BadInput(f"{path} holds no cell records{damaged}")
