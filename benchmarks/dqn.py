@@ -242,7 +242,11 @@ class BadCheckpoint(ValueError):
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # how an .npz (an empty one) starts
+# What reading a damaged .npz raises: a member that is not an array (AttributeError: np.load
+# gives its bytes), a meta nested too deep (RecursionError), an array header claiming more
+# memory than there is (MemoryError, raised before anything is allocated).
 CHECKPOINT_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+CHECKPOINT_READ_ERRORS += (AttributeError, RecursionError, MemoryError)
 
 
 def load_checkpoint(
@@ -293,6 +297,8 @@ def check_checkpoint_params(path: Path, network: Network, online: Params, target
             for name, value in params.items():
                 if not np.issubdtype(value.dtype, np.floating):
                     raise SpecError(f"{name} holds {value.dtype} values, not floats")
+                if not np.isfinite(value).all():  # a network that acts on NaN scores nothing
+                    raise SpecError(f"{name} holds NaN or infinite values (diverged training?)")
         except SpecError as error:
             raise BadCheckpoint(
                 f"{path}: its {which} weights do not fit the network: {error}"
