@@ -120,6 +120,9 @@ def check_output_file(path: Path, what: str) -> None:
     """``path`` can be written (replaced by rename where it exists), else BadInput."""
     if os.path.isdir(path):
         raise BadInput(f"{what} {path} is a folder; name a file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # written by renaming a new file over it: /dev/null itself would be replaced
+        raise BadInput(f"{what} {path} is not a regular file (a device or FIFO); name a file")
     reason = unwritable_reason(path.parent)
     if reason:
         raise BadInput(f"{what} {path}: its folder {path.parent} {reason}")

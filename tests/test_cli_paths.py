@@ -119,15 +119,18 @@ def test_run_checks_its_folder_before_any_work(
     assert_one_error_line(stderr, f"--out {out}")
 
 
-@pytest.mark.parametrize("where", ["a folder", "under a file", "read-only"])
+@pytest.mark.parametrize("where", ["a folder", "under a file", "read-only", "a FIFO"])
 def test_evaluate_checks_its_out_before_playing(
     where, a_file, read_only, tmp_path, monkeypatch, capsys
 ):
     checkpoint = write_checkpoint(tmp_path / "agent.ckpt.npz")
+    if where == "a FIFO":  # like /dev/null: the summary's rename would replace it
+        os.mkfifo(tmp_path / "fifo")
     out = {
         "a folder": tmp_path,
         "under a file": a_file / "eval.json",
         "read-only": read_only(tmp_path / "locked") / "eval.json",
+        "a FIFO": tmp_path / "fifo",
     }[where]
     forbid_work(monkeypatch)
     code, stderr = cli_main(capsys, "evaluate", checkpoint, "--episodes", "1", "--out", out)
@@ -206,3 +209,15 @@ def test_a_full_disk_after_evaluate_played_keeps_the_printed_scores(tmp_path, mo
     assert "episode 1: score" in captured.out and "score " in captured.out
     assert_one_error_line(captured.err, "No space left on device", "printed above")
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_the_atomic_writer_never_replaces_what_is_not_a_regular_file(tmp_path):
+    """``--out /dev/null`` as root had /dev/null replaced by a regular file: the writer
+    renames its temporary file over the target. A FIFO stands in for the device."""
+    from shared.files import write_atomic
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_atomic(fifo, "summary")
+    assert fifo.is_fifo() and os.listdir(tmp_path) == ["fifo"]  # no temporary file left
