@@ -314,6 +314,14 @@ def command_evaluate(args: argparse.Namespace) -> int:
     return evaluate_command(args)
 
 
+def path_option(text: str) -> Path:
+    """A path on the command line; an empty one (``--out "$UNSET"``) is refused: as
+    ``Path("")`` it would silently mean the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -339,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="threads for every framework (default 1)"
     )
     run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
-    run.add_argument("--out", type=Path, help="run folder (default results/<time>-<preset>)")
+    run.add_argument("--out", type=path_option, help="run folder (default results/<time>-<preset>)")
     run.add_argument("--resume", action="store_true", help="keep finished cells in --out")
     run.add_argument(
         "--repeats",
@@ -350,13 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--compare",
-        type=Path,
+        type=path_option,
         metavar="BASE",
         help="after the run, compare it with the run in BASE",
     )
     compare = commands.add_parser("compare", help="cells whose time or metrics moved")
-    compare.add_argument("base", type=Path)
-    compare.add_argument("new", type=Path)
+    compare.add_argument("base", type=path_option)
+    compare.add_argument("new", type=path_option)
     compare.add_argument(
         "--threshold",
         type=float,
@@ -367,11 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-change", action="store_true", help="exit with status 1 when anything moved"
     )
     report = commands.add_parser("report", help="rebuild report.md and summary.csv")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=path_option)
     evaluate = commands.add_parser(
         "evaluate", help="play episodes with a DQN checkpoint (<cell>.ckpt.npz of a run)"
     )
-    evaluate.add_argument("checkpoint", type=Path)
+    evaluate.add_argument("checkpoint", type=path_option)
     evaluate.add_argument("--backend", default="numpy", help="any backend that runs dqn")
     evaluate.add_argument("--mode", help="default: the backend's first mode for dqn")
     evaluate.add_argument("--dtype", default="float32", help="float32 (default) or float64")
@@ -381,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, default=1000, help="the game's and acting seed")
     evaluate.add_argument("--threads", type=int, default=1)
-    evaluate.add_argument("--out", type=Path, help="also write the summary as JSON here")
+    evaluate.add_argument("--out", type=path_option, help="also write the summary as JSON here")
     return parser
 
 

@@ -221,3 +221,28 @@ def test_the_atomic_writer_never_replaces_what_is_not_a_regular_file(tmp_path):
     with pytest.raises(OSError, match="not a regular file"):
         write_atomic(fifo, "summary")
     assert fifo.is_fifo() and os.listdir(tmp_path) == ["fifo"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (*SMALL_RUN, "--out", ""),
+        (*SMALL_RUN, "--out", "x", "--compare", " "),
+        ("report", ""),
+        ("compare", "", "x"),
+        ("evaluate", "x.npz", "--out", ""),
+    ],
+    ids=["run --out", "run --compare", "report", "compare", "evaluate --out"],
+)
+def test_an_empty_path_is_refused_not_taken_as_the_current_folder(
+    args, tmp_path, monkeypatch, capsys
+):
+    """``--out "$UNSET"`` ran the whole matrix into the current folder."""
+    from benchmarks.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    forbid_work(monkeypatch)
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    assert exit_.value.code == 2
+    assert "an empty path" in capsys.readouterr().err and os.listdir(tmp_path) == []
