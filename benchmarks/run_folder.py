@@ -28,7 +28,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import RUN_INFO_NAME, Cell, new_record, read_run_info, record_files
+from benchmarks.records import (
+    RUN_INFO_NAME,
+    Cell,
+    new_record,
+    read_run_info,
+    record_files,
+    scan_records,
+)
 from shared.files import write_json_atomic
 
 LOCK_NAME = ".lock"
@@ -149,6 +156,7 @@ def check_folder(
     planned: list[str],
     threads: int,
     say: Callable[[str], None] = print,
+    preset: str | None = None,
 ) -> dict[str, Any]:
     """Apply the start and resume rules (module docstring); returns the recorded
     ``run.json`` (``{}`` when new or absent). Raises RefusedFolder. A damaged
@@ -168,10 +176,20 @@ def check_folder(
     info, problem = read_run_info(folder)
     if "matrix" in info:
         _check_matrix(info, planned, threads)
+        if preset is not None and info.get("preset", preset) != preset:
+            # file names leave the preset out: the recorded cells would be kept as this one's
+            raise RefusedFolder(
+                f"--resume: --preset {preset} here, {info['preset']} in the recorded run"
+            )
     else:
         # No matrix recorded (a run.json from before matrices were, or none, or a damaged
-        # one): every record there must belong to this command's matrix.
-        foreign = sorted(set(records) - set(planned))
+        # one): every record there must belong to this command's matrix, preset included.
+        other_preset = {
+            name
+            for name, record in scan_records(folder).records.items()
+            if preset is not None and record["preset"] != preset
+        }
+        foreign = sorted((set(records) - set(planned)) | other_preset)
         if foreign:
             raise RefusedFolder(
                 f"--resume: {folder} holds records of cells this command would not run: "
@@ -317,7 +335,9 @@ def open_for_run(
     except OSError as error:
         raise RefusedFolder(f"--out {folder}: {error.strerror or error}") from None
     try:
-        recorded = check_folder(folder, options.resume, matrix["matrix"], options.threads)
+        recorded = check_folder(
+            folder, options.resume, matrix["matrix"], options.threads, preset=options.preset
+        )
     except RefusedFolder:
         os.close(lock_fd)
         raise

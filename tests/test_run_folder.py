@@ -321,3 +321,20 @@ def test_an_output_of_the_other_kind_is_refused_before_any_work(
     assert main(run_args(out, "--resume")) == 2
     err = capsys.readouterr().err
     assert err == f"error: {out / name} is {kind}\n"
+
+
+@pytest.mark.parametrize("with_run_json", [True, False], ids=["run.json", "records-only"])
+def test_resume_with_another_preset_is_refused(tmp_path, capsys, monkeypatch, with_run_json):
+    """Cell file names leave the preset out: a --resume at another preset kept the smoke
+    records as the quick run's results."""
+    out = recorded_run(tmp_path / "run", range(2))  # smoke records
+    info = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**info, "preset": "smoke"}))
+    if not with_run_json:
+        (out / "run.json").unlink()
+    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda *a: pytest.fail("measured"))
+    args = [arg if arg != "smoke" else "quick" for arg in run_args(out, "--resume")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    expected = "--preset quick here, smoke" if with_run_json else "would not run: 2 cell(s)"
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1
