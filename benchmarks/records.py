@@ -73,6 +73,8 @@ class BadFile(ValueError):
 def read_json(path: Path) -> Any:
     """The JSON value in ``path`` (gzipped when the name ends in ``.gz``); raises
     BadFile, naming the file, when it cannot be read, is empty, truncated or not JSON."""
+    if path.exists() and not path.is_file():  # a FIFO's read would wait forever
+        raise BadFile(path, "not a regular file")
     try:
         raw = path.read_bytes()
         if path.name.endswith(".gz"):

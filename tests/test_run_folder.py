@@ -338,3 +338,17 @@ def test_resume_with_another_preset_is_refused(tmp_path, capsys, monkeypatch, wi
     err = capsys.readouterr().err
     expected = "--preset quick here, smoke" if with_run_json else "would not run: 2 cell(s)"
     assert err.startswith("error: ") and expected in err and err.count("\n") == 1
+
+
+def test_a_fifo_named_like_a_record_or_run_json_is_left_out_not_waited_on(tmp_path, capsys):
+    """Reading a FIFO waits for a writer that never comes: report hung forever."""
+    run = write_run(tmp_path / "run", range(1, 2))
+    for name in (cell(0).file_name, "run.json"):
+        os.mkfifo(run / name)
+    reader = threading.Thread(target=main, args=(["report", str(run)],), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "report waited on a FIFO"
+    err = capsys.readouterr().err
+    for name in (cell(0).file_name, "run.json"):
+        assert f"left out: {run / name}: not a regular file" in err
