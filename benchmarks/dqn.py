@@ -258,6 +258,8 @@ def load_checkpoint(
     Raises BadCheckpoint, naming ``path``, for a file that is not one: not an ``.npz``,
     truncated or corrupt, without its ``meta`` (JSON object) or online weights, or, when
     ``network`` is given, with weights whose names or shapes are not the network's."""
+    if path.exists() and not path.is_file():  # a FIFO's read would wait forever
+        raise BadCheckpoint(f"{path} is not a DQN checkpoint: not a regular file")
     try:
         with open(path, "rb") as handle:
             start = handle.read(4)

@@ -131,3 +131,27 @@ def test_a_cell_resuming_from_a_bad_checkpoint_fails_with_the_reason(fault, tmp_
     assert record["reason"].startswith(f"BadCheckpoint: {checkpoint}")
     assert record["reason"].endswith("delete it to run the cell from its start")
     assert "Traceback" in capsys.readouterr().err  # the log keeps the whole story
+
+
+def test_a_checkpoint_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    """A resuming cell opened it and waited for a writer until its timeout."""
+    import os
+    import threading
+
+    from benchmarks.dqn import BadCheckpoint, load_checkpoint
+
+    fifo = tmp_path / "agent.ckpt.npz"
+    os.mkfifo(fifo)
+    raised: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            load_checkpoint(fifo)
+        except BadCheckpoint as error:
+            raised.append(error)
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "load_checkpoint waited on a FIFO"
+    assert "not a regular file" in str(raised[0])
