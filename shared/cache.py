@@ -105,7 +105,9 @@ def cached_arrays(kind: str, key: Mapping[str, Any], build: Callable[[], Arrays]
     """The arrays for ``key``: from the cache when a verified file exists, else from
     ``build()``, then stored. ``key`` must hold every parameter the arrays depend on."""
     path = cache_path(kind, key)
-    if path.exists():
+    if path.exists() and not path.is_file():  # a FIFO's read would wait forever
+        print(f"dataset cache {path} is not a regular file; not used", file=sys.stderr)
+    elif path.exists():
         try:
             return load_verified(path, key)
         except CorruptCache as reason:
