@@ -126,3 +126,18 @@ def check_output_file(path: Path, what: str) -> None:
     reason = unwritable_reason(path.parent)
     if reason:
         raise BadInput(f"{what} {path}: its folder {path.parent} {reason}")
+    # written as .<name>.<8 random characters>.tmp first (shared.files), then renamed
+    longest = len(os.fsencode(path.name)) + len("..12345678.tmp")
+    if longest > _name_max(path.parent):
+        raise BadInput(f"{what} {path}: its file name is too long for this file system")
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the file system of ``folder`` (or of its nearest
+    existing parent) takes."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255

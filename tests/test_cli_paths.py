@@ -119,7 +119,9 @@ def test_run_checks_its_folder_before_any_work(
     assert_one_error_line(stderr, f"--out {out}")
 
 
-@pytest.mark.parametrize("where", ["a folder", "under a file", "read-only", "a FIFO"])
+@pytest.mark.parametrize(
+    "where", ["a folder", "under a file", "read-only", "a FIFO", "a name too long"]
+)
 def test_evaluate_checks_its_out_before_playing(
     where, a_file, read_only, tmp_path, monkeypatch, capsys
 ):
@@ -131,6 +133,8 @@ def test_evaluate_checks_its_out_before_playing(
         "under a file": a_file / "eval.json",
         "read-only": read_only(tmp_path / "locked") / "eval.json",
         "a FIFO": tmp_path / "fifo",
+        # 255 bytes fit a name; its temporary file's (14 more) do not
+        "a name too long": tmp_path / ("e" * 250 + ".json"),
     }[where]
     forbid_work(monkeypatch)
     code, stderr = cli_main(capsys, "evaluate", checkpoint, "--episodes", "1", "--out", out)
