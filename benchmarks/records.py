@@ -285,6 +285,14 @@ def load_run(run_dir: Path) -> RunContents:
     matrix = set(info.get("matrix") or scan.records)
     for name in sorted(set(scan.records) - matrix):
         problems.append(BadFile(run_dir / name, f"not a cell of this run's {RUN_INFO_NAME}"))
+    # File names leave the preset out: a record copied in from a run at another preset
+    # has a name of the matrix.
+    preset = info.get("preset")
+    for name in sorted(matrix & set(scan.records)):
+        if preset is not None and scan.records[name]["preset"] != preset:
+            why = f"a cell at preset {scan.records[name]['preset']}, this run's is {preset}"
+            problems.append(BadFile(run_dir / name, why))
+            matrix.discard(name)
     records = [record for name, record in scan.records.items() if name in matrix]
     return RunContents(records, info, problems)
 

@@ -352,3 +352,15 @@ def test_a_fifo_named_like_a_record_or_run_json_is_left_out_not_waited_on(tmp_pa
     err = capsys.readouterr().err
     for name in (cell(0).file_name, "run.json"):
         assert f"left out: {run / name}: not a regular file" in err
+
+
+def test_a_record_of_another_preset_copied_into_a_run_is_left_out(tmp_path, capsys):
+    """Cell file names leave the preset out: the report mixed the two presets' results."""
+    run = recorded_run(tmp_path / "run", range(2))  # smoke records
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "preset": "quick"}))
+    write_json_atomic(run / cell(1).file_name, {**failed(1), "preset": "quick"})
+    assert main(["report", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"{cell(0).file_name}: a cell at preset smoke, this run's is quick" in err
+    assert len((run / "summary.csv").read_text().strip().splitlines()) == 1 + 1
