@@ -278,7 +278,9 @@ def command_report(args: argparse.Namespace) -> int:
 
 def _check_run_dir(path: Path) -> RunContents:
     """The run in ``path``; raises BadInput when it holds no readable cell record."""
-    contents = load_run(path) if path.is_dir() else RunContents([], {}, [])
+    if not path.is_dir():
+        raise BadInput(f"{path} {'is not a folder' if path.exists() else 'does not exist'}")
+    contents = load_run(path)
     if not contents.records:
         damaged = f" ({len(contents.problems)} damaged or foreign)" if contents.problems else ""
         raise BadInput(f"{path} holds no cell records{damaged}")
@@ -312,6 +314,14 @@ def command_evaluate(args: argparse.Namespace) -> int:
     return evaluate_command(args)
 
 
+def path_option(text: str) -> Path:
+    """A path on the command line; an empty one (``--out "$UNSET"``) is refused: as
+    ``Path("")`` it would silently mean the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -337,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="threads for every framework (default 1)"
     )
     run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
-    run.add_argument("--out", type=Path, help="run folder (default results/<time>-<preset>)")
+    run.add_argument("--out", type=path_option, help="run folder (default results/<time>-<preset>)")
     run.add_argument("--resume", action="store_true", help="keep finished cells in --out")
     run.add_argument(
         "--repeats",
@@ -348,13 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--compare",
-        type=Path,
+        type=path_option,
         metavar="BASE",
         help="after the run, compare it with the run in BASE",
     )
     compare = commands.add_parser("compare", help="cells whose time or metrics moved")
-    compare.add_argument("base", type=Path)
-    compare.add_argument("new", type=Path)
+    compare.add_argument("base", type=path_option)
+    compare.add_argument("new", type=path_option)
     compare.add_argument(
         "--threshold",
         type=float,
@@ -365,11 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-change", action="store_true", help="exit with status 1 when anything moved"
     )
     report = commands.add_parser("report", help="rebuild report.md and summary.csv")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=path_option)
     evaluate = commands.add_parser(
         "evaluate", help="play episodes with a DQN checkpoint (<cell>.ckpt.npz of a run)"
     )
-    evaluate.add_argument("checkpoint", type=Path)
+    evaluate.add_argument("checkpoint", type=path_option)
     evaluate.add_argument("--backend", default="numpy", help="any backend that runs dqn")
     evaluate.add_argument("--mode", help="default: the backend's first mode for dqn")
     evaluate.add_argument("--dtype", default="float32", help="float32 (default) or float64")
@@ -379,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, default=1000, help="the game's and acting seed")
     evaluate.add_argument("--threads", type=int, default=1)
-    evaluate.add_argument("--out", type=Path, help="also write the summary as JSON here")
+    evaluate.add_argument("--out", type=path_option, help="also write the summary as JSON here")
     return parser
 
 
@@ -388,12 +398,13 @@ PATH_OPTIONS = ("out", "compare", "run_dir", "base", "new", "checkpoint")
 
 def absolute_paths(args: argparse.Namespace) -> None:
     """Every path option made absolute, from the caller's working directory: the cells
-    run in the repository, where a relative path would point elsewhere. (A relative
-    BENCH_CACHE_DIR is made absolute the same way: ``shared.cache.cache_dir``.)"""
+    run in the repository, where a relative path would point elsewhere. A leading ``~``
+    is the home folder (``--out=~/x`` reaches us unexpanded: the shell expands ``~``
+    only at the start of a word). (BENCH_CACHE_DIR: the same, ``shared.cache.cache_dir``.)"""
     for name in PATH_OPTIONS:
         value = getattr(args, name, None)
         if value is not None:
-            setattr(args, name, Path(os.path.abspath(value)))
+            setattr(args, name, Path(os.path.abspath(os.path.expanduser(value))))
 
 
 def main(argv: list[str] | None = None) -> int:

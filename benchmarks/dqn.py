@@ -259,7 +259,11 @@ class BadCheckpoint(ValueError):
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # how an .npz (an empty one) starts
+# What reading a damaged .npz raises: a member that is not an array (AttributeError: np.load
+# gives its bytes), a meta nested too deep (RecursionError), an array header claiming more
+# memory than there is (MemoryError, raised before anything is allocated).
 CHECKPOINT_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+CHECKPOINT_READ_ERRORS += (AttributeError, RecursionError, MemoryError)
 
 
 def load_checkpoint(
@@ -271,6 +275,8 @@ def load_checkpoint(
     Raises BadCheckpoint, naming ``path``, for a file that is not one: not an ``.npz``,
     truncated or corrupt, without its ``meta`` (JSON object) or online weights, or, when
     ``network`` is given, with weights whose names or shapes are not the network's."""
+    if path.exists() and not path.is_file():  # a FIFO's read would wait forever
+        raise BadCheckpoint(f"{path} is not a DQN checkpoint: not a regular file")
     try:
         with open(path, "rb") as handle:
             start = handle.read(4)
@@ -307,6 +313,9 @@ def check_checkpoint_params(path: Path, network: Network, online: Params, target
             continue
         try:
             check_params(network, params)  # names, shapes and float dtypes
+            for name, value in params.items():
+                if not np.isfinite(value).all():  # a network that acts on NaN scores nothing
+                    raise SpecError(f"{name} holds NaN or infinite values (diverged training?)")
         except SpecError as error:
             raise BadCheckpoint(
                 f"{path}: its {which} weights do not fit the network: {error}"

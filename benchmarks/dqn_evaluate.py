@@ -118,7 +118,8 @@ def evaluate_checkpoint(
 def check_evaluate_options(args: argparse.Namespace) -> str:
     """Every option of ``evaluate``, checked; returns the mode to play in."""
     if not args.checkpoint.is_file():
-        raise BadInput(f"{args.checkpoint}: no such checkpoint file")
+        what = "is not a file" if args.checkpoint.exists() else "no such checkpoint file"
+        raise BadInput(f"{args.checkpoint}: {what}")
     check_count(args.episodes, "--episodes", MAX_EPISODES)
     if args.epsilon is not None:
         check_probability(args.epsilon, "--epsilon")

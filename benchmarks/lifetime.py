@@ -12,10 +12,11 @@ cells. Two halves:
   (``interrupt_on_signals``): it kills the running cell's process group, keeps every
   finished record and exits non-zero with the resume hint.
 
-Only the cell itself is covered by the kernel: a process a framework starts in its own
-right (e.g. a compile worker) is in the cell's process group, which the runner kills on
-every path it survives; after a ``kill -9`` of the runner such a worker lives on only
-if it does not watch its own parent.
+The kernel's signal reaches the cell only, not what the cell started (a framework's
+compile worker, a data loader): those are in the cell's process group, which the runner
+kills on every path it survives. For the path it does not survive (``kill -9``), a cell
+the runner started forks a small guardian first thing (``_guard_group``): the kernel
+tells the guardian when the cell dies, and the guardian kills the cell's whole group.
 """
 
 from __future__ import annotations
@@ -44,13 +45,19 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def _kernel_kills_on_parent_death() -> bool:
+def _linux_libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
-    except (OSError, AttributeError):
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _kernel_kills_on_parent_death(libc: ctypes.CDLL | None) -> bool:
+    try:
+        return libc is not None and libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except AttributeError:
         return False
 
 
@@ -60,6 +67,24 @@ def _kill_self_and_group() -> None:
     if os.getpgrp() == os.getpid():
         os.killpg(os.getpgrp(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _guard_group(libc: ctypes.CDLL) -> None:
+    """Fork a guardian that kills this process's group (SIGKILL) once this process has
+    died, however it died. Call it while this process is single-threaded."""
+    leader, wake = os.getpid(), {signal.SIGTERM}
+    # Blocked before the fork: a SIGTERM that comes before the guardian waits stays pending.
+    signal.pthread_sigmask(signal.SIG_BLOCK, wake)
+    if os.fork() != 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, wake)
+        return
+    try:  # the guardian: no Python cleanup of the parent's state may run here
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() == leader:  # else the cell died before the kernel could watch it
+            signal.sigwait(wake)  # the cell died (or the group was told to stop)
+        os.killpg(leader, signal.SIGKILL)
+    finally:
+        os._exit(0)
 
 
 def _watch_parent(parent: int) -> None:
@@ -74,8 +99,11 @@ def die_with_parent() -> None:
     parent that already died (between our start and this call) kills us here."""
     expected = os.environ.get(PARENT_PID_ENV)
     parent = int(expected) if expected and expected.isdigit() else os.getppid()
-    if not _kernel_kills_on_parent_death():
+    libc = _linux_libc()
+    if not _kernel_kills_on_parent_death(libc):
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    elif expected and os.getpgrp() == os.getpid():  # a runner's child, leading its group
+        _guard_group(libc)
     if os.getppid() != parent:  # the parent was gone before the kernel could watch it
         _kill_self_and_group()
 

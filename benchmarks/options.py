@@ -15,7 +15,9 @@ from pathlib import Path
 from shared.paths import unwritable_reason
 
 MAX_SEEDS = 10_000  # one run's seed list; checked from the ranges, before any list is built
-MAX_SEED = 2**32 - 1  # NumPy's global seeding (Keras) and TensorFlow take 32-bit seeds
+# NumPy's global seeding (Keras) takes unsigned 32-bit seeds, the Atari emulator (ALE,
+# the DQN game) signed ones: 2**31 and above fail its reset with a TypeError.
+MAX_SEED = 2**31 - 1
 MAX_REPEATS = 100  # processes per cell
 MAX_EPISODES = 100_000  # evaluate's whole episodes
 SEED_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?", re.ASCII)
@@ -118,6 +120,24 @@ def check_output_file(path: Path, what: str) -> None:
     """``path`` can be written (replaced by rename where it exists), else BadInput."""
     if os.path.isdir(path):
         raise BadInput(f"{what} {path} is a folder; name a file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # written by renaming a new file over it: /dev/null itself would be replaced
+        raise BadInput(f"{what} {path} is not a regular file (a device or FIFO); name a file")
     reason = unwritable_reason(path.parent)
     if reason:
         raise BadInput(f"{what} {path}: its folder {path.parent} {reason}")
+    # written as .<name>.<8 random characters>.tmp first (shared.files), then renamed
+    longest = len(os.fsencode(path.name)) + len("..12345678.tmp")
+    if longest > _name_max(path.parent):
+        raise BadInput(f"{what} {path}: its file name is too long for this file system")
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the file system of ``folder`` (or of its nearest
+    existing parent) takes."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255

@@ -74,6 +74,8 @@ class BadFile(ValueError):
 def read_json(path: Path) -> Any:
     """The JSON value in ``path`` (gzipped when the name ends in ``.gz``); raises
     BadFile, naming the file, when it cannot be read, is empty, truncated or not JSON."""
+    if path.exists() and not path.is_file():  # a FIFO's read would wait forever
+        raise BadFile(path, "not a regular file")
     try:
         raw = path.read_bytes()
         if path.name.endswith(".gz"):
@@ -91,6 +93,8 @@ def read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise BadFile(path, f"not valid JSON, truncated or damaged ({error})") from None
+    except (RecursionError, ValueError) as error:  # nested too deep; an integer too long
+        raise BadFile(path, f"not JSON this code reads ({type(error).__name__})") from None
 
 
 def _cell_of(data: dict[str, Any]) -> Cell | None:
@@ -148,6 +152,33 @@ def _check_field_types(path: Path, data: dict[str, Any]) -> None:
             raise BadFile(path, f"another schema: its {name!r} is a JSON {found}")
     if data["status"] == "ok" and not ("timing" in data and "metrics" in data):
         raise BadFile(path, "another schema: an ok record without timing or metrics")
+    problem = _nested_problem(data)
+    if problem:
+        raise BadFile(path, f"another schema: {problem}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _nested_problem(data: dict[str, Any]) -> str | None:
+    """What in the lists and tables every reader walks has another shape, or None:
+    timing values are numbers (or null), each epoch row an object with numeric seconds,
+    each repeat an object with a status and a list of numeric steady seconds."""
+    if not all(_number(v) or v is None for v in data.get("timing", {}).values()):
+        return "a 'timing' value is not a number"
+    for row in data.get("epochs", []):
+        if not (isinstance(row, dict) and _number(row.get("seconds"))):
+            return "an 'epochs' row is not an object with numeric seconds"
+    for rerun in data.get("repeats", []):
+        steady = rerun.get("steady_epoch_s", []) if isinstance(rerun, dict) else None
+        if not (
+            isinstance(steady, list)
+            and isinstance(rerun.get("status"), str)
+            and all(_number(v) for v in steady)
+        ):
+            return "a 'repeats' entry is not an object with a status and steady seconds"
+    return None
 
 
 def record_files(run_dir: Path) -> dict[str, list[Path]]:
@@ -200,7 +231,32 @@ def read_run_info(run_dir: Path) -> tuple[dict[str, Any], BadFile | None]:
     matrix = info.get("matrix", [])
     if not isinstance(matrix, list) or not all(isinstance(name, str) for name in matrix):
         return {}, BadFile(path, "its matrix is not a list of cell file names")
+    problem = _run_info_problem(info)
+    if problem:
+        return {}, BadFile(path, f"another schema: {problem}")
     return info, None
+
+
+def _run_info_problem(info: dict[str, Any]) -> str | None:
+    """What in ``run.json`` has a shape its readers (report, compare, ``--resume``) do
+    not expect, or None. Each invocation is checked like the top level."""
+    invocations = info.get("invocations", [])
+    if not (isinstance(invocations, list) and all(isinstance(i, dict) for i in invocations)):
+        return "its 'invocations' is not a list of objects"
+    for part in [info, *invocations]:
+        argv, ceiling = part.get("argv") or [], part.get("gemm_ceiling") or []
+        if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
+            return "an 'argv' is not a list of strings"
+        if not isinstance(part.get("environment") or {}, dict):
+            return "an 'environment' is not an object"
+        if not isinstance(ceiling, list) or not all(
+            isinstance(c, dict) and _number(c.get("gflops_best")) for c in ceiling
+        ):
+            return "a 'gemm_ceiling' is not a list of measurements"
+    threads = info.get("threads", 1)
+    if not isinstance(threads, int) or isinstance(threads, bool):
+        return "its 'threads' is not an integer"
+    return None
 
 
 def ceiling_gflops(run_dir: Path) -> float | None:
@@ -230,6 +286,14 @@ def load_run(run_dir: Path) -> RunContents:
     matrix = set(info.get("matrix") or scan.records)
     for name in sorted(set(scan.records) - matrix):
         problems.append(BadFile(run_dir / name, f"not a cell of this run's {RUN_INFO_NAME}"))
+    # File names leave the preset out: a record copied in from a run at another preset
+    # has a name of the matrix.
+    preset = info.get("preset")
+    for name in sorted(matrix & set(scan.records)):
+        if preset is not None and scan.records[name]["preset"] != preset:
+            why = f"a cell at preset {scan.records[name]['preset']}, this run's is {preset}"
+            problems.append(BadFile(run_dir / name, why))
+            matrix.discard(name)
     records = [record for name, record in scan.records.items() if name in matrix]
     return RunContents(records, info, problems)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,7 @@ from benchmarks.document import (
     to_markdown,
 )
 from benchmarks.dqn_cell import steady_agent_steps_per_s
+from benchmarks.failures import describe_exception
 from benchmarks.memory import growth_blocks
 from benchmarks.plots import (
     plot_losses,
@@ -31,10 +34,12 @@ from benchmarks.plots import (
 )
 from benchmarks.records import (
     BadFile,
+    Cell,
     RunContents,
     ceiling_gflops,
     load_run,
     process_steady_seconds,
+    summary_row,
     write_search_csvs,
     write_summary_csv,
 )
@@ -956,11 +961,52 @@ def report_blocks(run_dir: Path, contents: RunContents) -> list[Block]:
     )
 
 
+# What a reader of a record of another schema raises (a field of the wrong type or shape
+# deeper than records.read_record checks); never OSError, which is a write error.
+READER_ERRORS = (TypeError, KeyError, ValueError, AttributeError, IndexError, ZeroDivisionError)
+
+
 def write_report(run_dir: Path, contents: RunContents | None = None) -> Path:
     """Write summary.csv, the search CSVs (when the run searched), report.md, report.html
     and plots/ for the records in ``run_dir`` (``contents``: as ``load_run`` read them).
-    Every file is written atomically, so reports of one run may be written at once."""
+    Every file is written atomically, so reports of one run may be written at once.
+    A record the report cannot read (another schema) is left out, named on stderr and
+    in the report, like a damaged file."""
     contents = contents or load_run(run_dir)
+    try:
+        return _write_report_files(run_dir, contents)
+    except READER_ERRORS:
+        readable = _readable_by_report(run_dir, contents)
+        if readable is contents:
+            raise  # no record alone breaks it: a fault of the report itself
+        for problem in readable.problems[len(contents.problems) :]:
+            print(f"warning: left out: {problem}", file=sys.stderr)
+        return _write_report_files(run_dir, readable)
+
+
+def _readable_by_report(run_dir: Path, contents: RunContents) -> RunContents:
+    """``contents`` less each record the report cannot read on its own, each named in
+    ``problems``; ``contents`` itself when every record can be read."""
+    kept, problems = [], list(contents.problems)
+    with tempfile.TemporaryDirectory() as scratch:  # the probes' plots land there
+        for record in contents.records:
+            try:
+                summary_row(record)
+                report_blocks(Path(scratch), RunContents([record], contents.info, []))
+            except READER_ERRORS as error:
+                name = Cell(**{key: record[key] for key in Cell.__dataclass_fields__}).file_name
+                why = f"another schema: the report cannot read it ({describe_exception(error)})"
+                problems.append(BadFile(run_dir / name, why))
+            else:
+                kept.append(record)
+    return (
+        contents
+        if len(kept) == len(contents.records)
+        else RunContents(kept, contents.info, problems)
+    )
+
+
+def _write_report_files(run_dir: Path, contents: RunContents) -> Path:
     records = contents.records
     write_summary_csv(run_dir, records)
     write_search_csvs(run_dir, records)

@@ -17,16 +17,25 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import RUN_INFO_NAME, Cell, new_record, read_run_info, record_files
+from benchmarks.records import (
+    RUN_INFO_NAME,
+    Cell,
+    new_record,
+    read_run_info,
+    record_files,
+    scan_records,
+)
 from shared.files import write_json_atomic
 
 LOCK_NAME = ".lock"
@@ -67,6 +76,23 @@ def _describe(holder: dict[str, Any]) -> str:
     return f"started {holder.get('started', '?')} on {holder.get('host', '?')}: {command}"
 
 
+def _open_lock_file(path: Path) -> int:
+    """The lock file's descriptor, created where missing. Never through a symbolic link
+    (the holder's pid would overwrite the file it points to); RefusedFolder, naming the
+    file, for anything that is not a plain file."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as error:
+        kind = {errno.ELOOP: "a symbolic link", errno.EISDIR: "a folder"}.get(error.errno)
+        if kind is None:
+            raise
+        raise RefusedFolder(f"{path} is {kind}, not a run's lock file: remove it") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RefusedFolder(f"{path} is not a plain file, so not a run's lock file: remove it")
+    return fd
+
+
 def lock_run_folder(
     folder: Path, argv: list[str], say: Callable[[str], None] = print, wait_s: float = LOCK_WAIT_S
 ) -> int:
@@ -74,7 +100,7 @@ def lock_run_folder(
     every child given the descriptor have exited). Raises RefusedFolder when a live
     runner holds it, or when the cells of a dead one still hold it after ``wait_s``."""
     path = folder / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_lock_file(path)
     deadline, waiting = time.monotonic() + wait_s, False
     while True:
         try:
@@ -130,6 +156,7 @@ def check_folder(
     planned: list[str],
     threads: int,
     say: Callable[[str], None] = print,
+    preset: str | None = None,
 ) -> dict[str, Any]:
     """Apply the start and resume rules (module docstring); returns the recorded
     ``run.json`` (``{}`` when new or absent). Raises RefusedFolder. A damaged
@@ -141,16 +168,28 @@ def check_folder(
             raise RefusedFolder(
                 f"{folder} already holds a run: finish it with --resume, or choose another --out"
             )
+        _check_output_kinds(folder, planned)
         return {}
+    _check_output_kinds(folder, planned)
     if not holds_run:
         raise RefusedFolder(f"--resume: {folder} holds no run to finish")
     info, problem = read_run_info(folder)
     if "matrix" in info:
         _check_matrix(info, planned, threads)
+        if preset is not None and info.get("preset", preset) != preset:
+            # file names leave the preset out: the recorded cells would be kept as this one's
+            raise RefusedFolder(
+                f"--resume: --preset {preset} here, {info['preset']} in the recorded run"
+            )
     else:
         # No matrix recorded (a run.json from before matrices were, or none, or a damaged
-        # one): every record there must belong to this command's matrix.
-        foreign = sorted(set(records) - set(planned))
+        # one): every record there must belong to this command's matrix, preset included.
+        other_preset = {
+            name
+            for name, record in scan_records(folder).records.items()
+            if preset is not None and record["preset"] != preset
+        }
+        foreign = sorted((set(records) - set(planned)) | other_preset)
         if foreign:
             raise RefusedFolder(
                 f"--resume: {folder} holds records of cells this command would not run: "
@@ -160,6 +199,24 @@ def check_folder(
         problem.path.replace(problem.path.with_name(RUN_INFO_NAME + ".damaged"))
         say(f"warning: {problem}; kept as {RUN_INFO_NAME}.damaged, its invocations are lost")
     return info
+
+
+# What the runner and the report write into a run folder besides the cells' records.
+OUTPUT_FOLDERS = ("logs", "plots", "repeats")
+OUTPUT_FILES = (RUN_INFO_NAME, "summary.csv", "report.md", "report.html")
+OUTPUT_FILES += ("search_candidates.csv", "search_episodes.csv")
+
+
+def _check_output_kinds(folder: Path, planned: list[str]) -> None:
+    """RefusedFolder when something the run will write is already there as the other
+    kind (a folder named like a record, a file named ``logs``): found now, not after
+    the ceiling and the cells before it."""
+    for name in OUTPUT_FOLDERS:
+        if (folder / name).exists() and not (folder / name).is_dir():
+            raise RefusedFolder(f"{folder / name} is a file where the run writes a folder")
+    for name in (*OUTPUT_FILES, *planned):
+        if (folder / name).is_dir():
+            raise RefusedFolder(f"{folder / name} is a folder where the run writes a file")
 
 
 def _check_matrix(info: dict[str, Any], planned: list[str], threads: int) -> None:
@@ -278,7 +335,9 @@ def open_for_run(
     except OSError as error:
         raise RefusedFolder(f"--out {folder}: {error.strerror or error}") from None
     try:
-        recorded = check_folder(folder, options.resume, matrix["matrix"], options.threads)
+        recorded = check_folder(
+            folder, options.resume, matrix["matrix"], options.threads, preset=options.preset
+        )
     except RefusedFolder:
         os.close(lock_fd)
         raise

@@ -165,6 +165,17 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def _remove_cell_temporaries(record_path: Path) -> None:
+    """Remove the temporary file of a write the cell was killed in (a timeout mid-record
+    or mid-checkpoint: ``shared.files`` names them ``.<name>.<random>.tmp``). The cell's
+    process group is dead, and while the runner holds the folder's lock nothing else
+    writes these names."""
+    stem = record_path.name.removesuffix(".json")
+    for pattern in (f".{stem}.json.*.tmp", f".{stem}.ckpt.npz.*.tmp"):
+        for path in record_path.parent.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
 def run_cell_isolated(
     cell: Cell,
     options: RunOptions,
@@ -186,6 +197,7 @@ def run_cell_isolated(
     progress_path(options).unlink(missing_ok=True)
     outcome, detail = _spawn(cell, record_path, log_path, options, timeout_s, on_tick)
     wall_s = time.perf_counter() - start
+    _remove_cell_temporaries(record_path)
     if outcome == "done":
         try:
             record = read_record(record_path, cell)
@@ -211,18 +223,20 @@ def run_cells(cells: Iterable[Cell], options: RunOptions) -> list[dict[str, Any]
     found = _earlier_records(cells, options) if options.resume else {}
     records: list[dict[str, Any]] = []
     progress = _Progress(len(cells) * options.repeats)
-    for repeat in range(options.repeats):
-        for index, cell in enumerate(cells):
-            prefix = progress.prefix(cell, repeat, options.repeats)
-            if repeat == 0:
-                record, outcome = _first_process(cell, found, options, progress, prefix)
-                records.append(record)
-            else:
-                records[index], outcome = _repeat_process(
-                    cell, records[index], repeat, options, progress, prefix
-                )
-            progress.finished(prefix, outcome, ran=not (outcome or "").startswith(KEPT))
-    progress_path(options).unlink(missing_ok=True)  # the live epoch count of the last cell
+    try:
+        for repeat in range(options.repeats):
+            for index, cell in enumerate(cells):
+                prefix = progress.prefix(cell, repeat, options.repeats)
+                if repeat == 0:
+                    record, outcome = _first_process(cell, found, options, progress, prefix)
+                    records.append(record)
+                else:
+                    records[index], outcome = _repeat_process(
+                        cell, records[index], repeat, options, progress, prefix
+                    )
+                progress.finished(prefix, outcome, ran=not (outcome or "").startswith(KEPT))
+    finally:  # interrupted too: the live epoch count of the last cell is no result
+        progress_path(options).unlink(missing_ok=True)
     return records
 
 

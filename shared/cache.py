@@ -37,8 +37,10 @@ Arrays = dict[str, np.ndarray]
 def cache_dir() -> Path:
     """The cache folder, absolute: a relative ``BENCH_CACHE_DIR`` is taken from the
     working directory of the process that reads it first (the runner passes the
-    absolute path on to its cells, which run in the repository)."""
-    return Path(os.path.abspath(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache"))
+    absolute path on to its cells, which run in the repository); a leading ``~`` is the
+    home folder (a quoted or ``.env`` value reaches us unexpanded)."""
+    folder = os.path.expanduser(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache")
+    return Path(os.path.abspath(folder))
 
 
 def check_writable() -> None:
@@ -103,7 +105,9 @@ def cached_arrays(kind: str, key: Mapping[str, Any], build: Callable[[], Arrays]
     """The arrays for ``key``: from the cache when a verified file exists, else from
     ``build()``, then stored. ``key`` must hold every parameter the arrays depend on."""
     path = cache_path(kind, key)
-    if path.exists():
+    if path.exists() and not path.is_file():  # a FIFO's read would wait forever
+        print(f"dataset cache {path} is not a regular file; not used", file=sys.stderr)
+    elif path.exists():
         try:
             return load_verified(path, key)
         except CorruptCache as reason:

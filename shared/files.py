@@ -13,6 +13,7 @@ user of a shared results folder can read it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -43,8 +44,12 @@ def write_atomic(path: str | Path, content: Content) -> Path:
     ``content``: bytes, text (written as UTF-8), or a function that writes to a binary
     file handle (``np.savez``, ``fig.savefig``). Creates the parent folder. On any error
     the temporary file is removed and the error raised; ``path`` is then untouched.
+    Raises OSError when ``path`` exists but is not a regular file (a device such as
+    ``/dev/null``, a FIFO, a folder): renaming over it would replace it.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a rename would replace /dev/null itself
+        raise OSError(errno.EEXIST, "exists and is not a regular file; not replaced", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

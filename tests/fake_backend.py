@@ -5,7 +5,9 @@ supervised cell, every candidate of a search) and in build_agent (a DQN cell);
 ``hang`` never finishes an epoch; ``nan`` returns a NaN loss from epoch 3; ``slow``
 sleeps 0.3 s per epoch (``$FAKE_SLOW_EPOCH_S`` to change); ``flaky`` trains like NumPy
 in the first process and dies in every later one (it leaves a marker file at
-``$FAKE_FLAKY_MARKER``); ``slow-first`` trains like NumPy, but each model's first
+``$FAKE_FLAKY_MARKER``); with ``$FAKE_WORKER_TAG`` set, ``slow`` also starts a child
+process that sleeps (with the tag in its command line), as a framework's compile worker
+would; ``slow-first`` trains like NumPy, but each model's first
 ``train_epoch``, ``train_step`` and ``predict`` sleep ``FIRST_CALL_S``, as a framework
 compiling them would (``SlowFirstCalls`` does the same to any object, a DQN agent say).
 ``register()``
@@ -16,6 +18,8 @@ process.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -101,6 +105,9 @@ class SlowFirstCalls:
 
 
 def build_model(network, params, loss, optimizer, dtype, mode):
+    if mode == "slow" and os.environ.get("FAKE_WORKER_TAG"):
+        worker = "import time; time.sleep(3600)"
+        subprocess.Popen([sys.executable, "-c", worker, os.environ["FAKE_WORKER_TAG"]])
     if mode == "crash":
         raise RuntimeError("deliberate crash while building (fake backend)")
     if mode == "flaky":

@@ -35,7 +35,9 @@ TOO_MANY_CPUS = str(len(os.sched_getaffinity(0)) + 1)
         (("--seeds", "5-2"), "descending range"),
         (("--seeds", "0-"), "has no end"),
         (("--seeds", "0-10000"), "10,001 seeds; at most 10,000"),
-        (("--seeds", "4294967296"), "seeds must be between 0 and 4294967295"),
+        (("--seeds", "4294967296"), "seeds must be between 0 and 2147483647"),
+        # the Atari emulator's reset takes signed 32-bit seeds only
+        (("--seeds", "2147483648"), "seeds must be between 0 and 2147483647"),
     ],
 )
 def test_run_refuses_bad_numbers_before_any_work(options, phrase, tmp_path, monkeypatch, capsys):
@@ -53,6 +55,7 @@ def test_run_refuses_bad_numbers_before_any_work(options, phrase, tmp_path, monk
         (("--epsilon", "nan"), "--epsilon must be a number in [0, 1]"),
         (("--episodes", "1000000000"), "--episodes must be between 1 and"),
         (("--seed", "-1"), "--seed must be between 0 and"),
+        (("--seed", "2147483648"), "--seed must be between 0 and 2147483647"),
     ],
 )
 def test_evaluate_refuses_bad_numbers_before_playing(
@@ -139,3 +142,17 @@ def test_a_cell_records_the_threads_each_loaded_framework_reports(tmp_path):
         "intra_op": torch.get_num_threads(),
         "inter_op": torch.get_num_interop_threads(),
     }
+
+
+def test_the_largest_seed_accepted_starts_every_seeded_game():
+    """The Atari emulator takes signed 32-bit seeds: the largest seed the command line
+    accepts must reset the DQN game (a larger one crashed every DQN cell)."""
+    from benchmarks.options import MAX_SEED
+    from shared.atari import AtariGame
+    from shared.workloads import get_workload
+
+    game = AtariGame(get_workload("dqn").dqn_config("space-invaders", "smoke").atari, MAX_SEED)
+    try:
+        assert game.reset().ndim == 2
+    finally:
+        game.close()

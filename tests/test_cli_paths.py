@@ -89,6 +89,21 @@ def test_relative_paths_mean_the_callers_directory(tmp_path):
             shutil.rmtree(REPO_ROOT / name, ignore_errors=True)
 
 
+def test_a_leading_tilde_is_the_home_folder_in_path_options_and_the_cache(tmp_path, monkeypatch):
+    """``--out=~/x`` and ``BENCH_CACHE_DIR="~/c"`` reach the program unexpanded; they
+    must not create a folder named ``~`` in the caller's directory."""
+    from benchmarks.cli import absolute_paths, build_parser
+    from shared.cache import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["compare", "~/base", "~"])
+    absolute_paths(args)
+    assert (args.base, args.new) == (tmp_path / "home" / "base", tmp_path / "home")
+    monkeypatch.setenv("BENCH_CACHE_DIR", "~/cache dir")
+    assert cache_dir() == tmp_path / "home" / "cache dir"
+
+
 @pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
 def test_run_checks_its_folder_before_any_work(
     where, a_file, read_only, tmp_path, monkeypatch, capsys
@@ -104,15 +119,22 @@ def test_run_checks_its_folder_before_any_work(
     assert_one_error_line(stderr, f"--out {out}")
 
 
-@pytest.mark.parametrize("where", ["a folder", "under a file", "read-only"])
+@pytest.mark.parametrize(
+    "where", ["a folder", "under a file", "read-only", "a FIFO", "a name too long"]
+)
 def test_evaluate_checks_its_out_before_playing(
     where, a_file, read_only, tmp_path, monkeypatch, capsys
 ):
     checkpoint = write_checkpoint(tmp_path / "agent.ckpt.npz")
+    if where == "a FIFO":  # like /dev/null: the summary's rename would replace it
+        os.mkfifo(tmp_path / "fifo")
     out = {
         "a folder": tmp_path,
         "under a file": a_file / "eval.json",
         "read-only": read_only(tmp_path / "locked") / "eval.json",
+        "a FIFO": tmp_path / "fifo",
+        # 255 bytes fit a name; its temporary file's (14 more) do not
+        "a name too long": tmp_path / ("e" * 250 + ".json"),
     }[where]
     forbid_work(monkeypatch)
     code, stderr = cli_main(capsys, "evaluate", checkpoint, "--episodes", "1", "--out", out)
@@ -191,3 +213,40 @@ def test_a_full_disk_after_evaluate_played_keeps_the_printed_scores(tmp_path, mo
     assert "episode 1: score" in captured.out and "score " in captured.out
     assert_one_error_line(captured.err, "No space left on device", "printed above")
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_the_atomic_writer_never_replaces_what_is_not_a_regular_file(tmp_path):
+    """``--out /dev/null`` as root had /dev/null replaced by a regular file: the writer
+    renames its temporary file over the target. A FIFO stands in for the device."""
+    from shared.files import write_atomic
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_atomic(fifo, "summary")
+    assert fifo.is_fifo() and os.listdir(tmp_path) == ["fifo"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (*SMALL_RUN, "--out", ""),
+        (*SMALL_RUN, "--out", "x", "--compare", " "),
+        ("report", ""),
+        ("compare", "", "x"),
+        ("evaluate", "x.npz", "--out", ""),
+    ],
+    ids=["run --out", "run --compare", "report", "compare", "evaluate --out"],
+)
+def test_an_empty_path_is_refused_not_taken_as_the_current_folder(
+    args, tmp_path, monkeypatch, capsys
+):
+    """``--out "$UNSET"`` ran the whole matrix into the current folder."""
+    from benchmarks.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    forbid_work(monkeypatch)
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    assert exit_.value.code == 2
+    assert "an empty path" in capsys.readouterr().err and os.listdir(tmp_path) == []

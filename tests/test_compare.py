@@ -184,3 +184,16 @@ def test_compare_says_when_no_run_measured_process_noise(base_run, tmp_path):
     same = edited_copy(base_run, tmp_path / "same", lambda record: None)
     output = cli("compare", str(base_run), str(same)).stdout
     assert "neither run repeated a cell" in output and "GEMM ceiling" in output
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_run_folder_that_is_missing_or_a_file_is_said_to_be(tmp_path, capsys, kind):
+    """Not "holds no cell records": that names an empty run, not a mistyped path."""
+    from benchmarks.cli import main
+
+    path = tmp_path / "run"
+    if kind == "file":
+        path.write_text("x")
+    assert main(["report", str(path)]) == 2
+    expected = "is not a folder" if kind == "file" else "does not exist"
+    assert capsys.readouterr().err == f"error: {path} {expected}\n"

@@ -5,6 +5,7 @@ reason instead of a traceback or a run that never happened."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,27 @@ def with_meta(meta):
     return lambda path: write_checkpoint(path, {**checkpoint_arrays(), "meta": meta})
 
 
+def zip_member(name: str, data: bytes):
+    """A checkpoint with one more zip member ``name`` (replacing one of that name)."""
+
+    def damage(path: Path) -> None:
+        write_checkpoint(path)
+        with zipfile.ZipFile(path) as source:
+            members = {n: source.read(n) for n in source.namelist() if n != name}
+        with zipfile.ZipFile(path, "w") as target:
+            for member, content in {**members, name: data}.items():
+                target.writestr(member, content)
+
+    return damage
+
+
+def npy_header(shape: str) -> bytes:
+    """An .npy file's header claiming ``shape`` float32, with no data after it."""
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header = header.ljust(117) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
 def meta_bytes(value) -> np.ndarray:
     return np.frombuffer(json.dumps(value).encode(), dtype=np.uint8)
 
@@ -68,6 +90,20 @@ FAULTS = {
         with_meta(meta_bytes({"cell": {**DQN_CELL.to_dict(), "variant": "pong"}})),
         "variant 'pong'",
     ),
+    "NaN weights": (  # it played, acting on NaN, and reported a score
+        with_arrays(lambda a: a.update({"online/layer6.bias": np.full(6, np.nan, "f4")})),
+        "layer6.bias holds NaN or infinite values",
+    ),
+    "meta nested too deep": (
+        with_meta(np.frombuffer(b"[" * 100_000 + b"]" * 100_000, dtype=np.uint8)),
+        "RecursionError",
+    ),
+    "meta not an array": (zip_member("meta.npy", b"not an array"), "damaged"),
+    "header claims terabytes": (
+        zip_member("online/layer9.kernel.npy", npy_header("(1000000, 1000000, 100)")),
+        "MemoryError",
+    ),
+    "a folder": (lambda p: p.mkdir(), "is not a file"),
 }
 
 
@@ -95,3 +131,27 @@ def test_a_cell_resuming_from_a_bad_checkpoint_fails_with_the_reason(fault, tmp_
     assert record["reason"].startswith(f"BadCheckpoint: {checkpoint}")
     assert record["reason"].endswith("delete it to run the cell from its start")
     assert "Traceback" in capsys.readouterr().err  # the log keeps the whole story
+
+
+def test_a_checkpoint_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    """A resuming cell opened it and waited for a writer until its timeout."""
+    import os
+    import threading
+
+    from benchmarks.dqn import BadCheckpoint, load_checkpoint
+
+    fifo = tmp_path / "agent.ckpt.npz"
+    os.mkfifo(fifo)
+    raised: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            load_checkpoint(fifo)
+        except BadCheckpoint as error:
+            raised.append(error)
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "load_checkpoint waited on a FIFO"
+    assert "not a regular file" in str(raised[0])

@@ -64,3 +64,25 @@ def test_an_unwritable_cache_costs_the_cache_not_the_cell(tmp_path, monkeypatch,
     arrays = cache.cached_arrays("test", {"n": 3}, lambda: {"x": np.arange(3.0)})
     np.testing.assert_array_equal(arrays["x"], np.arange(3.0))
     assert "could not be written" in capsys.readouterr().err
+
+
+def test_a_cache_file_that_is_a_fifo_is_neither_read_nor_replaced(tmp_path, monkeypatch, capsys):
+    """Reading it waited forever (the cell until its timeout)."""
+    import os
+    import threading
+
+    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path))
+    os.mkfifo(cache.cache_path("test", {"n": 3}))
+    found: list[dict] = []
+    builder = threading.Thread(
+        target=lambda: found.append(
+            cache.cached_arrays("test", {"n": 3}, lambda: {"x": np.arange(3.0)})
+        ),
+        daemon=True,
+    )
+    builder.start()
+    builder.join(timeout=30)
+    assert not builder.is_alive(), "the cache waited on a FIFO"
+    np.testing.assert_array_equal(found[0]["x"], np.arange(3.0))
+    assert cache.cache_path("test", {"n": 3}).is_fifo()
+    assert "not a regular file" in capsys.readouterr().err

@@ -145,6 +145,7 @@ def test_sigterm_mid_cell_and_a_second_runner_is_refused(tmp_path):
     assert runner.returncode == 128 + signal.SIGTERM, output
     assert "interrupted by SIGTERM" in output and f"--resume --out {out}" in output
     assert records(out) == before == {CELL.format("ok"): before[CELL.format("ok")]}
+    assert not (out / ".cell-progress").exists()  # the killed cell's live epoch count
 
     code, output = resume(args)
     assert code == 0, output
@@ -152,6 +153,20 @@ def test_sigterm_mid_cell_and_a_second_runner_is_refused(tmp_path):
     assert json.loads(records(out)[CELL.format("slow")])["status"] == "ok"
     first, _ = json.loads((out / "run.json").read_text())["invocations"]
     assert first["outcome"] == "interrupted by SIGTERM"
+
+
+def test_a_process_a_cell_started_dies_with_a_killed_runner(tmp_path):
+    """The kernel kills the cell of a runner killed by SIGKILL; what the cell started
+    (a framework's compile worker) must die with it, not live on with parent 1."""
+    out, tag = tmp_path / "run", f"fake-worker-{tmp_path.name}"
+    env = {**FAST_CEILING, "FAKE_SLOW_EPOCH_S": "1", "FAKE_WORKER_TAG": tag}
+    runner = launch(*matrix(out, "slow"), env=env)
+    wait_for(lambda: processes(tag), 120, "the cell's worker to start")
+    workers = list(processes(tag))
+    runner.send_signal(signal.SIGKILL)
+    runner.communicate(timeout=60)
+    assert gone_within(workers, SURVIVAL_WINDOW_S) == [], "the cell's worker outlived it"
+    assert not processes("benchmarks.cell", str(out))
 
 
 @pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGHUP], ids=["SIGKILL", "SIGHUP"])

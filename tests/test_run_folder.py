@@ -223,3 +223,144 @@ def test_a_lock_held_by_a_dead_runners_cell_is_waited_for(tmp_path):
                     f"{int(dead.stdout)}) to exit"]  # fmt: skip
     os.close(fd)
     holder.wait()
+
+
+@pytest.mark.parametrize(
+    ("make_lock", "kind"),
+    [
+        (lambda lock, target: lock.symlink_to(target), "a symbolic link"),
+        (lambda lock, target: lock.symlink_to(target.parent / "gone"), "a symbolic link"),
+        (lambda lock, target: lock.mkdir(), "a folder"),
+        (lambda lock, target: os.mkfifo(lock), "not a plain file"),
+    ],
+    ids=["symlink", "dangling-symlink", "folder", "fifo"],
+)
+def test_a_lock_file_that_is_not_a_plain_file_is_refused_and_named(
+    tmp_path, capsys, monkeypatch, make_lock, kind
+):
+    """The runner writes its pid into the lock file: through a symbolic link it would
+    overwrite another file (anything, as root)."""
+    out, target = recorded_run(tmp_path / "run", range(2)), tmp_path / "precious.txt"
+    target.write_text("not a lock")
+    (out / ".lock").unlink(missing_ok=True)
+    make_lock(out / ".lock", target)
+    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda *a: pytest.fail("measured"))
+    assert main(run_args(out, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / '.lock'} is {kind}") and err.count("\n") == 1, err
+    assert target.read_text() == "not a lock"
+
+
+def _with(**fields):
+    return lambda record: json.dumps({**record, **fields})
+
+
+NESTED_DAMAGE = {  # a record of this version whose inner fields have other shapes
+    "epoch-ints": _with(epochs=[1, 2, 3]),
+    "epoch-rows-without-seconds": _with(epochs=[{"epoch": 1}] * 3),
+    "timing-strings": _with(timing={"steady_median_s": "fast"}),
+    "repeats-junk": _with(repeats=[1, "a"]),
+    "metric-strings": _with(metrics={name: "abc" for name in xor_ok(0)["metrics"]}),
+    "parity-junk": _with(parity={"within_tolerance": "maybe"}),
+    "nested-too-deep": lambda record: "[" * 100_000 + "]" * 100_000,
+    "integer-too-long": lambda record: '{"record_version": 1' + "0" * 5000 + "}",
+}
+
+
+@pytest.mark.parametrize("damage", NESTED_DAMAGE.values(), ids=NESTED_DAMAGE.keys())
+def test_a_record_damaged_inside_is_named_and_left_out(tmp_path, capsys, damage):
+    run = write_run(tmp_path / "run", range(1, 2))
+    bad = run / cell(0).file_name
+    bad.write_text(damage(xor_ok(0)))
+    assert main(["report", str(run)]) == 0
+    assert f"left out: {bad}" in capsys.readouterr().err
+    assert len((run / "summary.csv").read_text().strip().splitlines()) == 1 + 1
+    assert bad.name in (run / "report.md").read_text().split("Damaged or foreign files", 1)[1]
+    shutil.copytree(run, tmp_path / "copy")
+    assert main(["compare", str(run), str(tmp_path / "copy")]) == 0
+
+
+RUN_INFO_DAMAGE = {
+    "invocations-string": {"invocations": "abc"},
+    "environment-list": {"environment": [1]},
+    "ceiling-junk": {"gemm_ceiling": [1, "x"]},
+    "threads-string": {"threads": "1"},
+    "argv-number": {"argv": 5},
+}
+
+
+@pytest.mark.parametrize("fields", RUN_INFO_DAMAGE.values(), ids=RUN_INFO_DAMAGE.keys())
+def test_a_run_json_damaged_inside_is_named_and_set_aside(tmp_path, capsys, fields):
+    run = recorded_run(tmp_path / "run", range(2))
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, **fields}))
+    assert main(["report", str(run)]) == 0
+    assert f"left out: {run / 'run.json'}: another schema" in capsys.readouterr().err
+    shutil.copytree(run, tmp_path / "copy")
+    assert main(["compare", str(run), str(tmp_path / "copy")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "kind"),
+    [
+        (cell(0).file_name, Path.mkdir, "a folder where the run writes a file"),
+        ("report.md", Path.mkdir, "a folder where the run writes a file"),
+        ("logs", Path.touch, "a file where the run writes a folder"),
+        ("plots", Path.touch, "a file where the run writes a folder"),
+    ],
+    ids=["record-folder", "report-folder", "logs-file", "plots-file"],
+)
+def test_an_output_of_the_other_kind_is_refused_before_any_work(
+    tmp_path, capsys, monkeypatch, name, make, kind
+):
+    """Found after the ceiling and the cells before it, it stopped the run midway."""
+    out = recorded_run(tmp_path / "run", range(2))
+    (out / name).unlink(missing_ok=True)
+    make(out / name)
+    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda *a: pytest.fail("measured"))
+    assert main(run_args(out, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {out / name} is {kind}\n"
+
+
+@pytest.mark.parametrize("with_run_json", [True, False], ids=["run.json", "records-only"])
+def test_resume_with_another_preset_is_refused(tmp_path, capsys, monkeypatch, with_run_json):
+    """Cell file names leave the preset out: a --resume at another preset kept the smoke
+    records as the quick run's results."""
+    out = recorded_run(tmp_path / "run", range(2))  # smoke records
+    info = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**info, "preset": "smoke"}))
+    if not with_run_json:
+        (out / "run.json").unlink()
+    monkeypatch.setattr("benchmarks.cli.measure_ceilings", lambda *a: pytest.fail("measured"))
+    args = [arg if arg != "smoke" else "quick" for arg in run_args(out, "--resume")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    expected = "--preset quick here, smoke" if with_run_json else "would not run: 2 cell(s)"
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1
+
+
+def test_a_fifo_named_like_a_record_or_run_json_is_left_out_not_waited_on(tmp_path, capsys):
+    """Reading a FIFO waits for a writer that never comes: report hung forever."""
+    run = write_run(tmp_path / "run", range(1, 2))
+    for name in (cell(0).file_name, "run.json"):
+        os.mkfifo(run / name)
+    reader = threading.Thread(target=main, args=(["report", str(run)],), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "report waited on a FIFO"
+    err = capsys.readouterr().err
+    for name in (cell(0).file_name, "run.json"):
+        assert f"left out: {run / name}: not a regular file" in err
+
+
+def test_a_record_of_another_preset_copied_into_a_run_is_left_out(tmp_path, capsys):
+    """Cell file names leave the preset out: the report mixed the two presets' results."""
+    run = recorded_run(tmp_path / "run", range(2))  # smoke records
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "preset": "quick"}))
+    write_json_atomic(run / cell(1).file_name, {**failed(1), "preset": "quick"})
+    assert main(["report", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"{cell(0).file_name}: a cell at preset smoke, this run's is quick" in err
+    assert len((run / "summary.csv").read_text().strip().splitlines()) == 1 + 1

@@ -234,3 +234,23 @@ def test_nbody_cells_record_metrics_and_rollout_plots(tmp_path):
         assert f"plots/nbody__{variant}__rollout.png" in report
         assert (out / "plots" / f"nbody__{variant}__rollout_error.png").exists()
     assert "Accuracy on held-out trajectories" in report
+
+
+def test_a_cell_killed_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """A timeout kills the cell with SIGKILL, mid-write perhaps: the temporary files of
+    its record and checkpoint must not stay in the run folder."""
+    import tests.fake_backend as fake
+    from benchmarks.records import Cell
+    from benchmarks.runner import RunOptions, run_cell_isolated
+    from shared import registry
+
+    monkeypatch.setattr(registry, "BACKENDS", dict(registry.BACKENDS))  # fake: this test only
+    fake.register()
+    cell = Cell("copynet", "supervised", "fake", "hang", "float32", 0, "smoke")
+    stem = cell.file_name.removesuffix(".json")
+    torn = [tmp_path / f".{stem}.json.abc123.tmp", tmp_path / f".{stem}.ckpt.npz.def456.tmp"]
+    for path in torn:  # what the killed cell was writing
+        path.write_bytes(b"half a fi")
+    record = run_cell_isolated(cell, RunOptions(tmp_path, threads=1, timeout_s=2.0))
+    assert record["status"] == "timeout"
+    assert not [path for path in torn if path.exists()]
