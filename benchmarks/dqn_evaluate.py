@@ -84,7 +84,8 @@ def evaluate_checkpoint(
     )
     print(
         f"evaluating {trained.get('backend')}:{trained.get('mode')}'s checkpoint on "
-        f"{backend}:{mode} {dtype}: {episodes} episodes, epsilon {epsilon}, seed {seed}",
+        f"{backend}:{mode} {dtype}: {episodes} episode{'s' if episodes != 1 else ''}, "
+        f"epsilon {epsilon}, seed {seed}",
         flush=True,
     )
     results = evaluate(agent, config, episodes, epsilon, seed)

@@ -191,7 +191,9 @@ def growth_blocks(records: list[dict[str, Any]]) -> list[Block]:
         f"run rises by more than {GROWTH_FLAG_MB:.0f} MB and by more than "
         f"{GROWTH_FLAG_FRACTION:.0%} of the RSS at that half's start: memory that keeps "
         "growing, which a longer run of the same cell would run out of. Also in summary.csv "
-        "(rss_growth_mb, rss_growth_mb_per_1k, rss_growing)."
+        "(rss_growth_mb: MiB over the second half; rss_growth_mb_per_1k: MiB per 1,000 of "
+        "rss_unit, the epochs, agent steps or candidates the samples are taken at; "
+        "rss_growing: flagged)."
     )
     blocks: list[Block] = [Heading(2, "Memory growth"), Paragraph(rule)]
     if not rows:

@@ -293,16 +293,20 @@ def _was(record: dict[str, Any]) -> str:
 def _earlier_records(cells: list[Cell], options: RunOptions) -> dict[str, dict[str, Any]]:
     """The readable records of ``cells`` in the run folder, by file name, those that
     ``rerun_on_resume`` runs again included; prints every damaged or foreign record file
-    (their cells run again) and how many cells are kept, run again and not run yet."""
+    (their cells run again) and how many cells are kept, run again (damaged ones apart)
+    and not run yet."""
     scan = scan_records(options.out_dir)
     for problem in scan.problems:
         print(f"warning: left out: {problem}", flush=True)
     found = {c.file_name: scan.records[c.file_name] for c in cells if c.file_name in scan.records}
     kept = Counter(r["status"] for r in found.values() if not rerun_on_resume(r))
     again = Counter(r["status"] for r in found.values() if rerun_on_resume(r))
+    planned = {c.file_name for c in cells}
+    damaged = {p.path.name.removesuffix(".gz") for p in scan.problems} & planned - set(found)
     print(
-        f"resume: keeping {_counts(kept)}; running again {_counts(again)}; "
-        f"not run yet {len(cells) - len(found)}",
+        f"resume: keeping {_counts(kept)}; running again {_counts(again)}"
+        + (f" and {len(damaged)} damaged" if damaged else "")
+        + f"; not run yet {len(cells) - len(found) - len(damaged)}",
         flush=True,
     )
     return found

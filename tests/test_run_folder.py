@@ -364,3 +364,18 @@ def test_a_record_of_another_preset_copied_into_a_run_is_left_out(tmp_path, caps
     err = capsys.readouterr().err
     assert f"{cell(0).file_name}: a cell at preset smoke, this run's is quick" in err
     assert len((run / "summary.csv").read_text().strip().splitlines()) == 1 + 1
+
+
+def test_resume_counts_kept_rerun_damaged_and_missing_cells_apart(tmp_path, capsys):
+    from benchmarks.runner import RunOptions, _earlier_records
+
+    run = tmp_path / "run"
+    write_json_atomic(run / cell(0).file_name, xor_ok(0))
+    write_json_atomic(run / cell(1).file_name, failed(1))
+    (run / cell(2).file_name).write_text("")  # damaged: runs again, counted as damaged
+    found = _earlier_records([cell(seed) for seed in range(4)], RunOptions(run, 1))
+    assert sorted(found) == [cell(0).file_name, cell(1).file_name]
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == (
+        "resume: keeping 1 (1 ok); running again 1 (1 failed) and 1 damaged; not run yet 1"
+    )
