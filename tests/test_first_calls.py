@@ -1,8 +1,15 @@
 """No steady or throughput figure of any workload includes a first call into the
 framework (tracing and compiling): each workload's real loop runs at a tiny size with
 every compiled-looking function slow on its first call only (tests/fake_backend.py),
-and its figures are checked against a bound that the sleep would break or against the
-same run without the sleep; the first-call fields carry the sleep."""
+and its figures must equal those of the same run without the slow first call; the
+first-call fields carry it.
+
+The loops run on a virtual clock (``virtual_clock``): ``time.perf_counter`` advances a
+fixed tick per reading and ``time.sleep`` advances it without sleeping. Every figure is
+then a deterministic function of the code path, whatever else loads the machine, and a
+first call of 1,000 virtual seconds folded into a figure moves it by orders of
+magnitude, where leaving it out leaves it unchanged.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +48,33 @@ DQN_CONFIG = dataclasses.replace(
 )
 
 
+TICK_S = 1e-4  # virtual seconds per perf_counter reading
+FIRST_CALL_S = 1000.0  # virtual seconds a slow first call takes
+
+
+class VirtualClock:
+    """``perf_counter`` and ``sleep`` for the ``time`` module: reading the clock advances
+    it by TICK_S, sleeping advances it by the seconds asked, and no real time passes."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += TICK_S
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    clock = VirtualClock()
+    monkeypatch.setattr(time, "perf_counter", clock.perf_counter)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    return clock
+
+
 def test_call_clock_keeps_each_first_call_apart() -> None:
     clock = CallClock()
     before = time.perf_counter()
@@ -55,32 +89,25 @@ def test_call_clock_keeps_each_first_call_apart() -> None:
     assert set(clock.first_fields()) == {"first_f_s", "first_g_s"}
 
 
-@pytest.fixture(scope="module")
-def dqn_clean():
-    """The DQN loop's timing and episodes with no slow first call, and the sleep the
-    slow runs use: three times the clean run's learning time, so that a first call
-    folded into a speed would cut it to a quarter or less."""
-    history = play(ScriptedAgent(6), DQN_CONFIG, seed=0)
-    sleep = max(0.3, 3 * history.learning_seconds)
-    return dqn_timing(history, DQN_CONFIG), history.episodes, sleep
+def play_timed(agent, config=DQN_CONFIG) -> tuple[dict, list[dict]]:
+    history = play(agent, config, seed=0)
+    return dqn_timing(history, config), history.episodes
+
+
+SPEEDS = ("agent_steps_per_s", "act_median_s", "steady_median_s", "samples_per_s")
 
 
 @pytest.mark.parametrize("slow", AGENT_FUNCTIONS)
-def test_dqn_figures_leave_a_slow_first_call_out(dqn_clean, slow: str) -> None:
-    clean, clean_episodes, sleep = dqn_clean
-    agent = SlowFirstCalls(ScriptedAgent(6), (slow,), sleep)
-    history = play(agent, DQN_CONFIG, seed=0)
-    timing = dqn_timing(history, DQN_CONFIG)
-    # generous against a loaded machine: a folded-in first call gives 0.25 or less
-    assert timing["agent_steps_per_s"] > 0.5 * clean["agent_steps_per_s"], (slow, sleep)
-    assert len(history.episodes) == len(clean_episodes) == 2
-    for row, clean_row in zip(history.episodes, clean_episodes, strict=True):
-        assert row["agent_steps_per_s"] > 0.4 * clean_row["agent_steps_per_s"], (slow, row)
-    for steady in ("act_median_s", "steady_median_s"):
-        assert timing[steady] < sleep / 2, steady
-    assert timing["samples_per_s"] > DQN_CONFIG.batch_size / (sleep / 2)
-    assert timing[f"first_{slow}_s"] >= sleep
-    assert timing["learning_first_calls_s"] >= sleep
+def test_dqn_figures_leave_a_slow_first_call_out(virtual_clock, slow: str) -> None:
+    clean, clean_episodes = play_timed(ScriptedAgent(6))
+    timing, episodes = play_timed(SlowFirstCalls(ScriptedAgent(6), (slow,), FIRST_CALL_S))
+    for figure in SPEEDS:
+        assert timing[figure] == pytest.approx(clean[figure], rel=1e-6), (slow, figure)
+    assert len(episodes) == len(clean_episodes) == 2
+    for row, clean_row in zip(episodes, clean_episodes, strict=True):
+        assert row["agent_steps_per_s"] == pytest.approx(clean_row["agent_steps_per_s"], 1e-6)
+    assert timing[f"first_{slow}_s"] == pytest.approx(clean[f"first_{slow}_s"] + FIRST_CALL_S)
+    assert timing["learning_first_calls_s"] >= FIRST_CALL_S
     assert {f"first_{name}_s" for name in AGENT_FUNCTIONS} <= set(timing)
     if slow == "td_step":
         assert timing["first_epoch_s"] == timing["first_td_step_s"]
@@ -91,25 +118,23 @@ def test_dqn_figures_leave_a_slow_first_call_out(dqn_clean, slow: str) -> None:
     [("copynet", "supervised"), ("copynet", "reward"), ("xor", "momentum")],
 )
 def test_supervised_figures_leave_a_slow_first_call_out(
-    monkeypatch: pytest.MonkeyPatch, workload: str, variant: str
+    virtual_clock, monkeypatch: pytest.MonkeyPatch, workload: str, variant: str
 ) -> None:
     # seed 1: no parity check after the timed loop (it would build the model again)
     cell = Cell(workload, variant, "fake", "ok", "float64", 1, "smoke")
-    clean = run_cell(cell, 1, fake_backend.__name__)
-    # four times the clean run's slowest epoch: a folded-in first call breaks the bounds
-    sleep = max(0.3, 4 * max(row["seconds"] for row in clean["epochs"]))
-    monkeypatch.setattr(fake_backend, "FIRST_CALL_S", sleep)
+    clean = run_cell(cell, 1, fake_backend.__name__)["timing"]
+    monkeypatch.setattr(fake_backend, "FIRST_CALL_S", FIRST_CALL_S)
     record = run_cell(dataclasses.replace(cell, mode="slow-first"), 1, fake_backend.__name__)
     assert record["status"] == "ok", record.get("reason")
     timing = record["timing"]
-    for steady in ("steady_median_s", "steady_min_s", "step_median_s"):
-        assert timing[steady] < sleep / 2, steady
-    assert timing["samples_per_s"] > timing["steps_per_epoch"] / (sleep / 2)
-    assert timing["first_epoch_s"] >= sleep
-    assert all(row["seconds"] < sleep / 2 for row in record["epochs"][1:])
+    for steady in ("steady_median_s", "steady_min_s", "step_median_s", "samples_per_s"):
+        assert timing[steady] == pytest.approx(clean[steady], rel=1e-6), steady
+    assert timing["first_epoch_s"] >= FIRST_CALL_S
 
 
-def test_search_figures_leave_a_slow_first_call_out(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_figures_leave_a_slow_first_call_out(
+    virtual_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     workload = Search()
     config = dataclasses.replace(  # one episode per agent: up to three candidates
         workload.search_config("digits", "smoke"), schedule=EpsilonSchedule(((1.0, 1),))
@@ -117,21 +142,18 @@ def test_search_figures_leave_a_slow_first_call_out(monkeypatch: pytest.MonkeyPa
     data = workload.training_data("digits", "smoke", 0)
     validation = split_digits(config.split, 0)
     clean = run_search(fake_backend, config, data, validation, "float64", "ok", 0)
-    slowest = max(
-        max(row["first_epoch_s"], row["first_eval_s"]) for row in clean.candidates.values()
-    )
-    sleep = max(0.3, 4 * slowest)  # a folded-in first call breaks the bounds below
-    monkeypatch.setattr(fake_backend, "FIRST_CALL_S", sleep)
+    monkeypatch.setattr(fake_backend, "FIRST_CALL_S", FIRST_CALL_S)
     history = run_search(fake_backend, config, data, validation, "float64", "slow-first", 0)
     assert list(history.candidates) == list(clean.candidates)
-    for row in history.candidates.values():  # every candidate is a new model: compiled anew
-        assert row["steady_epoch_median_s"] < sleep / 2, row["key"]
-        assert row["steady_eval_s"] < sleep / 2, row["key"]
-        assert row["first_epoch_s"] >= sleep and row["first_eval_s"] >= sleep
-    timing = search_timing(history)
-    assert timing["median_steady_epoch_s"] < sleep / 2
-    assert timing["median_steady_eval_s"] < sleep / 2
-    assert timing["mean_first_eval_s"] >= sleep
+    for key, row in history.candidates.items():  # every candidate is a new model
+        clean_row = clean.candidates[key]
+        for steady in ("steady_epoch_median_s", "steady_eval_s"):
+            assert row[steady] == pytest.approx(clean_row[steady], rel=1e-6), (key, steady)
+        assert row["first_epoch_s"] >= FIRST_CALL_S and row["first_eval_s"] >= FIRST_CALL_S
+    timing, clean_timing = search_timing(history), search_timing(clean)
+    for steady in ("median_steady_epoch_s", "median_steady_eval_s"):
+        assert timing[steady] == pytest.approx(clean_timing[steady], rel=1e-6), steady
+    assert timing["mean_first_eval_s"] >= FIRST_CALL_S
 
 
 def test_report_agent_steps_per_s_leave_every_first_call_out() -> None:
