@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import importlib
 import json
-import resource
 import sys
 import time
 import traceback
@@ -22,6 +21,7 @@ from typing import Any
 from benchmarks.drivers import prepare_batches, train
 from benchmarks.failures import describe_exception
 from benchmarks.lifetime import die_with_parent
+from benchmarks.memory import peak_rss_mb
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
 from benchmarks.timing import steady_summary, throughput, time_to_target
@@ -29,10 +29,6 @@ from shared.metadata import environment, threads_in_effect
 from shared.params import Params, cast_params, init_params
 from shared.protocol import NotSupported
 from shared.workloads import EpochData, TrainingConfig, get_workload
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
 def config_summary(config: TrainingConfig) -> dict[str, Any]:

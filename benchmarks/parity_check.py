@@ -55,6 +55,42 @@ def _params_excess(actual: Params, expected: Params, dtype: str) -> float:
     return max(_relative_excess(actual[name], expected[name], dtype) for name in expected)
 
 
+def _models_beside_reference(
+    backend: ModuleType, config: TrainingConfig, params: Params, dtype: str, mode: str
+) -> list:
+    """``[the backend's model, the NumPy reference's]``, both from ``params``."""
+    return [
+        module.build_model(
+            config.network, params, config.loss, config.optimizer, dtype, module_mode
+        )
+        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
+    ]
+
+
+def _agents_beside_reference(
+    backend: ModuleType, config: DQNConfig, params: Params, dtype: str, mode: str
+) -> list:
+    """``[the backend's DQN agent, the NumPy reference's]``, both from ``params``."""
+    return [
+        module.build_agent(
+            config.network, params, config.loss, config.optimizer, dtype, module_mode, config.td
+        )
+        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
+    ]
+
+
+def _step_summary(steps: int, dtype: str, worst_loss: float, worst_params: float) -> dict:
+    """The record's parity summary of steps run in both: the worst loss and parameter
+    deviations, each in units of the dtype's tolerance."""
+    return {
+        "steps": steps,
+        "tolerance": TOLERANCES[dtype],
+        "loss_error_over_tolerance": worst_loss,
+        "params_error_over_tolerance": worst_params,
+        "within_tolerance": bool(worst_loss <= 1 and worst_params <= 1),
+    }
+
+
 def check_against_reference(
     backend: ModuleType,
     config: TrainingConfig,
@@ -64,25 +100,14 @@ def check_against_reference(
     mode: str,
 ) -> dict[str, Any]:
     """Run the first steps in both and return the deviation summary for the record."""
-    models = [
-        module.build_model(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode
-        )
-        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
-    ]
+    models = _models_beside_reference(backend, config, params, dtype, mode)
     worst_loss = worst_params = 0.0
     for x, y in first_steps(config, data):
         loss, expected_loss = (model.train_step(x, y) for model in models)
         worst_loss = max(worst_loss, _relative_excess(loss, expected_loss, dtype))
         actual, expected = (model.get_params() for model in models)
         worst_params = max(worst_params, _params_excess(actual, expected, dtype))
-    return {
-        "steps": len(first_steps(config, data)),
-        "tolerance": TOLERANCES[dtype],
-        "loss_error_over_tolerance": worst_loss,
-        "params_error_over_tolerance": worst_params,
-        "within_tolerance": bool(worst_loss <= 1 and worst_params <= 1),
-    }
+    return _step_summary(len(first_steps(config, data)), dtype, worst_loss, worst_params)
 
 
 def check_gradients_at_reference(
@@ -96,12 +121,7 @@ def check_gradients_at_reference(
     """Before each of the first steps of the reference, the backend's gradients at the
     reference's weights (set into a second model of the backend) against the
     reference's own; the deviation in the summary's form."""
-    probe, reference = (
-        module.build_model(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode
-        )
-        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
-    )
+    probe, reference = _models_beside_reference(backend, config, params, dtype, mode)
     worst = 0.0
     for x, y in first_steps(config, data):
         probe.set_params(reference.get_params())
@@ -132,12 +152,7 @@ def check_agent_against_reference(
     cell's own replay memory) from the cell's start, with a target sync after step
     ``TD_SYNC_AFTER``, in the cell's backend and in the NumPy agent; the deviation of the
     losses, online and target weights, in the summary's form."""
-    agents = [
-        module.build_agent(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode, config.td
-        )
-        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
-    ]
+    agents = _agents_beside_reference(backend, config, params, dtype, mode)
     worst_loss = worst_params = 0.0
     for step, batch in enumerate(batches[:TD_PARITY_STEPS], start=1):
         loss, expected_loss = (agent.td_step(batch) for agent in agents)
@@ -148,13 +163,7 @@ def check_agent_against_reference(
         for getter in ("get_params", "get_target_params"):
             actual, expected = (getattr(agent, getter)() for agent in agents)
             worst_params = max(worst_params, _params_excess(actual, expected, dtype))
-    return {
-        "steps": min(len(batches), TD_PARITY_STEPS),
-        "tolerance": TOLERANCES[dtype],
-        "loss_error_over_tolerance": worst_loss,
-        "params_error_over_tolerance": worst_params,
-        "within_tolerance": bool(worst_loss <= 1 and worst_params <= 1),
-    }
+    return _step_summary(min(len(batches), TD_PARITY_STEPS), dtype, worst_loss, worst_params)
 
 
 def check_agent_gradients_at_reference(
@@ -168,12 +177,7 @@ def check_agent_gradients_at_reference(
     """The DQN cell's ``check_gradients_at_reference``: before each of the first TD steps
     of the NumPy agent, the backend agent's TD gradients at its online weights (both
     target networks keep the start: nothing is synced)."""
-    probe, reference = (
-        module.build_agent(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode, config.td
-        )
-        for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
-    )
+    probe, reference = _agents_beside_reference(backend, config, params, dtype, mode)
     worst = 0.0
     for batch in batches[:TD_PARITY_STEPS]:
         probe.set_params(reference.get_params())
