@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from benchmarks.records import Cell, RunContents, load_records, load_run
 from benchmarks.run_folder import RefusedFolder, open_for_run
 from shared import registry
 from shared.params import DTYPES
+from shared.paths import absolute
 from shared.registry import UnknownName
 from shared.specs import SpecError
 from shared.workloads import PRESETS, WORKLOADS, get_workload
@@ -404,7 +404,7 @@ def absolute_paths(args: argparse.Namespace) -> None:
     for name in PATH_OPTIONS:
         value = getattr(args, name, None)
         if value is not None:
-            setattr(args, name, Path(os.path.abspath(os.path.expanduser(value))))
+            setattr(args, name, absolute(value))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ import numpy as np
 
 from shared import files
 from shared.metadata import REPO_ROOT
-from shared.paths import unwritable_reason
+from shared.paths import absolute, unwritable_reason
 from shared.specs import SpecError
 
 CACHE_DIR_ENV = "BENCH_CACHE_DIR"
@@ -39,8 +39,7 @@ def cache_dir() -> Path:
     working directory of the process that reads it first (the runner passes the
     absolute path on to its cells, which run in the repository); a leading ``~`` is the
     home folder (a quoted or ``.env`` value reaches us unexpanded)."""
-    folder = os.path.expanduser(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache")
-    return Path(os.path.abspath(folder))
+    return absolute(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "results" / ".cache")
 
 
 def check_writable() -> None:

@@ -1,4 +1,5 @@
-"""Whether files can be written under a folder, checked without writing anything.
+"""User-given paths made absolute, and whether files can be written under a folder,
+checked without writing anything.
 
 The command line checks every output location (run folder, report folder, summary
 file, dataset cache) with this before any work starts, so that a path naming a file,
@@ -10,6 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` as given by a user, absolute: a leading ``~`` is the home folder (a path
+    in ``--out=~/x`` or a quoted environment variable reaches us unexpanded), and a
+    relative path is taken from this process's working directory."""
+    return Path(os.path.abspath(os.path.expanduser(path)))
 
 
 def unwritable_reason(folder: Path) -> str | None:
