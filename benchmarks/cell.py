@@ -25,10 +25,10 @@ from benchmarks.memory import peak_rss_mb
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record, write_json_atomic
 from benchmarks.timing import steady_summary, throughput, time_to_target
+from benchmarks.workloads import EpochData, TrainingConfig, get_workload
 from shared.metadata import environment, threads_in_effect
 from shared.params import Params, cast_params, init_params
 from shared.protocol import NotSupported
-from shared.workloads import EpochData, TrainingConfig, get_workload
 
 
 def config_summary(config: TrainingConfig) -> dict[str, Any]:
@@ -172,12 +172,12 @@ def run_any_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
     """The record of ``cell``, run by its workload's driver."""
     driver = get_workload(cell.workload).driver
     if driver == "dqn":
-        from benchmarks.dqn_cell import run_dqn_cell
+        from benchmarks.workloads.dqn.cell import run_dqn_cell
 
         record = run_dqn_cell(cell, args.threads, args.backend_module, args.out, args.progress)
         record["peak_rss_mb"] = peak_rss_mb()
     elif driver == "search":
-        from benchmarks.search_cell import run_search_cell
+        from benchmarks.workloads.search.cell import run_search_cell
 
         record = run_search_cell(cell, args.threads, args.backend_module, args.progress)
         record["peak_rss_mb"] = peak_rss_mb()

@@ -27,12 +27,12 @@ from benchmarks.options import (
 )
 from benchmarks.records import Cell, RunContents, load_records, load_run
 from benchmarks.run_folder import RefusedFolder, open_for_run
+from benchmarks.workloads import PRESETS, WORKLOADS, get_workload
 from shared import registry
 from shared.params import DTYPES
 from shared.paths import absolute
 from shared.registry import UnknownName
 from shared.specs import SpecError
-from shared.workloads import PRESETS, WORKLOADS, get_workload
 
 EXIT_FAILED = 1  # a cell failed, or the results could not be written
 EXIT_BAD_INPUT = 2
@@ -309,7 +309,7 @@ def command_compare(args: argparse.Namespace) -> int:
 
 def command_evaluate(args: argparse.Namespace) -> int:
     """Play episodes with a DQN checkpoint's online network on any backend."""
-    from benchmarks.dqn_evaluate import evaluate_command
+    from benchmarks.workloads.dqn.evaluate import evaluate_command
 
     return evaluate_command(args)
 

@@ -20,10 +20,10 @@ from benchmarks.memory import (
     resume_collector,
 )
 from benchmarks.timing import CallClock
+from benchmarks.workloads import EpochData, TrainingConfig
 from shared.losses import loss_quantiles
 from shared.optim import Constant, learning_rates
 from shared.protocol import Model
-from shared.workloads import EpochData, TrainingConfig
 
 
 @dataclass

@@ -19,10 +19,10 @@ import os
 import numpy as np
 import pytest
 
+from benchmarks.workloads import get_workload
 from shared import registry
 from shared.params import init_params
 from shared.td import TDBatch
-from shared.workloads import get_workload
 
 # (workload, variant): copy-net full batch and batch 1, XOR full batch, the N-body MLP
 # at batch 5,000 (its quick dataset is generated, or read from the cache, once).

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from backends.numpy import model as numpy_reference
+from benchmarks.workloads import EpochData, TrainingConfig
+from benchmarks.workloads.dqn.workload import DQNConfig
 from shared.params import Params
 from shared.td import TDBatch
 from shared.tolerances import PARITY_STEPS, TD_PARITY_STEPS, TD_SYNC_AFTER, TOLERANCES
-from shared.workloads import EpochData, TrainingConfig
-from shared.workloads.dqn import DQNConfig
 
 REFERENCE_MODULE = numpy_reference.__name__
 

@@ -164,10 +164,10 @@ def plot_scores(run_dir: Path, workload: str, records: list[Record]) -> list[tup
     return images
 
 
-# Architecture search (benchmarks/search.py): records with ``search_episodes`` and
+# Architecture search (benchmarks/workloads/search/loop.py): records with ``search_episodes`` and
 # ``candidates`` instead of epochs.
 
-PHASES = (  # a candidate's phases, in the order they run (benchmarks/search_cell.py)
+PHASES = (  # a candidate's phases, in the order they run (benchmarks/workloads/search/cell.py)
     ("build_s", "build"),
     ("prepare_s", "prepare"),
     ("first_epoch_s", "first epoch"),

@@ -21,7 +21,6 @@ from benchmarks.document import (
     to_html,
     to_markdown,
 )
-from benchmarks.dqn_cell import steady_agent_steps_per_s
 from benchmarks.failures import describe_exception
 from benchmarks.memory import growth_blocks
 from benchmarks.plots import (
@@ -43,10 +42,11 @@ from benchmarks.records import (
     write_search_csvs,
     write_summary_csv,
 )
-from benchmarks.search_cell import PHASES as SEARCH_PHASES
 from benchmarks.stats import bootstrap_ratio, center
+from benchmarks.workloads.copynet.workload import SOURCE_RESULTS, SOURCE_STEP_SECONDS
+from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
+from benchmarks.workloads.search.cell import PHASES as SEARCH_PHASES
 from shared.files import write_atomic
-from shared.workloads.copynet import SOURCE_RESULTS, SOURCE_STEP_SECONDS
 
 Record = dict[str, Any]
 GroupKey = tuple[str, str, str, str]  # variant, backend, mode, dtype

@@ -43,10 +43,10 @@ from benchmarks.records import (
 )
 from benchmarks.stats import center
 from benchmarks.timing import throughput
+from benchmarks.workloads import get_workload
 from shared import registry
 from shared.cache import CACHE_DIR_ENV, cache_dir
 from shared.metadata import REPO_ROOT
-from shared.workloads import get_workload
 
 STDERR_TAIL_CHARS = 4000
 KEPT = "kept from the earlier run"

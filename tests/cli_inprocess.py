@@ -16,8 +16,8 @@ import pytest
 
 from benchmarks.cli import main
 from benchmarks.records import Cell
+from benchmarks.workloads import get_workload
 from shared.params import init_params
-from shared.workloads import get_workload
 
 DQN_CELL = Cell("dqn", "space-invaders", "numpy", "eager", "float32", 0, "smoke")
 
@@ -35,7 +35,7 @@ def forbid_work(monkeypatch: pytest.MonkeyPatch) -> None:
         "benchmarks.cli.open_for_run",  # locks, writes run.json and not-applicable records
         "benchmarks.runner.run_cells",
         "benchmarks.report.write_report",
-        "benchmarks.dqn_evaluate.evaluate_checkpoint",
+        "benchmarks.workloads.dqn.evaluate.evaluate_checkpoint",
     ):
         monkeypatch.setattr(target, tripwire)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks.workloads import WORKLOADS
 from shared import registry
 from shared.losses import (
     L1,
@@ -26,7 +27,6 @@ from shared.optim import SGD, Adam, ExponentialDecay, Optimizer, Schedule, learn
 from shared.params import DTYPES, InitScheme, Params, init_params
 from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network
 from shared.tolerances import PARITY_STEPS, TOLERANCES
-from shared.workloads import WORKLOADS
 from tests.parity_boundaries import boundary_cases
 
 OTHER_BACKENDS = tuple(name for name in registry.BACKENDS if name != "numpy")

@@ -148,8 +148,8 @@ def test_the_largest_seed_accepted_starts_every_seeded_game():
     """The Atari emulator takes signed 32-bit seeds: the largest seed the command line
     accepts must reset the DQN game (a larger one crashed every DQN cell)."""
     from benchmarks.options import MAX_SEED
-    from shared.atari import AtariGame
-    from shared.workloads import get_workload
+    from benchmarks.workloads import get_workload
+    from benchmarks.workloads.dqn.atari import AtariGame
 
     game = AtariGame(get_workload("dqn").dqn_config("space-invaders", "smoke").atari, MAX_SEED)
     try:

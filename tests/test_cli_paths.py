@@ -201,7 +201,7 @@ def test_a_full_disk_after_evaluate_played_keeps_the_printed_scores(tmp_path, mo
     """The episodes themselves are not what is tested: one short fake episode."""
     checkpoint = write_checkpoint(tmp_path / "agent.ckpt.npz")
     episode = {"score": 5.0, "agent_steps": 100, "frames": 425, "truncated": False}
-    monkeypatch.setattr("benchmarks.dqn_evaluate.evaluate", lambda *args: [episode])
+    monkeypatch.setattr("benchmarks.workloads.dqn.evaluate.evaluate", lambda *args: [episode])
     no_space_on_fsync(monkeypatch)
     out = tmp_path / "eval.json"
     capsys.readouterr()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared.digits import accuracy, one_hot
+from benchmarks.workloads.base import EpochData
+from benchmarks.workloads.search.digits import accuracy, one_hot
 from shared.losses import MSE, SoftmaxCrossEntropy, check_targets, loss_value
 from shared.params import InitScheme, check_params, init_params
 from shared.specs import Dense, Network, SpecError
-from shared.workloads.base import EpochData
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.dqn import load_checkpoint, save_checkpoint
+from benchmarks.workloads.dqn.loop import load_checkpoint, save_checkpoint
 from shared import registry
 from tests.parity import assert_close, backends_to_test, loads_in_process
 from tests.test_dqn_parity import CASES, LOSS, Q_NETWORK, TD, batches, build_agent

@@ -138,7 +138,7 @@ def test_a_checkpoint_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
     import os
     import threading
 
-    from benchmarks.dqn import BadCheckpoint, load_checkpoint
+    from benchmarks.workloads.dqn.loop import BadCheckpoint, load_checkpoint
 
     fifo = tmp_path / "agent.ckpt.npz"
     os.mkfifo(fifo)

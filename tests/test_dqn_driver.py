@@ -1,4 +1,4 @@
-"""The DQN loop (benchmarks/dqn.py) on the real game with a scripted agent: what it
+"""The DQN loop (benchmarks/workloads/dqn/loop.py) on the real game with a scripted agent: what it
 plays, stores, learns from, syncs and logs; checkpoints and evaluation."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from benchmarks.dqn import evaluate, load_checkpoint, play, restore, save_checkpoint
-from shared.atari import AtariGame, AtariSpec
+from benchmarks.workloads.dqn.atari import AtariGame, AtariSpec
+from benchmarks.workloads.dqn.loop import evaluate, load_checkpoint, play, restore, save_checkpoint
+from benchmarks.workloads.dqn.workload import DQN, REWARD_CLIP
 from shared.params import Params
 from shared.td import TDBatch
-from shared.workloads.dqn import DQN, REWARD_CLIP
 
 CONFIG = DQN().dqn_config("space-invaders", "smoke")
 
@@ -139,7 +139,7 @@ def test_game_preprocessing() -> None:
 
 
 def test_agent_steps_per_second_leave_the_first_td_step_out() -> None:
-    from benchmarks.dqn_cell import steady_agent_steps_per_s
+    from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
 
     timing = {"learning_agent_steps": 400, "learning_s": 70.0, "first_epoch_s": 60.0}
     assert steady_agent_steps_per_s(timing) == pytest.approx(40.0)

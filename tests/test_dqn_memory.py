@@ -1,4 +1,4 @@
-"""Memory over the real DQN loop (benchmarks/dqn.py's ``play``, as a cell runs it) on
+"""Memory over the real DQN loop (benchmarks/workloads/dqn/loop.py's ``play``, as a cell runs it) on
 every backend and mode that runs the DQN: the process's RSS must stop growing.
 
 The loop keeps Python's cyclic collector off around its timed spans; a framework that
@@ -20,15 +20,15 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from benchmarks.dqn import DQNHistory, play
 from benchmarks.drivers import train
 from benchmarks.memory import current_rss_mb, growth_summary
+from benchmarks.workloads import get_workload
+from benchmarks.workloads.dqn.loop import DQNHistory, play
+from benchmarks.workloads.dqn.workload import DQN
 from shared import registry
 from shared.params import init_params
 from shared.specs import Conv2D, Dense, Flatten, Network
 from shared.td import TDBatch
-from shared.workloads import get_workload
-from shared.workloads.dqn import DQN
 from tests.parity import OTHER_BACKENDS, backends_to_test
 
 SMOKE = DQN().dqn_config("space-invaders", "smoke")

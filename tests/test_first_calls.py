@@ -20,16 +20,16 @@ import pytest
 
 from benchmarks.cell import run_cell
 from benchmarks.document import Table
-from benchmarks.dqn import play
-from benchmarks.dqn_cell import dqn_timing, steady_agent_steps_per_s
 from benchmarks.records import Cell
 from benchmarks.report import dqn_blocks
-from benchmarks.search import run_search
-from benchmarks.search_cell import search_timing
 from benchmarks.timing import CallClock
-from shared.digits import split_digits
-from shared.metaqnn import EpsilonSchedule
-from shared.workloads.search import Search
+from benchmarks.workloads.dqn.cell import dqn_timing, steady_agent_steps_per_s
+from benchmarks.workloads.dqn.loop import play
+from benchmarks.workloads.search.cell import search_timing
+from benchmarks.workloads.search.digits import split_digits
+from benchmarks.workloads.search.loop import run_search
+from benchmarks.workloads.search.metaqnn import EpsilonSchedule
+from benchmarks.workloads.search.workload import Search
 from tests import fake_backend
 from tests.fake_backend import SlowFirstCalls
 from tests.test_dqn_driver import CONFIG, ScriptedAgent

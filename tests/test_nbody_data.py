@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared import cache, nbody, nbody_data
-from shared.nbody_data import BreenDataset, StepDataset
+from benchmarks.workloads import get_workload
+from benchmarks.workloads.nbody import data as nbody_data
+from benchmarks.workloads.nbody import simulator as nbody
+from benchmarks.workloads.nbody.data import BreenDataset, StepDataset
+from shared import cache
 from shared.specs import SpecError
-from shared.workloads import get_workload
 
 TWO_BODY = StepDataset((1.0, 1.0), trajectories=6, steps=12)
 BREEN = BreenDataset(trajectories=4, times=9, interval=0.05, substeps=50, softening=0.05)

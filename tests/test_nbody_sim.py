@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared import nbody
+from benchmarks.workloads.nbody import simulator as nbody
 from shared.specs import SpecError
 
 MASSES = np.array([1.0, 0.1, 0.05])

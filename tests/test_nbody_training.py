@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from benchmarks.drivers import TrainingHistory, prepare_batches, train
+from benchmarks.workloads import get_workload
 from shared import cache, registry
 from shared.losses import loss_quantiles
 from shared.optim import learning_rates
 from shared.params import Params, init_params
-from shared.workloads import get_workload
 from tests.parity import assert_close, assert_params_close, backends_to_test
 
 VARIANT = "two-body-curriculum"  # the exponential decay and the curriculum together

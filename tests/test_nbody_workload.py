@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.workloads import get_workload
 from shared import cache
 from shared.losses import PercentileCurriculum, Ratio
 from shared.optim import learning_rates
-from shared.workloads import get_workload
 
 NBODY = get_workload("nbody")
 

@@ -18,11 +18,11 @@ from benchmarks.cell import parity_summary
 from benchmarks.document import Table
 from benchmarks.parity_check import check_gradients_at_reference
 from benchmarks.report import parity_blocks
+from benchmarks.workloads.base import EpochData, TrainingConfig
 from shared.losses import BinaryCrossEntropy
 from shared.optim import SGD
 from shared.params import InitScheme, Params, cast_params
 from shared.specs import Dense, Network
-from shared.workloads.base import EpochData, TrainingConfig
 from tests.parity_boundaries import SATURATED_LOGIT
 
 NETWORK = Network((2,), (Dense(1, "sigmoid"),))

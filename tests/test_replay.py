@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from shared.atari import FrameStack
-from shared.replay import ReplayMemory
+from benchmarks.workloads.dqn.atari import FrameStack
+from benchmarks.workloads.dqn.replay import ReplayMemory
 from shared.specs import SpecError
 from shared.td import TDBatch
 

@@ -132,7 +132,7 @@ def test_six_concurrent_reports_of_one_folder_all_succeed(tmp_path):
 
 
 def test_written_files_respect_the_umask(tmp_path):
-    from benchmarks.dqn import save_checkpoint
+    from benchmarks.workloads.dqn.loop import save_checkpoint
     from shared.cache import write_atomic as write_cache
     from shared.params import save_params
 

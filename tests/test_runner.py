@@ -15,10 +15,10 @@ import pytest
 
 from backends.numpy.model import build_model
 from benchmarks.drivers import train
+from benchmarks.workloads import get_workload
 from shared.metadata import REPO_ROOT
 from shared.optim import SGD
 from shared.params import init_params
-from shared.workloads import get_workload
 
 # Runs the CLI with the fake backends registered (they exist only in this process).
 LAUNCH = (

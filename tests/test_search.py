@@ -1,4 +1,4 @@
-"""The architecture-search loop (benchmarks/search.py): the same seed gives the same
+"""The architecture-search loop (benchmarks/workloads/search/loop.py): the same seed gives the same
 designs and, in float64, the same rewards on every backend; the cache trains a design
 once; each candidate's phases are timed. The CLI's smoke cell runs end to end."""
 
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.search import SearchHistory, best_by_agent, run_search
-from benchmarks.search_cell import PHASES
+from benchmarks.workloads.search.cell import PHASES
+from benchmarks.workloads.search.digits import split_digits
+from benchmarks.workloads.search.loop import SearchHistory, best_by_agent, run_search
+from benchmarks.workloads.search.metaqnn import EpsilonSchedule
+from benchmarks.workloads.search.workload import Search
 from shared import registry
-from shared.digits import split_digits
-from shared.metaqnn import EpsilonSchedule
-from shared.workloads.search import Search
 from tests.parity import backends_to_test
 
 ROOT = Path(__file__).resolve().parents[1]

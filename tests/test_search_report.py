@@ -12,8 +12,8 @@ import pytest
 
 from benchmarks.records import Cell, new_record
 from benchmarks.report import _agreement, candidate_costs, write_report
-from benchmarks.search import SearchHistory, best_by_agent
-from benchmarks.search_cell import search_metrics, search_timing
+from benchmarks.workloads.search.cell import search_metrics, search_timing
+from benchmarks.workloads.search.loop import SearchHistory, best_by_agent
 
 # key -> (n_params, accuracy, build, prepare, first epoch, [later epochs], first eval),
 # seconds; each steady evaluation is a fifth of the first
@@ -36,7 +36,7 @@ EPISODES_DONE = "4 of 4"
 def search_record(
     variant: str, backend: str, mode: str, dtype: str = "float64", slower: float = 1.0
 ) -> dict:
-    """An ok search record, shaped by benchmarks/search_cell.py's own functions;
+    """An ok search record, shaped by benchmarks/workloads/search/cell.py's own functions;
     every second multiplied by ``slower``."""
     history = SearchHistory()
     for agent, keys in EPISODES.items():

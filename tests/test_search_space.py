@@ -13,15 +13,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.metaqnn import EpsilonSchedule, QLearning, QLearningSpec, RandomSearch, sample_design
-from shared.search_space import (
+from benchmarks.workloads.search.metaqnn import (
+    EpsilonSchedule,
+    QLearning,
+    QLearningSpec,
+    RandomSearch,
+    sample_design,
+)
+from benchmarks.workloads.search.space import (
     TERMINATE,
     SearchSpace,
     design_from_key,
     design_key,
 )
+from benchmarks.workloads.search.workload import SMOKE_SPACE, Search
 from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network, SpecError
-from shared.workloads.search import SMOKE_SPACE, Search
 
 SPACES = {
     "default": SearchSpace(),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.workloads import TrainingConfig
 from shared.losses import BinaryCrossEntropy, RewardShaped
 from shared.optim import SGD, Adam, Constant, ExponentialDecay, learning_rates
 from shared.params import InitScheme, init_params
 from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network, SpecError
-from shared.workloads import TrainingConfig
 
 DQN = Network(
     (4, 84, 84),

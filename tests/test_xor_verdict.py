@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from benchmarks.drivers import prepare_batches, train
+from benchmarks.workloads import get_workload
 from shared import registry
 from shared.params import init_params
-from shared.workloads import get_workload
 from tests.parity import backends_to_test
 
 BACKENDS = backends_to_test(name for name, info in registry.BACKENDS.items() if info.runs("xor"))

@@ -11,7 +11,7 @@ next state ``s_{t+1}`` is the stack that ends at the following slot.
 
 Episode boundaries: a stack never reaches back past its episode's first frame; where
 the episode is younger than the stack, its first frame fills the older positions
-(``shared.atari.FrameStack`` does the same when acting). A transition can be sampled
+(``atari.FrameStack`` does the same when acting). A transition can be sampled
 when its next state is stored: the episode terminated (nothing is bootstrapped), or
 the following slot continues the episode. A truncated episode's last transition has
 neither and is never sampled. The oldest ``stack - 1`` slots are never sampled either:

@@ -1,7 +1,7 @@
 """Architecture search by reinforcement learning, MetaQNN-style (reference.md section 5).
 
 Agents design CNNs for scikit-learn's 8x8 digits layer by layer (the MDP of
-``shared.search_space``); a backend builds and trains each design for a short, fixed
+``benchmarks.workloads.search.space``); a backend builds and trains each design for a short, fixed
 budget, and the design's validation accuracy is its reward. Three agents run in every
 cell, on one cache of trained designs (a design is trained once per cell, whoever
 proposes it: its accuracy depends only on the design, the seed and the backend):
@@ -13,7 +13,7 @@ proposes it: its accuracy depends only on the design, the seed and the backend):
 
 What the cell measures is what a search costs in each framework: per candidate the
 build, the first epoch (tracing and compiling included), the later epochs and the
-validation pass. The loop is benchmarks/search.py.
+validation pass. The loop is loop.py.
 
 Every candidate trains from the seed's initialisation (torch_default) with Adam
 (lr 1e-3, eps 1e-8) on softmax cross-entropy, the same shuffled batches for every
@@ -40,14 +40,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.digits import DigitsSplit, load_digits, split_digits, training_batches
+from benchmarks.workloads.base import EpochData, TrainingConfig, Workload
+from benchmarks.workloads.search.digits import (
+    DigitsSplit,
+    load_digits,
+    split_digits,
+    training_batches,
+)
+from benchmarks.workloads.search.metaqnn import EpsilonSchedule, QLearningSpec
+from benchmarks.workloads.search.space import SearchSpace
 from shared.losses import SoftmaxCrossEntropy
-from shared.metaqnn import EpsilonSchedule, QLearningSpec
 from shared.optim import Adam
 from shared.params import InitScheme
-from shared.search_space import SearchSpace
 from shared.specs import Network, SpecError
-from shared.workloads.base import EpochData, TrainingConfig, Workload
 
 AGENTS = ("random", "qlearning", "qlearning-penalty")
 PENALTY_DELTA = 1e-8
@@ -128,7 +133,7 @@ PENALTY_BETA = 0.01
 
 class Search(Workload):
     """Not a supervised workload: ``driver = "search"`` makes the cell run
-    benchmarks/search.py with ``search_config`` (many models per cell)."""
+    loop.py with ``search_config`` (many models per cell)."""
 
     name = "search"
     description = "MetaQNN architecture search on 8x8 digits: Q-learning vs random search"

@@ -1,7 +1,7 @@
 """The N-body MLP (reference.md section 4): 10 hidden layers of 128 ReLU units, Adam with
 an exponential learning-rate decay, batches of 5,000, the source's losses.
 
-Variants (datasets in shared/nbody_data.py):
+Variants (datasets in data.py):
 - ``two-body`` (main): the source's formulation, state at t -> state at t + 0.01, two
   unit masses, softening 0.01, the ratio loss;
 - ``two-body-curriculum``, ``two-body-mse``, ``two-body-l1``: the same data with the
@@ -37,13 +37,15 @@ from typing import Any
 
 import numpy as np
 
-from shared import cache, nbody, nbody_data
+from benchmarks.workloads.base import EpochData, Predict, TrainingConfig, Workload
+from benchmarks.workloads.nbody import data as nbody_data
+from benchmarks.workloads.nbody import simulator as nbody
+from benchmarks.workloads.nbody.data import BreenDataset, Dataset, StepDataset
+from shared import cache
 from shared.losses import L1, MSE, Loss, PercentileCurriculum, Ratio, loss_value
-from shared.nbody_data import BreenDataset, Dataset, StepDataset
 from shared.optim import Adam, ExponentialDecay
 from shared.params import SHUFFLE_STREAM, InitScheme, rng_for
 from shared.specs import Dense, Network
-from shared.workloads.base import EpochData, Predict, TrainingConfig, Workload
 
 WIDTH, DEPTH = 128, 10
 # Glorot-uniform (the Keras default), not PyTorch's: under PyTorch's default the signal

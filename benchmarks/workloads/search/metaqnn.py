@@ -1,4 +1,4 @@
-"""The search agents over ``shared.search_space``: MetaQNN's tabular Q-learning and the
+"""The search agents over ``space.py``: MetaQNN's tabular Q-learning and the
 random-search baseline, framework-free and deterministic given their generator.
 
 Q-learning (Baker et al., MetaQNN; reference.md section 5): ``Q(state, action)``
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.search_space import TERMINATE, Action, Design, DesignState, SearchSpace
+from benchmarks.workloads.search.space import TERMINATE, Action, Design, DesignState, SearchSpace
 from shared.specs import SpecError
 
 

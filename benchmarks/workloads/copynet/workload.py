@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.workloads.base import EpochData, Predict, TrainingConfig, Workload
 from shared.losses import MSE, RewardShaped
 from shared.optim import SGD
 from shared.params import DATA_STREAM, InitScheme, rng_for
 from shared.specs import Dense, Network
-from shared.workloads.base import EpochData, Predict, TrainingConfig, Workload
 
 NETWORK = Network(input_shape=(1,), layers=(Dense(1, "linear"),))
 INIT = InitScheme("torch_default")  # the source is PyTorch

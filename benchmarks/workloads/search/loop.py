@@ -1,4 +1,4 @@
-"""The architecture-search loop, written once for every backend (shared.workloads.search).
+"""The architecture-search loop, written once for every backend (workload.py).
 
 The agents take turns, one episode each: an agent proposes a design, the design is
 trained by the backend unless the cell's cache already holds it, and the agent learns
@@ -23,13 +23,13 @@ import numpy as np
 from benchmarks.drivers import prepare_batches, train
 from benchmarks.memory import current_rss_mb
 from benchmarks.timing import CallClock
-from shared.digits import DigitsData, accuracy
-from shared.metaqnn import QLearning, RandomSearch
+from benchmarks.workloads import EpochData
+from benchmarks.workloads.search.digits import DigitsData, accuracy
+from benchmarks.workloads.search.metaqnn import QLearning, RandomSearch
+from benchmarks.workloads.search.space import Design, design_key
+from benchmarks.workloads.search.workload import AGENTS, SearchConfig
 from shared.params import init_params, rng_for
-from shared.search_space import Design, design_key
 from shared.specs import layer_kind
-from shared.workloads import EpochData
-from shared.workloads.search import AGENTS, SearchConfig
 
 # Each agent draws from a generator of its own (seed streams after shared.params's).
 AGENT_STREAMS = {name: 10 + index for index, name in enumerate(AGENTS)}

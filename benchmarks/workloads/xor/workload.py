@@ -22,11 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.workloads.base import (
+    EpochData,
+    Predict,
+    TrainingConfig,
+    Workload,
+    first_epoch_below,
+)
 from shared.losses import MSE, BinaryCrossEntropy
 from shared.optim import SGD, Adam
 from shared.params import InitScheme
 from shared.specs import Dense, Network
-from shared.workloads.base import EpochData, Predict, TrainingConfig, Workload, first_epoch_below
 
 INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 TARGETS = np.array([[0.0], [1.0], [1.0], [0.0]])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from benchmarks.workloads.base import PRESETS, EpochData, TrainingConfig, Workload
+from benchmarks.workloads.copynet.workload import CopyNet
+from benchmarks.workloads.dqn.workload import DQN
+from benchmarks.workloads.nbody.workload import NBody
+from benchmarks.workloads.search.workload import Search
+from benchmarks.workloads.xor.workload import Xor
 from shared.registry import UnknownName
-from shared.workloads.base import PRESETS, EpochData, TrainingConfig, Workload
-from shared.workloads.copynet import CopyNet
-from shared.workloads.dqn import DQN
-from shared.workloads.nbody import NBody
-from shared.workloads.search import Search
-from shared.workloads.xor import Xor
 
 WORKLOADS: dict[str, Workload] = {w.name: w for w in (CopyNet(), Xor(), NBody(), DQN(), Search())}
 

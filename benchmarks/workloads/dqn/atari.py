@@ -121,7 +121,7 @@ class FrameStack:
     """The agent's observation: the last ``stack`` frames, oldest first, ``(stack, H, W)``.
 
     At an episode's start the stack holds its first frame ``stack`` times, exactly as
-    the replay memory rebuilds stacks near an episode's start (shared/replay.py), so the
+    the replay memory rebuilds stacks near an episode's start (replay.py), so the
     agent acts on the states it learns from."""
 
     def __init__(self, stack: int):

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.dqn import BadCheckpoint, check_checkpoint_params, evaluate, load_checkpoint
 from benchmarks.options import (
     MAX_EPISODES,
     BadInput,
@@ -21,11 +20,17 @@ from benchmarks.options import (
     check_threads,
 )
 from benchmarks.records import write_json_atomic
+from benchmarks.workloads import PRESETS, WORKLOADS, get_workload
+from benchmarks.workloads.dqn.loop import (
+    BadCheckpoint,
+    check_checkpoint_params,
+    evaluate,
+    load_checkpoint,
+)
+from benchmarks.workloads.dqn.workload import DQNConfig
 from shared import registry
 from shared.params import Params, cast_params
 from shared.registry import UnknownName
-from shared.workloads import PRESETS, WORKLOADS, get_workload
-from shared.workloads.dqn import DQNConfig
 
 
 def trained_config(path: Path, trained: Any) -> DQNConfig:

@@ -1,4 +1,4 @@
-"""One DQN cell in this (fresh) process: build the backend's agent, run benchmarks/dqn.py,
+"""One DQN cell in this (fresh) process: build the backend's agent, run loop.py,
 write the record and a checkpoint beside it. ``benchmarks.cell`` calls ``run_dqn_cell``
 for workloads whose ``driver`` is ``"dqn"``; the order (import, configure, build, run) and
 the clock discipline are the same as for the supervised cells.
@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cell import cell_environment, load_backend
-from benchmarks.dqn import (
+from benchmarks.progress import EpochReporter
+from benchmarks.records import Cell, new_record
+from benchmarks.timing import steady_summary, throughput
+from benchmarks.workloads import get_workload
+from benchmarks.workloads.dqn.loop import (
     BadCheckpoint,
     DQNHistory,
     load_checkpoint,
@@ -22,14 +26,10 @@ from benchmarks.dqn import (
     restore,
     save_checkpoint,
 )
-from benchmarks.progress import EpochReporter
-from benchmarks.records import Cell, new_record
-from benchmarks.timing import steady_summary, throughput
+from benchmarks.workloads.dqn.workload import DQNConfig
 from shared.params import Params, cast_params, init_params
 from shared.protocol import NotSupported
 from shared.tolerances import TD_PARITY_STEPS
-from shared.workloads import get_workload
-from shared.workloads.dqn import DQNConfig
 
 
 def checkpoint_path(record_path: Path) -> Path:

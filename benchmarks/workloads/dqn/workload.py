@@ -1,11 +1,11 @@
 """DQN on Atari Space Invaders (reference.md section 3), framework-free.
 
 The Nature-style Q-network on 4 stacked 84x84 grayscale frames, Huber loss, Adam with
-global-norm clipping, a frame-by-frame replay memory (shared/replay.py), a target
+global-norm clipping, a frame-by-frame replay memory (replay.py), a target
 network synced every ``target_every`` agent steps, one TD step (shared/td.py) every
 ``train_every`` agent steps, epsilon-greedy acting with epsilon decaying linearly, and
 rewards clipped to [-1, 1] for learning while the raw game score is reported. The loop
-itself is benchmarks/dqn.py; a backend supplies the agent (shared.protocol.QAgent).
+itself is loop.py; a backend supplies the agent (shared.protocol.QAgent).
 
 Presets (all counts in agent steps; the emulator runs 4 frames per agent step):
 - ``smoke``: 300 steps, 100 random first, a 500-step memory, episodes cut at 400
@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.atari import AtariSpec
+from benchmarks.workloads.base import Workload
+from benchmarks.workloads.dqn.atari import AtariSpec
 from shared.losses import Huber
 from shared.optim import Adam
 from shared.params import InitScheme
 from shared.specs import Conv2D, Dense, Flatten, Network, SpecError
 from shared.td import TDSpec
-from shared.workloads.base import Workload
 
 REWARD_CLIP = 1.0  # learned rewards are clipped to [-1, 1]
 
@@ -119,7 +119,7 @@ GAMES = {"space-invaders": ("space_invaders", 6)}  # variant -> (ALE ROM id, min
 
 
 class DQN(Workload):
-    """Not a supervised workload: ``driver = "dqn"`` makes the cell run benchmarks/dqn.py
+    """Not a supervised workload: ``driver = "dqn"`` makes the cell run loop.py
     with ``dqn_config`` instead of the epoch loop."""
 
     name = "dqn"
@@ -135,11 +135,13 @@ class DQN(Workload):
         return {"smoke": 300.0, "quick": 1200.0, "full": 14 * 86400.0}[preset]
 
     def check(self, variant: str, preset: str) -> None:
-        from shared.nbody_data import available_memory_bytes
+        from benchmarks.workloads.nbody.data import available_memory_bytes
 
         config = self.dqn_config(variant, preset)
         frame_bytes = config.atari.screen**2
-        needed = config.memory * (frame_bytes + 7)  # shared.replay's per-slot arrays
+        needed = config.memory * (
+            frame_bytes + 7
+        )  # benchmarks.workloads.dqn.replay's per-slot arrays
         available = available_memory_bytes()
         if needed > 0.9 * available:
             raise SpecError(

@@ -87,8 +87,8 @@ class Workload:
     # backend's default mode only, to keep the default matrix within minutes).
     main_variants: tuple[str, ...] = ()
     # Which training driver runs the cell: "supervised" (config + data + metrics, the
-    # epoch loop of benchmarks/drivers.py), "dqn" (benchmarks/dqn.py) or "search"
-    # (benchmarks/search.py: many candidate models per cell).
+    # epoch loop of benchmarks/drivers.py), "dqn" (benchmarks/workloads/dqn/loop.py) or "search"
+    # (benchmarks/workloads/search/loop.py: many candidate models per cell).
     driver: str = "supervised"
 
     def default_variants(self, preset: str) -> tuple[str, ...]:

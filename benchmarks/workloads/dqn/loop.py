@@ -1,4 +1,4 @@
-"""The DQN loop, written once for every backend (shared/workloads/dqn.py has the settings).
+"""The DQN loop, written once for every backend (workload.py has the settings).
 
 Epsilon-greedy acting on a stack of the last 4 frames, every step stored in the
 frame-by-frame replay memory, a TD step on a sampled batch every ``train_every`` agent
@@ -37,14 +37,14 @@ from benchmarks.memory import (
     resume_collector,
 )
 from benchmarks.timing import CallClock
-from shared.atari import AtariGame, FrameStack
+from benchmarks.workloads.dqn.atari import AtariGame, FrameStack
+from benchmarks.workloads.dqn.replay import ReplayMemory
+from benchmarks.workloads.dqn.workload import REWARD_CLIP, DQNConfig
 from shared.files import write_atomic
 from shared.params import Params, check_params, rng_for
 from shared.protocol import QAgent
-from shared.replay import ReplayMemory
 from shared.specs import Network, SpecError
 from shared.td import TDBatch
-from shared.workloads.dqn import REWARD_CLIP, DQNConfig
 
 ACTING_STREAM = 4  # shared.params stream of the agent's random choices
 RUNNING_WINDOW = 100  # episodes in the running mean and max

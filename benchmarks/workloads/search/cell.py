@@ -1,4 +1,4 @@
-"""One architecture-search cell in this (fresh) process: run benchmarks/search.py with
+"""One architecture-search cell in this (fresh) process: run loop.py with
 the cell's backend and return its record. ``benchmarks.cell`` calls ``run_search_cell``
 for workloads whose ``driver`` is ``"search"``.
 
@@ -20,13 +20,13 @@ import numpy as np
 from benchmarks.cell import cell_environment, load_backend
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell, new_record
-from benchmarks.search import SearchHistory, best_by_agent, run_search
-from shared.digits import split_digits
+from benchmarks.workloads import EpochData, get_workload
+from benchmarks.workloads.search.digits import split_digits
+from benchmarks.workloads.search.loop import SearchHistory, best_by_agent, run_search
+from benchmarks.workloads.search.space import design_from_key
+from benchmarks.workloads.search.workload import SearchConfig
 from shared.params import cast_params, init_params
 from shared.protocol import NotSupported
-from shared.search_space import design_from_key
-from shared.workloads import EpochData, get_workload
-from shared.workloads.search import SearchConfig
 
 # What a candidate costs the search, in the order it runs (the steady evaluation, a
 # second pass for the record, is no part of it).

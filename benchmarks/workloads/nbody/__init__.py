@@ -1,0 +1,1 @@
+"""The nbody workload: its spec, presets and data (workload.py), and what only it needs."""

@@ -1,0 +1,1 @@
+"""The xor workload: its spec, presets and data (workload.py), and what only it needs."""
