@@ -21,6 +21,11 @@ RUN_INFO_NAME = "run.json"
 RUN_INFO_VERSIONS = (1, 2)  # 1: one invocation and no matrix (before 2 kept both)
 
 
+def implementation(backend: str, mode: str) -> str:
+    """How every table, chart and log line names an implementation: ``backend:mode``."""
+    return f"{backend}:{mode}"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One measurement: a workload variant on one backend, mode, dtype and seed."""
@@ -43,9 +48,14 @@ class Cell:
     @property
     def label(self) -> str:
         return (
-            f"{self.workload}/{self.variant} {self.backend}:{self.mode} {self.dtype} "
-            f"seed {self.seed}"
+            f"{self.workload}/{self.variant} {implementation(self.backend, self.mode)} "
+            f"{self.dtype} seed {self.seed}"
         )
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Cell:
+        """The cell a record (or any mapping with the cell's fields) belongs to."""
+        return cls(**{name: record[name] for name in cls.__dataclass_fields__})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
