@@ -29,17 +29,31 @@ from tests.parity import (
 )
 
 BACKENDS = backends_to_test(OTHER_BACKENDS)
-# Keras's torch.compile mode traces Keras's whole train step anew for every model
-# (~12 s each here), so by default it runs the cases that cover the benchmark's
-# batch-1 hot path and every loss, optimizer, clipping and rate-change path; every
-# case (~9 minutes more) with BENCH_FULL_PARITY=1.
+# Some (backend, mode[, dtype]) pairs cost seconds a case for what another pair already
+# shows, so by default they run the cases that cover the benchmark's batch-1 hot path and
+# every loss, optimizer, clipping and rate-change path; every case with
+# BENCH_FULL_PARITY=1 (~12 minutes more on the 2-core machine):
+# - Keras's torch.compile mode traces Keras's whole train step anew for every model
+#   (~12 s each);
+# - Keras on JAX run eagerly dispatches every op from Python (~5-15 s a case); its jit
+#   mode runs every case through the same Keras layers;
+# - torch.compile in float64 compiles every case anew (~5-20 s each, against ~2 s in
+#   float32, which runs every case): float64 there checks that the dtype reaches the
+#   compiled graph, which a few cases show.
 SLOW_MODE_CASES = {
-    ("keras-torch", "compile"): ("copynet-reward", "xor-single-layer", "mlp-sgd-momentum-decay")
+    ("keras-torch", "compile"): ("copynet-reward", "xor-single-layer", "mlp-sgd-momentum-decay"),
+    ("keras-jax", "eager"): ("copynet-reward", "xor-single-layer", "mlp-sgd-momentum-decay"),
+    ("torch", "compile", "float64"): (
+        "copynet-reward",
+        "copynet-reward-linear",
+        "xor-single-layer",
+        "nbody-loss-ratio",
+    ),
 }
 
 
-def _runs(backend: str, mode: str, case: Case) -> bool:
-    subset = SLOW_MODE_CASES.get((backend, mode))
+def _runs(backend: str, mode: str, dtype: str, case: Case) -> bool:
+    subset = SLOW_MODE_CASES.get((backend, mode), SLOW_MODE_CASES.get((backend, mode, dtype)))
     if subset is not None and os.environ.get("BENCH_FULL_PARITY") != "1":
         return case.name in subset and runs_case(backend, case)
     return runs_case(backend, case)
@@ -56,7 +70,7 @@ def combos(backends: list[str], epoch_path: bool = False):
                         continue  # the rate changes between steps: covered step by step
                     if not case.every_mode and (epoch_path or mode != info.default_mode):
                         continue
-                    if dtype in case.dtypes and _runs(backend, mode, case):
+                    if dtype in case.dtypes and _runs(backend, mode, dtype, case):
                         yield pytest.param(
                             backend,
                             mode,
