@@ -235,7 +235,7 @@ def _close_run(out: Path, description, outcome: str, best_effort: bool = True) -
 
     ``best_effort``: while another error is on its way out, a failure here must not
     replace it; otherwise a write error becomes one WriteFailed line."""
-    from benchmarks.report import write_report
+    from benchmarks.report.build import write_report
 
     try:
         description.end(outcome)
@@ -263,7 +263,7 @@ def measure_ceilings(threads: int, lock_fd: int | None = None) -> list[dict]:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from benchmarks.report import write_report
+    from benchmarks.report.build import write_report
 
     contents = _check_run_dir(args.run_dir)
     check_output_folder(args.run_dir, "the run folder")

@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.document import Block, Heading, Paragraph, Table
-
 MB = 1024.0 * 1024.0
 # A cell's RSS is flagged as growing when, over the second half of its run, the fitted
 # line rises by more than both of these (allocator noise and warm-up stay under them).
@@ -158,47 +156,3 @@ def record_growth(record: dict[str, Any]) -> dict[str, Any] | None:
     unit, x, rss = samples
     summary = growth_summary(x, rss)
     return None if summary is None else {"rss_unit": unit, **summary}
-
-
-def _mb(value: float) -> str:
-    return f"{value:,.0f} MB" if abs(value) >= 100 else f"{value:.3g} MB"
-
-
-def growth_blocks(records: list[dict[str, Any]]) -> list[Block]:
-    """The report's "Memory growth" section: the rule, and the cells it flags."""
-    rows, judged = [], 0
-    for record in records:
-        growth = record_growth(record)
-        if growth is None:
-            continue
-        judged += 1
-        if growth["rss_growing"]:
-            rows.append(
-                (
-                    record["workload"],
-                    record["variant"],
-                    f"{record['backend']}:{record['mode']}",
-                    record["dtype"],
-                    str(record["seed"]),
-                    _mb(growth["rss_growth_mb"]),
-                    f"{_mb(growth['rss_growth_mb_per_1k'])} per 1,000 {growth['rss_unit']}",
-                )
-            )
-    rule = (
-        "Each cell records its resident set size (RSS) after every epoch, every DQN episode "
-        "(net of the replay memory's filled part) and every search candidate. A cell is "
-        "flagged when the least-squares line through the samples of the second half of its "
-        f"run rises by more than {GROWTH_FLAG_MB:.0f} MB and by more than "
-        f"{GROWTH_FLAG_FRACTION:.0%} of the RSS at that half's start: memory that keeps "
-        "growing, which a longer run of the same cell would run out of. Also in summary.csv "
-        "(rss_growth_mb: MiB over the second half; rss_growth_mb_per_1k: MiB per 1,000 of "
-        "rss_unit, the epochs, agent steps or candidates the samples are taken at; "
-        "rss_growing: flagged)."
-    )
-    blocks: list[Block] = [Heading(2, "Memory growth"), Paragraph(rule)]
-    if not rows:
-        cells = f"{judged} cell{'' if judged == 1 else 's'}"
-        blocks.append(Paragraph(f"None flagged ({cells} with enough RSS samples)."))
-        return blocks
-    header = ("workload", "variant", "backend", "dtype", "seed", "second half", "slope")
-    return [*blocks, Table(header, tuple(rows))]

@@ -1,18 +1,14 @@
-"""Cell records: one JSON file per cell, written atomically; summary.csv from them."""
+"""Cell records: one JSON file per cell, written atomically, and reading a run back."""
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import json
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.memory import record_growth
-from shared.files import write_atomic
 from shared.files import write_json_atomic as write_json_atomic  # the writers import it here
 
 STATUSES = ("ok", "skipped", "diverged", "failed", "timeout")
@@ -313,132 +309,6 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
     read too (the committed baseline keeps its records gzipped: per-epoch rows compress
     5x)."""
     return load_run(run_dir).records
-
-
-SUMMARY_COLUMNS = (
-    "workload",
-    "variant",
-    "backend",
-    "mode",
-    "dtype",
-    "seed",
-    "preset",
-    "status",
-    "reason",
-    "import_s",
-    "build_s",
-    "prepare_s",
-    "first_epoch_s",
-    "steady_median_s",
-    "steady_iqr_s",
-    "steady_min_s",
-    "steady_count",
-    "step_median_s",
-    "train_total_s",
-    "epochs_run",
-    "steps_per_epoch",
-    "target_epochs",
-    "target_s",
-    "target_after_first_s",
-    "gflops",
-    "samples_per_s",
-    "final_loss",
-    "peak_rss_mb",
-    # benchmarks.memory.record_growth: RSS growth over the run's second half
-    "rss_growth_mb",
-    "rss_growth_mb_per_1k",
-    "rss_unit",
-    "rss_growing",
-)
-
-
-SEARCH_TIMING_COLUMNS = (
-    "search_total_s",
-    "mean_candidate_s",
-    "mean_build_s",
-    "mean_prepare_s",
-    "mean_first_epoch_s",
-    "mean_later_epochs_s",
-    "mean_first_eval_s",
-    "median_steady_epoch_s",
-    "median_steady_eval_s",
-)
-CELL_COLUMNS = SUMMARY_COLUMNS[:7]  # workload .. preset: what names a cell
-
-
-def summary_row(record: dict[str, Any]) -> dict[str, Any]:
-    """One flat row: the cell, its timing, and every scalar metric as ``metric_<name>``."""
-    row = {key: record.get(key, "") for key in SUMMARY_COLUMNS[:9]}
-    timing = record.get("timing", {})
-    row.update({key: value for key, value in timing.items() if key in SUMMARY_COLUMNS})
-    metrics = record.get("metrics", {})
-    row["final_loss"] = metrics.get("final_loss", "")
-    row["peak_rss_mb"] = record.get("peak_rss_mb", "")
-    row.update(record_growth(record) or {})
-    for name, value in metrics.items():
-        if isinstance(value, (int, float, bool)) or value is None:
-            row[f"metric_{name}"] = value
-        elif isinstance(value, dict):
-            # short labels too: a search cell's best design per agent (best_key[random])
-            for key, inner in value.items():
-                if isinstance(inner, (int, float, str)):
-                    row[f"metric_{name}[{key}]"] = inner
-    # the timing of cells that train many models instead of epochs (search)
-    row.update({key: timing[key] for key in SEARCH_TIMING_COLUMNS if key in timing})
-    return row
-
-
-def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
-    """Write ``rows`` under ``columns`` (missing values empty) to ``path`` atomically:
-    a reader never sees half a file."""
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=columns, restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    return write_atomic(path, text.getvalue())
-
-
-def write_summary_csv(run_dir: Path, records: list[dict[str, Any]]) -> Path:
-    rows = [summary_row(r) for r in records]
-    extra = sorted({key for row in rows for key in row} - set(SUMMARY_COLUMNS))
-    return write_csv_atomic(run_dir / "summary.csv", [*SUMMARY_COLUMNS, *extra], rows)
-
-
-def _scalar_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """The keys of ``rows`` whose values are scalars (lists and dicts left out), in the
-    order they first appear."""
-    columns: dict[str, None] = {}
-    for row in rows:
-        for key, value in row.items():
-            if value is None or isinstance(value, (bool, int, float, str)):
-                columns.setdefault(key)
-    return list(columns)
-
-
-def _cell_rows(records: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
-    """One row per item of each record's ``field`` list, prefixed with the cell."""
-    rows = []
-    for record in records:
-        cell = {key: record.get(key, "") for key in CELL_COLUMNS}
-        rows += [{**cell, **item} for item in record.get(field) or []]
-    return rows
-
-
-def write_search_csvs(run_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
-    """``search_candidates.csv`` (one row per trained design per cell: layers and losses
-    per epoch left out) and ``search_episodes.csv`` (one row per episode of every agent
-    per cell), for pandas; nothing when no record holds a search."""
-    written = []
-    for field, name in (
-        ("candidates", "search_candidates.csv"),
-        ("search_episodes", "search_episodes.csv"),
-    ):
-        rows = _cell_rows(records, field)
-        if rows:
-            columns = [*CELL_COLUMNS, *(c for c in _scalar_columns(rows) if c not in CELL_COLUMNS)]
-            rows = [{key: row.get(key, "") for key in columns} for row in rows]
-            written.append(write_csv_atomic(run_dir / name, columns, rows))
-    return written
 
 
 def process_steady_seconds(record: dict[str, Any]) -> list[list[float]]:

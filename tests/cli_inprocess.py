@@ -34,7 +34,7 @@ def forbid_work(monkeypatch: pytest.MonkeyPatch) -> None:
         "benchmarks.cli.measure_ceilings",
         "benchmarks.cli.open_for_run",  # locks, writes run.json and not-applicable records
         "benchmarks.runner.run_cells",
-        "benchmarks.report.write_report",
+        "benchmarks.report.build.write_report",
         "benchmarks.workloads.dqn.evaluate.evaluate_checkpoint",
     ):
         monkeypatch.setattr(target, tripwire)

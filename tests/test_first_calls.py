@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import pytest
 
 from benchmarks.cell import run_cell
 from benchmarks.document import Table
 from benchmarks.records import Cell
-from benchmarks.report import dqn_blocks
+from benchmarks.report.context import ReportContext
 from benchmarks.timing import CallClock
 from benchmarks.workloads.dqn.cell import dqn_timing, steady_agent_steps_per_s
 from benchmarks.workloads.dqn.loop import play
+from benchmarks.workloads.dqn.report import dqn_sections
 from benchmarks.workloads.search.cell import search_timing
 from benchmarks.workloads.search.digits import split_digits
 from benchmarks.workloads.search.loop import run_search
@@ -177,7 +179,8 @@ def test_report_agent_steps_per_s_leave_every_first_call_out() -> None:
         "timing": timing,
         "metrics": {},
     }
-    [table] = [block for block in dqn_blocks([record], None) if isinstance(block, Table)]
+    context = ReportContext("dqn", Path(), [record], None)
+    [table] = [block for block in dqn_sections(context) if isinstance(block, Table)]
     row = dict(zip(table.header, table.rows[0], strict=True))
     assert row["agent steps/s, learning on"] == "80"  # 400 / (70 - 65)
     assert row["first greedy action"] == "15 s" and row["first TD step"] == "50 s"

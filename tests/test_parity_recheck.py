@@ -17,7 +17,7 @@ from backends.numpy.model import NumpyModel
 from benchmarks.cell import parity_summary
 from benchmarks.document import Table
 from benchmarks.parity_check import check_gradients_at_reference
-from benchmarks.report import parity_blocks
+from benchmarks.report.parity import parity_blocks
 from benchmarks.workloads.base import EpochData, TrainingConfig
 from shared.losses import BinaryCrossEntropy
 from shared.optim import SGD

@@ -18,7 +18,7 @@ from benchmarks.memory import (
     record_growth,
 )
 from benchmarks.records import Cell, new_record
-from benchmarks.report import write_report
+from benchmarks.report.build import write_report
 
 
 def supervised(variant: str, rss: list[float]) -> dict:

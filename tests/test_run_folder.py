@@ -21,7 +21,7 @@ import pytest
 
 from benchmarks.cli import main
 from benchmarks.records import Cell, new_record, write_json_atomic
-from benchmarks.report import write_report
+from benchmarks.report.build import write_report
 
 LOCK_HOLDER = """
 import fcntl, json, os, sys, time

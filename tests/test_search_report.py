@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.records import Cell, new_record
-from benchmarks.report import _agreement, candidate_costs, write_report
+from benchmarks.report.build import write_report
 from benchmarks.workloads.search.cell import search_metrics, search_timing
 from benchmarks.workloads.search.loop import SearchHistory, best_by_agent
+from benchmarks.workloads.search.report import _agreement, candidate_costs
 
 # key -> (n_params, accuracy, build, prepare, first epoch, [later epochs], first eval),
 # seconds; each steady evaluation is a fifth of the first

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.document import Block
+from benchmarks.report.context import ReportContext
 from shared.losses import Loss
 from shared.optim import Constant, Optimizer, Schedule
 from shared.params import InitScheme
@@ -115,6 +118,36 @@ class Workload:
 
     def timeout_s(self, preset: str) -> float:
         return {"smoke": 180.0, "quick": 600.0, "full": 7200.0}[preset]
+
+    # What the report (benchmarks/report/) shows of this workload, besides its generic
+    # sections (speed, parity, loss curves). The workload's own sections and charts live
+    # in its package's report.py and charts.py.
+    # The backend whose per-step time the speed table divides each row's by, if any.
+    framework_free_backend: str | None = None
+    # Timing fields of this workload's records that summary.csv carries besides its own.
+    summary_timing: tuple[str, ...] = ()
+
+    def report_speed(self, context: ReportContext) -> list[Block] | None:
+        """This workload's speed section; None for the generic speed table (import,
+        build, first and steady epoch, per step, ratios)."""
+        return None
+
+    def report_sections(self, context: ReportContext) -> list[Block]:
+        """This workload's own sections, after the speed table."""
+        return []
+
+    def parity_note(self, context: ReportContext) -> str:
+        """A sentence the parity section adds to its rule for this workload, or ""."""
+        return ""
+
+    def report_charts(self, context: ReportContext) -> list[Block]:
+        """This workload's own charts, after the loss curves."""
+        return []
+
+    def write_exports(self, run_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
+        """Files besides summary.csv written from this workload's records (CSVs for
+        pandas); returns their paths."""
+        return []
 
 
 def first_epoch_below(losses: Sequence[float], target: float | None) -> int | None:

@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.document import Block
+from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import EpochData, Predict, TrainingConfig, Workload
+from benchmarks.workloads.copynet.report import copynet_sections
 from shared.losses import MSE, RewardShaped
 from shared.optim import SGD
 from shared.params import DATA_STREAM, InitScheme, rng_for
@@ -60,6 +63,7 @@ class CopyNet(Workload):
     description = "1-in/1-out linear net learning y = x: supervised MSE and reward-shaped batch-1"
     variants = (*SUPERVISED, *REWARD)
     main_variants = ("supervised", "reward")
+    framework_free_backend = "python"
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,) if preset != "full" else (0, 1, 2, 3, 4)
@@ -117,62 +121,5 @@ class CopyNet(Workload):
             },
         }
 
-
-# The source's own results (reference.md section 1), shown beside ours in the report.
-# variant -> (framework and device, final loss or None, {probe: output}).
-SOURCE_RESULTS = {
-    "supervised-e10": (
-        "PyTorch, GPU",
-        0.1725,
-        {"1": 1.3649, "123": 115.7177, "1.23123e+11": 115405479936.0},
-    ),
-    "supervised-e50": (
-        "PyTorch, GPU",
-        0.1119,
-        {"1": 0.7919, "123": 127.1819, "1.23123e+11": 127553527808.0},
-    ),
-    "supervised-e250": (
-        "PyTorch, GPU",
-        0.0061,
-        {"1": 0.8742, "123": 125.4488, "1.23123e+11": 125721346048.0},
-    ),
-    "supervised": (
-        "PyTorch, GPU",
-        0.0000,
-        {"1": 1.0394, "123": 122.2405, "1.23123e+11": 122316914688.0},
-    ),
-    "supervised-lr0.001-e500": (
-        "PyTorch, GPU",
-        0.0164,
-        {"1": 0.7929, "123": 127.0430, "1.23123e+11": 127412420608.0},
-    ),
-    "supervised-lr0.001-e5000": (
-        "PyTorch, GPU",
-        0.0003,
-        {"1": 1.0278, "123": 122.4605, "1.23123e+11": 122550575104.0},
-    ),
-    "reward": (
-        "PyTorch, GPU",
-        None,
-        {"1": 0.9999, "9": 8.9949, "123": 122.9963, "1.23123e+11": 123119566848.0},
-    ),
-    "reward-exp": (
-        "PyTorch, GPU",
-        None,
-        {"1": 0.9998, "123": 123.7488, "1.23123e+11": 123879079936.0},
-    ),
-    "reward-linear": (
-        "PyTorch, GPU",
-        None,
-        {"1": 1.0576, "123": 127.3472, "1.23123e+11": 127452110848.0},
-    ),
-}
-# Source timings: seconds per step (reference.md 1a-1c).
-SOURCE_STEP_SECONDS = {
-    "supervised": ("PyTorch on an RTX GPU, per epoch", 0.001),
-    "reward": ("PyTorch on an RTX GPU (27.0 s / 25,000 steps)", 27.0 / 25_000),
-    "reward (plain Python)": (
-        "plain Python, no framework (0.018 s / 25,000 steps)",
-        0.018 / 25_000,
-    ),
-}
+    def report_sections(self, context: ReportContext) -> list[Block]:
+        return copynet_sections(context)

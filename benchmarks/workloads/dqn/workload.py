@@ -24,8 +24,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from benchmarks.document import Block
+from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import Workload
 from benchmarks.workloads.dqn.atari import AtariSpec
+from benchmarks.workloads.dqn.charts import score_sections
 from shared.losses import Huber
 from shared.optim import Adam
 from shared.params import InitScheme
@@ -173,3 +176,13 @@ class DQN(Workload):
             target_every=sizes.target_every,
             checkpoint_every=sizes.checkpoint_every,
         )
+
+    def report_sections(self, context: ReportContext) -> list[Block]:
+        # Imported here: report.py reads steady_agent_steps_per_s from cell.py, which
+        # imports the workload registry (benchmarks.workloads) that imports this module.
+        from benchmarks.workloads.dqn.report import dqn_sections
+
+        return dqn_sections(context)
+
+    def report_charts(self, context: ReportContext) -> list[Block]:
+        return score_sections(context)

@@ -37,10 +37,14 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.document import Block
+from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import EpochData, Predict, TrainingConfig, Workload
 from benchmarks.workloads.nbody import data as nbody_data
 from benchmarks.workloads.nbody import simulator as nbody
+from benchmarks.workloads.nbody.charts import rollout_sections
 from benchmarks.workloads.nbody.data import BreenDataset, Dataset, StepDataset
+from benchmarks.workloads.nbody.report import nbody_sections
 from shared import cache
 from shared.losses import L1, MSE, Loss, PercentileCurriculum, Ratio, loss_value
 from shared.optim import Adam, ExponentialDecay
@@ -106,6 +110,7 @@ class NBody(Workload):
     description = "128x10 ReLU MLP stepping 2-3 gravitating bodies (the source's and Breen's)"
     variants = (*SOURCE_VARIANTS, "breen")
     main_variants = ("two-body",)
+    framework_free_backend = "numpy"
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
         # quick runs the main variant only (every mode); the others on request
@@ -191,6 +196,12 @@ class NBody(Workload):
         else:
             result.update(breen_rollout(validation, data, pred))
         return result
+
+    def report_sections(self, context: ReportContext) -> list[Block]:
+        return nbody_sections(context)
+
+    def report_charts(self, context: ReportContext) -> list[Block]:
+        return rollout_sections(context)
 
 
 def _rollout_summary(

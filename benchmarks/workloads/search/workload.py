@@ -39,14 +39,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from benchmarks.document import Block
+from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import EpochData, TrainingConfig, Workload
+from benchmarks.workloads.search.charts import search_chart_sections
 from benchmarks.workloads.search.digits import (
     DigitsSplit,
     load_digits,
     split_digits,
     training_batches,
 )
+from benchmarks.workloads.search.exports import write_search_csvs
 from benchmarks.workloads.search.metaqnn import EpsilonSchedule, QLearningSpec
 from benchmarks.workloads.search.space import SearchSpace
 from shared.losses import SoftmaxCrossEntropy
@@ -140,6 +146,18 @@ class Search(Workload):
     variants = tuple(SPLITS)
     main_variants = ("digits",)
     driver = "search"
+    # The timing of a cell that trains many models instead of epochs.
+    summary_timing = (
+        "search_total_s",
+        "mean_candidate_s",
+        "mean_build_s",
+        "mean_prepare_s",
+        "mean_first_epoch_s",
+        "mean_later_epochs_s",
+        "mean_first_eval_s",
+        "median_steady_epoch_s",
+        "median_steady_eval_s",
+    )
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
@@ -150,6 +168,31 @@ class Search(Workload):
 
     def check(self, variant: str, preset: str) -> None:
         load_digits()  # SpecError, before any cell starts, when scikit-learn is missing
+
+    # The report: report.py is imported in each method, since it reads PHASES from
+    # cell.py, which imports the workload registry (benchmarks.workloads) that imports
+    # this module.
+    def report_speed(self, context: ReportContext) -> list[Block]:
+        """Not epochs of one model: what a candidate costs, phase by phase."""
+        from benchmarks.workloads.search.report import cost_sections
+
+        return cost_sections(context)
+
+    def report_sections(self, context: ReportContext) -> list[Block]:
+        from benchmarks.workloads.search.report import best_sections
+
+        return best_sections(context)
+
+    def parity_note(self, context: ReportContext) -> str:
+        from benchmarks.workloads.search.report import parity_note
+
+        return parity_note(context)
+
+    def report_charts(self, context: ReportContext) -> list[Block]:
+        return search_chart_sections(context)
+
+    def write_exports(self, run_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
+        return write_search_csvs(run_dir, records)
 
     def search_config(self, variant: str, preset: str) -> SearchConfig:
         return SearchConfig(

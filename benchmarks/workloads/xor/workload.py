@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.document import Block
+from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import (
     EpochData,
     Predict,
@@ -29,6 +31,7 @@ from benchmarks.workloads.base import (
     Workload,
     first_epoch_below,
 )
+from benchmarks.workloads.xor.report import xor_sections
 from shared.losses import MSE, BinaryCrossEntropy
 from shared.optim import SGD, Adam
 from shared.params import InitScheme
@@ -60,6 +63,7 @@ class Xor(Workload):
     description = "2-2-1 sigmoid MLP on XOR: success rate and epochs-to-solve over seeds"
     variants = ("momentum", "online", "single-layer")
     main_variants = ("momentum",)
+    framework_free_backend = "numpy"
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return tuple(range(SEEDS[variant][PRESET_INDEX[preset]]))
@@ -117,3 +121,6 @@ class Xor(Workload):
             "solved": correct == 4,
             "epochs_to_target": first_epoch_below(losses, target),
         }
+
+    def report_sections(self, context: ReportContext) -> list[Block]:
+        return xor_sections(context)

@@ -1,0 +1,17 @@
+"""The report of a run: report.md, report.html (charts embedded), summary.csv.
+
+Built from the records alone (``build.write_report``). The generic sections (the
+environment, speed, parity, cells not ok, memory growth, damaged files, loss curves)
+live here; each workload adds its own sections, charts and exports through the hooks of
+``benchmarks.workloads.base.Workload`` (``report_sections``, ``report_charts``, ...),
+in ``benchmarks/workloads/<name>/report.py`` and ``charts.py``. Nothing here names a
+workload.
+
+- ``context``: what a section is given (``ReportContext``);
+- ``tables``: a table as a list of ``Column(header, value)``;
+- ``format``, ``groups``: number formats, and records grouped into table rows;
+- ``environment``, ``speed``, ``parity``, ``status``, ``memory``: the generic sections;
+- ``charts``: the loss curves, and the helpers every chart uses;
+- ``summary``: summary.csv and the CSV writer the workloads' exports use;
+- ``build``: the whole report, in order, and ``write_report``.
+"""

@@ -1,0 +1,50 @@
+"""CSV files written atomically: summary.csv and the workloads' exports use them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from benchmarks.records import Cell
+from shared.files import write_atomic
+
+Record = dict[str, Any]
+CELL_COLUMNS = tuple(Cell.__dataclass_fields__)  # workload .. preset: what names a cell
+
+
+def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` under ``columns`` (missing values empty) to ``path`` atomically:
+    a reader never sees half a file."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_atomic(path, text.getvalue())
+
+
+def scalar_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The keys of ``rows`` whose values are scalars (lists and dicts left out), in the
+    order they first appear."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        for key, value in row.items():
+            if value is None or isinstance(value, (bool, int, float, str)):
+                columns.setdefault(key)
+    return list(columns)
+
+
+def write_cell_rows_csv(path: Path, records: list[Record], field: str) -> Path | None:
+    """A CSV of one row per item of each record's ``field`` list (a list of objects),
+    prefixed with the cell's columns; the items' scalar fields only. Nothing (None) when
+    no record has such items."""
+    rows = []
+    for record in records:
+        cell = {key: record.get(key, "") for key in CELL_COLUMNS}
+        rows += [{**cell, **item} for item in record.get(field) or []]
+    if not rows:
+        return None
+    columns = [*CELL_COLUMNS, *(c for c in scalar_columns(rows) if c not in CELL_COLUMNS)]
+    rows = [{key: row.get(key, "") for key in columns} for row in rows]
+    return write_csv_atomic(path, columns, rows)

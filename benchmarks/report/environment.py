@@ -1,0 +1,78 @@
+"""The report's opening (run, machine, invocations) and the files it left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.document import Block, Bullets, Heading, Paragraph
+from benchmarks.records import BadFile
+
+Record = dict[str, Any]
+
+
+def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any]) -> list[Block]:
+    env = info.get("environment") or next(
+        (r["environment"] for r in records if "environment" in r), {}
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
+    items = [
+        f"preset: {info.get('preset', records[0]['preset'])}; cells: {len(records)}",
+        f"CPU: {env.get('cpu', '?')} ({env.get('logical_cpus', '?')} logical CPUs); "
+        f"threads per framework: {env.get('threads', '?')}",
+        f"Python {env.get('python', '?')} on {env.get('platform', '?')}",
+        f"versions: {versions}",
+        f"commit: {env.get('git_commit', '?')}",
+    ]
+    items += invocation_items(info)
+    return [
+        Heading(1, f"Benchmark report: {run_dir.name}"),
+        Bullets(tuple(items)),
+        Paragraph(
+            "Import, build and first epoch are timed once per cell; the first epoch includes "
+            "tracing and compiling. Steady = median over the later epochs (IQR beside it), with "
+            "the garbage collector off; per step = steady epoch / optimizer steps per epoch. "
+            "Every seed, and every repeat of a cell (--repeats), is a process of its own; a "
+            "row's steady time is the median over its processes of each one's median epoch. "
+            "Ratios are to the fastest row of the same variant, with a bootstrap 95% interval "
+            "that resamples processes, then epochs inside each (processes of the same code "
+            "differ far more than epochs of one process). Other columns: medians over seeds."
+        ),
+    ]
+
+
+def invocation_items(info: dict[str, Any]) -> list[str]:
+    """Each invocation of ``run`` on the folder (the first run, each ``--resume``) with
+    its GEMM ceiling; a run.json from before invocations were kept is one invocation."""
+    invocations = info.get("invocations") or [info]
+    items = []
+    for number, invocation in enumerate(invocations, 1):
+        prefix = ""
+        if len(invocations) > 1:
+            kind = "--resume" if invocation.get("resume") else "first run"
+            outcome = invocation.get("outcome") or (
+                "killed: no end recorded" if "outcome" in invocation else "end not recorded"
+            )  # no outcome field: a run.json from before invocations were kept
+            commit = (invocation.get("environment") or {}).get("git_commit", "?")
+            items.append(
+                f"invocation {number} ({kind}): started {invocation.get('started', '?')}, "
+                f"{outcome}; commit {commit}"
+            )
+            prefix = f"invocation {number}: "
+        for ceiling in invocation.get("gemm_ceiling") or []:
+            items.append(
+                f"{prefix}measured fp32 GEMM ceiling ({ceiling['gemm_size']}² NumPy matmul, "
+                f"{ceiling['threads']} thread(s)): {ceiling['gflops_best']:.1f} GFLOP/s "
+                f"best, {ceiling['gflops_median']:.1f} median"
+            )
+    return items
+
+
+def problem_blocks(problems: list[BadFile]) -> list[Block]:
+    """The files the report left out: damaged, of another schema, or not of this run."""
+    if not problems:
+        return []
+    return [
+        Heading(2, "Damaged or foreign files (left out)"),
+        Bullets(tuple(f"{problem.path.name}: {problem.why}" for problem in problems)),
+    ]

@@ -1,0 +1,129 @@
+"""The generic speed table: import, build, first epoch, steady epoch and step, ratios."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from benchmarks.document import Block, Heading
+from benchmarks.report.context import ReportContext
+from benchmarks.report.format import seconds
+from benchmarks.report.groups import Group, groups, median_of, steady_processes, timing
+from benchmarks.report.tables import Column, identity, table
+from benchmarks.stats import bootstrap_ratio, center
+
+Processes = list[list[float]]
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    """One row of the speed table: a group of ok or diverged records, with what it is
+    compared to."""
+
+    group: Group
+    fastest: Processes | None  # the steady processes of the variant's fastest row
+    free_step: float | None  # per-step seconds of the variant's framework-free loop
+    ceiling: float | None  # the run's GEMM ceiling, GFLOP/s
+
+    @property
+    def variant(self) -> str:
+        return self.group.variant
+
+    @property
+    def implementation(self) -> str:
+        return self.group.implementation
+
+    @property
+    def dtype(self) -> str:
+        return self.group.dtype
+
+    @cached_property
+    def sample(self) -> Processes:
+        return steady_processes(self.group.records)
+
+    def median(self, name: str) -> float | None:
+        return median_of(self.group.records, timing(name))
+
+    def seconds_of(self, name: str) -> str:
+        return seconds(self.median(name))
+
+    def steady(self) -> str:
+        steady = center(self.sample) if self.sample else None
+        return f"{seconds(steady)} ± {self.seconds_of('steady_iqr_s')}"
+
+    def ratio(self) -> str:
+        if not (self.sample and self.fastest):
+            return "–"
+        value, low, high = bootstrap_ratio(self.sample, self.fastest)
+        return f"{value:.3g} [{low:.3g}, {high:.3g}]"
+
+    def versus_free(self) -> str:
+        step = self.median("step_median_s")
+        return f"{step / self.free_step:.3g}×" if step and self.free_step is not None else "–"
+
+    def efficiency(self) -> str:
+        gflops = self.median("gflops")
+        if not gflops:
+            return "–"
+        return f"{gflops:.3g}" + (f" ({gflops / self.ceiling:.1%})" if self.ceiling else "")
+
+    def to_target(self) -> str:
+        records = self.group.records
+        reached = [r for r in records if r.get("timing", {}).get("target_epochs")]
+        if not any("target_loss" in r.get("timing", {}) for r in records):
+            return "–"
+        if not reached:
+            return f"never (0/{len(records)})"
+        epochs = median_of(reached, timing("target_epochs"))
+        total = median_of(reached, timing("target_s"))
+        return f"{epochs:.0f} ep, {seconds(total)} ({len(reached)}/{len(records)})"
+
+
+def speed_columns(framework_free: str | None) -> tuple[Column[SpeedRow], ...]:
+    return (
+        *identity(),
+        Column("seeds, processes", lambda row: f"{len(row.group.records)}, {len(row.sample)}"),
+        Column("import", lambda row: row.seconds_of("import_s")),
+        Column("build", lambda row: row.seconds_of("build_s")),
+        Column("first epoch", lambda row: row.seconds_of("first_epoch_s")),
+        Column("steady epoch ± IQR", SpeedRow.steady),
+        Column("per step", lambda row: row.seconds_of("step_median_s")),
+        Column("× fastest [95% CI]", SpeedRow.ratio),
+        Column(f"× framework-free ({framework_free or '–'})", SpeedRow.versus_free),
+        Column("GFLOP/s (of ceiling)", SpeedRow.efficiency),
+        Column("to target: epochs, s (first epoch incl.)", SpeedRow.to_target),
+    )
+
+
+def _fastest_by_variant(rows: list[Group]) -> dict[str, Processes]:
+    """For each variant, the steady processes of its fastest row."""
+    fastest: dict[str, tuple[float, Processes]] = {}
+    for group in rows:
+        sample = steady_processes(group.records)
+        variant = group.variant
+        if sample and (variant not in fastest or center(sample) < fastest[variant][0]):
+            fastest[variant] = (center(sample), sample)
+    return {variant: sample for variant, (_, sample) in fastest.items()}
+
+
+def _framework_free_steps(rows: list[Group], reference: str | None) -> dict[str, float]:
+    """variant -> per-step seconds of the framework-free loop, where it ran."""
+    return {
+        group.variant: step
+        for group in rows
+        if group.backend == reference
+        and (step := median_of(group.records, timing("step_median_s"))) is not None
+    }
+
+
+def speed_blocks(context: ReportContext, framework_free: str | None) -> list[Block]:
+    """The speed table of the workload's ok and diverged cells; ``framework_free``: the
+    backend whose per-step time each row is divided by (None: no such column value)."""
+    rows = groups(context.records, ("ok", "diverged"))
+    fastest = _fastest_by_variant(rows)
+    free = _framework_free_steps(rows, framework_free)
+    speed_rows = [
+        SpeedRow(g, fastest.get(g.variant), free.get(g.variant), context.ceiling_gflops)
+        for g in rows
+    ]
+    return [Heading(3, "Speed"), table(speed_columns(framework_free), speed_rows)]

@@ -1,0 +1,56 @@
+"""A table as a list of columns, each header beside the code that fills it.
+
+    RESULTS = (*IDENTITY, Column("final loss", lambda g: fmt(g.first["metrics"]["final_loss"])))
+    table(RESULTS, ok_groups(records))
+
+A column's value is a function of a row (a ``Group`` of records, a record, or any row
+object its table is made of) and returns the cell's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from benchmarks.document import Table
+from benchmarks.records import implementation
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class Column(Generic[Row]):
+    header: str
+    value: Callable[[Row], str]
+
+
+def table(columns: Sequence[Column[Row]], rows: Iterable[Row]) -> Table:
+    """A table of one line per row, one cell per column."""
+    return Table(
+        tuple(column.header for column in columns),
+        tuple(tuple(column.value(row) for column in columns) for row in rows),
+    )
+
+
+def identity(implementation_header: str = "backend:mode") -> tuple[Column[Any], ...]:
+    """The columns that name a row of groups (anything with a ``variant``, an
+    ``implementation`` and a ``dtype``, as ``Group``): variant, ``backend:mode``, dtype."""
+    return (
+        Column("variant", lambda group: group.variant),
+        Column(implementation_header, lambda group: group.implementation),
+        Column("dtype", lambda group: group.dtype),
+    )
+
+
+def record_identity(*names: str) -> tuple[Column[dict[str, Any]], ...]:
+    """Columns naming a record's cell: each of ``names`` ("workload", "variant", "backend"
+    (as ``backend:mode``), "dtype", "seed"), its header the name itself."""
+    values: dict[str, Callable[[dict[str, Any]], str]] = {
+        "workload": lambda r: r["workload"],
+        "variant": lambda r: r["variant"],
+        "backend": lambda r: implementation(r["backend"], r["mode"]),
+        "dtype": lambda r: r["dtype"],
+        "seed": lambda r: str(r["seed"]),
+    }
+    return tuple(Column(name, values[name]) for name in names)

@@ -1,0 +1,73 @@
+"""N-body's part of the report: accuracy on held-out trajectories, rollouts, the floor
+the GEMM ceiling puts under a training step."""
+
+from __future__ import annotations
+
+from benchmarks.document import Block, Heading, Paragraph
+from benchmarks.report.context import ReportContext
+from benchmarks.report.format import fmt, seconds
+from benchmarks.report.groups import Group, ok_groups
+from benchmarks.report.tables import Column, identity, table
+
+
+def _metric(header: str, name: str, digits: int = 4) -> Column[Group]:
+    return Column(header, lambda group: fmt(group.first["metrics"][name], digits))
+
+
+COLUMNS: tuple[Column[Group], ...] = (
+    *identity("backend"),
+    _metric("final train loss", "final_loss"),
+    _metric("val loss", "val_loss"),
+    _metric("val ratio loss", "val_ratio"),
+    _metric("one-step rel. error", "one_step_rel_error", 3),
+    Column(  # older records lack it
+        "÷ no-motion error",
+        lambda group: fmt(group.first["metrics"].get("one_step_error_vs_persistence"), 3),
+    ),
+    Column(
+        "rollout position error (steps)",
+        lambda group: (
+            f"{fmt(group.first['metrics']['rollout_position_error'], 3)} "
+            f"({group.first['metrics']['rollout_steps']})"
+        ),
+    ),
+    _metric("rollout energy drift", "rollout_energy_drift", 3),
+    _metric("simulator energy drift", "simulator_energy_drift", 2),
+    Column("samples/s", lambda group: fmt(group.first.get("timing", {}).get("samples_per_s"), 3)),
+)
+
+ABOUT = (
+    "val loss: the variant's own loss over every validation sample (the curriculum "
+    "at q = 1); val ratio loss: mean |pred - target| / (1 + |target|) for every "
+    "variant alike. One-step rel. error: mean |pred - target| / |target|; ÷ "
+    "no-motion error: the model's mean one-step error over that of predicting the "
+    "input unchanged (below 1 beats standing still). Rollouts feed the model its "
+    "own predictions for every step of each validation trajectory: position error "
+    "(RMS over bodies, mean over systems) and median relative energy drift at the "
+    "last step, next to the simulator's own drift (Breen: velocities by central "
+    "differences, so that column shows the differencing error). reference.md: good "
+    "rollouts needed losses around 1e-6 to 1e-8 in the source, after hours."
+)
+
+
+def nbody_sections(context: ReportContext) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(3, "Accuracy on held-out trajectories (seed 0 of each row)"),
+        table(COLUMNS, ok_groups(context.records)),
+        Paragraph(ABOUT),
+    ]
+    ceiling = context.ceiling_gflops
+    flops = next(
+        (r["timing"].get("train_flops_per_step") for r in context.records if "timing" in r), None
+    )
+    if flops and ceiling:
+        blocks.append(
+            Paragraph(
+                f"One training step is {flops / 1e9:.3g} GFLOP (counted from the spec); at "
+                f"this run's measured GEMM ceiling ({ceiling:.0f} GFLOP/s) it cannot take "
+                f"less than {seconds(flops / (ceiling * 1e9))}. reference.md: ~27 ms on the 2-core "
+                "machine class at its 177 GFLOP/s two-thread ceiling, <= 40 ms a fair "
+                "target for the best framework."
+            )
+        )
+    return blocks
