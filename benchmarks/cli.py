@@ -1,4 +1,5 @@
-"""Command line: ``python -m benchmarks {list,run,report,compare,evaluate}``.
+"""Command line: ``python -m benchmarks {list,run,report,compare}``, and the commands
+the workloads add (``Workload.add_commands``).
 
 Every name is checked before anything is imported or run: a bad name exits with
 status 2 and the list of valid ones, and no framework is ever imported for it.
@@ -23,11 +24,12 @@ from benchmarks.options import (
     check_positive,
     check_threads,
     parse_seeds,
+    path_option,
     usable_cpus,
 )
 from benchmarks.records import Cell, RunContents, load_records, load_run
 from benchmarks.run_folder import RefusedFolder, open_for_run
-from benchmarks.workloads import PRESETS, WORKLOADS, get_workload
+from benchmarks.workloads import PRESETS, BadRegistration, Workload, get_workload, workloads
 from shared import registry
 from shared.params import DTYPES
 from shared.paths import absolute
@@ -58,16 +60,16 @@ MODE_POLICIES = ("auto", "default", "all")
 
 def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     """The cells to run and the requested-but-not-applicable ones, with the reason."""
-    workloads = _names(args.workload, "workload", list(WORKLOADS))
+    workload_names = _names(args.workload, "workload", list(workloads()))
     backends = _names(args.backend, "backend", list(registry.BACKENDS))
-    all_variants = sorted({v for w in workloads for v in get_workload(w).variants})
+    all_variants = sorted({v for w in workload_names for v in get_workload(w).variants})
     variants = None if args.variant is None else _names(args.variant, "variant", all_variants)
     all_modes = sorted({m for b in backends for m in registry.get(b).modes})
     modes = () if args.mode in MODE_POLICIES else tuple(_names(args.mode, "mode", all_modes))
     dtypes = None if args.dtype == "default" else _names(args.dtype, "dtype", list(DTYPES))
     seeds = None if args.seeds is None else parse_seeds(args.seeds)
     cells, not_applicable = [], []
-    for workload_name in workloads:
+    for workload_name in workload_names:
         workload = get_workload(workload_name)
         for variant in variants or workload.default_variants(args.preset):
             if variant not in workload.variants:
@@ -83,11 +85,11 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
                 info = registry.get(backend)
                 main = variant in workload.main_variants and seed == variant_seeds[0]
                 for mode, dtype in itertools.product(
-                    _modes(args.mode, info, workload_name, main, modes),
+                    _modes(args.mode, info, workload, main, modes),
                     dtypes or (info.dtypes[0],),
                 ):
                     cell = Cell(workload_name, variant, backend, mode, dtype, seed, args.preset)
-                    reason = _not_applicable(info, workload_name, mode, dtype)
+                    reason = _not_applicable(info, workload, mode, dtype)
                     if reason:
                         not_applicable.append((cell, reason))
                     else:
@@ -104,7 +106,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
 def _modes(
     policy: str,
     info: registry.BackendInfo,
-    workload: str,
+    workload: Workload,
     main: bool,
     requested: tuple[str, ...],
 ) -> tuple[str, ...]:
@@ -119,13 +121,19 @@ def _modes(
     return requested
 
 
-def _not_applicable(info: registry.BackendInfo, workload: str, mode: str, dtype: str) -> str:
+def _runnable(info: registry.BackendInfo) -> list[str]:
+    """The workloads ``info`` runs, by name."""
+    return [workload.name for workload in workloads().values() if info.runs(workload)]
+
+
+def _not_applicable(info: registry.BackendInfo, workload: Workload, mode: str, dtype: str) -> str:
     if not info.runs(workload):
-        return f"{info.name} runs only {', '.join(info.workloads or ())}"
+        return f"{info.name} runs only {', '.join(_runnable(info))}"
     if mode not in info.modes:
         return f"{info.name} has no mode {mode} (modes: {', '.join(info.modes)})"
-    if mode not in info.modes_for(workload):
-        return f"{info.name} runs {workload} in {', '.join(info.modes_for(workload))} only"
+    modes = info.modes_for(workload)
+    if mode not in modes:
+        return f"{info.name} runs {workload.name} in {', '.join(modes)} only"
     if dtype not in info.dtypes:
         return f"{info.name} computes in {', '.join(info.dtypes)} only"
     return ""
@@ -133,7 +141,7 @@ def _not_applicable(info: registry.BackendInfo, workload: str, mode: str, dtype:
 
 def command_list(args: argparse.Namespace) -> int:
     print("workloads (variants; seeds per preset smoke/quick/full):")
-    for workload in WORKLOADS.values():
+    for workload in workloads().values():
         print(f"  {workload.name}: {workload.description}")
         for variant in workload.variants:
             counts = "/".join(str(len(workload.seeds(variant, p))) for p in PRESETS)
@@ -142,7 +150,7 @@ def command_list(args: argparse.Namespace) -> int:
     for info in registry.BACKENDS.values():
         missing = registry.missing_packages(info.name)
         state = "installed" if not missing else f"NOT installed ({', '.join(missing)})"
-        only = f"; workloads: {', '.join(info.workloads)}" if info.workloads else ""
+        only = f"; workloads: {', '.join(_runnable(info))}" if info.builds else ""
         print(f"  {info.name}: {info.description}; dtypes {', '.join(info.dtypes)}{only}; {state}")
         for mode, note in info.modes.items():
             print(f"    {mode}: {note}")
@@ -307,22 +315,17 @@ def command_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if comparison.changes and args.fail_on_change else 0
 
 
-def command_evaluate(args: argparse.Namespace) -> int:
-    """Play episodes with a DQN checkpoint's online network on any backend."""
-    from benchmarks.workloads.dqn.evaluate import evaluate_command
-
-    return evaluate_command(args)
-
-
-def path_option(text: str) -> Path:
-    """A path on the command line; an empty one (``--out "$UNSET"``) is refused: as
-    ``Path("")`` it would silently mean the current directory."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path")
-    return Path(text)
+HANDLERS = {
+    "list": command_list,
+    "run": command_run,
+    "report": command_report,
+    "compare": command_compare,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The commands above, then those every workload adds (``Workload.add_commands``);
+    the parsed arguments carry ``handlers``, command name -> handler."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="name every workload, variant, backend, mode, preset")
@@ -376,20 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report = commands.add_parser("report", help="rebuild report.md and summary.csv")
     report.add_argument("run_dir", type=path_option)
-    evaluate = commands.add_parser(
-        "evaluate", help="play episodes with a DQN checkpoint (<cell>.ckpt.npz of a run)"
-    )
-    evaluate.add_argument("checkpoint", type=path_option)
-    evaluate.add_argument("--backend", default="numpy", help="any backend that runs dqn")
-    evaluate.add_argument("--mode", help="default: the backend's first mode for dqn")
-    evaluate.add_argument("--dtype", default="float32", help="float32 (default) or float64")
-    evaluate.add_argument("--episodes", type=int, default=10, help="whole episodes (default 10)")
-    evaluate.add_argument(
-        "--epsilon", type=float, help="exploration while playing (default: the workload's 0.05)"
-    )
-    evaluate.add_argument("--seed", type=int, default=1000, help="the game's and acting seed")
-    evaluate.add_argument("--threads", type=int, default=1)
-    evaluate.add_argument("--out", type=path_option, help="also write the summary as JSON here")
+    handlers = dict(HANDLERS)
+    for workload in workloads().values():
+        handlers.update(workload.add_commands(commands))
+    parser.set_defaults(handlers=handlers)
     return parser
 
 
@@ -411,19 +404,17 @@ def main(argv: list[str] | None = None) -> int:
     """Exit status 0: done; 1: a cell failed or timed out, ``compare --fail-on-change``
     found a change, or files could not be written; 2: bad input (nothing was run);
     130: interrupted."""
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except BadRegistration as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args = parser.parse_args(argv)
     try:
         absolute_paths(args)
         if getattr(args, "preset", PRESETS[0]) not in PRESETS:
             raise UnknownName("preset", args.preset, PRESETS)
-        handler = {
-            "list": command_list,
-            "run": command_run,
-            "report": command_report,
-            "compare": command_compare,
-            "evaluate": command_evaluate,
-        }
-        return handler[args.command](args)
+        return args.handlers[args.command](args)
     except (UnknownName, BadInput, RefusedFolder) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,6 +1,7 @@
-"""The training loop, written once for every backend: schedule, epochs, clock.
+"""The training loop, written once for every backend: schedule, epochs, clock; and
+the one place a backend's model or agent is built from a workload's config.
 
-copy-net (supervised and reward-shaped), XOR and the N-body MLP all use it: they
+Every supervised workload uses ``train`` (and the search for each candidate): they
 differ in their data (full batch vs. batch 1), loss and optimizer, which the workload
 specifies. The learning rate and, for the percentile curriculum, the loss's quantile
 are computed once per epoch in ``shared`` and handed to the model before the epoch.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from benchmarks.memory import (
@@ -20,10 +22,27 @@ from benchmarks.memory import (
     resume_collector,
 )
 from benchmarks.timing import CallClock
-from benchmarks.workloads import EpochData, TrainingConfig
+from benchmarks.workloads.base import AgentConfig, EpochData, TrainingConfig
 from shared.losses import loss_quantiles
 from shared.optim import Constant, learning_rates
-from shared.protocol import Model
+from shared.params import Params
+from shared.protocol import Model, QAgent
+
+
+def build_model(
+    backend: ModuleType, config: TrainingConfig, params: Params, dtype: str, mode: str
+) -> Model:
+    """``backend``'s model of ``config`` from ``params`` (NotSupported: it cannot)."""
+    return backend.build_model(config.network, params, config.loss, config.optimizer, dtype, mode)
+
+
+def build_agent(
+    backend: ModuleType, config: AgentConfig, params: Params, dtype: str, mode: str
+) -> QAgent:
+    """``backend``'s agent of ``config`` from ``params`` (NotSupported: it cannot)."""
+    return backend.build_agent(
+        config.network, params, config.loss, config.optimizer, dtype, mode, config.td
+    )
 
 
 @dataclass

@@ -19,19 +19,23 @@ import os
 import numpy as np
 import pytest
 
-from benchmarks.workloads import get_workload
+from benchmarks.drivers import build_agent, build_model
+from benchmarks.workloads import get_workload, workloads
+from benchmarks.workloads.kinds import AgentWorkload, SupervisedWorkload
 from shared import registry
 from shared.params import init_params
 from shared.td import TDBatch
 
-# (workload, variant): copy-net full batch and batch 1, XOR full batch, the N-body MLP
-# at batch 5,000 (its quick dataset is generated, or read from the cache, once).
-NETWORKS = (
-    ("copynet", "supervised"),
-    ("copynet", "reward"),
-    ("xor", "momentum"),
-    ("nbody", "two-body"),
-)
+
+def _variants(kind: type) -> list[tuple[str, str]]:
+    """(workload, variant) of every variant a workload of ``kind`` names for the
+    micro-benchmarks (``Workload.microbench_variants``), in registration order."""
+    return [
+        (workload.name, variant)
+        for workload in workloads().values()
+        if isinstance(workload, kind)
+        for variant in workload.microbench_variants
+    ]
 
 
 GROUP_VARIABLE = "BENCH_MICROBENCH_GROUP"
@@ -76,8 +80,8 @@ def _configured(backend: str):
 def _cases():
     for backend in _backends():
         info = registry.get(backend)
-        for workload, variant in NETWORKS:
-            if info.runs(workload):
+        for workload, variant in _variants(SupervisedWorkload):
+            if info.runs(get_workload(workload)):
                 for mode in info.modes:
                     yield pytest.param(
                         backend,
@@ -93,13 +97,8 @@ def test_train_step(benchmark, backend: str, mode: str, workload: str, variant: 
     work = get_workload(workload)
     config = work.config(variant, "quick")
     module, dtype = _configured(backend)
-    model = module.build_model(
-        config.network,
-        init_params(config.network, config.init, 0, dtype),
-        config.loss,
-        config.optimizer,
-        dtype,
-        mode,
+    model = build_model(
+        module, config, init_params(config.network, config.init, 0, dtype), dtype, mode
     )
     xs, ys = work.data(variant, "quick", 0).epoch(0)
     x, y = xs[0], ys[0]
@@ -112,25 +111,22 @@ def test_train_step(benchmark, backend: str, mode: str, workload: str, variant: 
 def _agent_cases():
     for backend in _backends():
         info = registry.get(backend)
-        if info.runs("dqn"):
-            for mode in info.modes_for("dqn"):
-                yield pytest.param(backend, mode, id=f"dqn-td-step-{backend}-{mode}")
+        for name, variant in _variants(AgentWorkload):
+            workload = get_workload(name)
+            if info.runs(workload):
+                for mode in info.modes_for(workload):
+                    yield pytest.param(
+                        name, variant, backend, mode, id=f"{name}-td-step-{backend}-{mode}"
+                    )
 
 
-@pytest.mark.parametrize(("backend", "mode"), list(_agent_cases()))
-def test_td_step(benchmark, backend: str, mode: str) -> None:
-    """The DQN's TD step on the Nature CNN at batch 32, on random frames (no game)."""
-    config = get_workload("dqn").dqn_config("space-invaders", "quick")
+@pytest.mark.parametrize(("workload", "variant", "backend", "mode"), list(_agent_cases()))
+def test_td_step(benchmark, workload: str, variant: str, backend: str, mode: str) -> None:
+    """An agent's TD step (the Nature CNN at batch 32 for DQN), on random frames."""
+    config = get_workload(workload).agent_config(variant, "quick")
     module, dtype = _configured(backend)
-    agent = module.build_agent(
-        config.network,
-        init_params(config.network, config.init, 0, dtype),
-        config.loss,
-        config.optimizer,
-        dtype,
-        mode,
-        config.td,
-    )
+    params = init_params(config.network, config.init, 0, dtype)
+    agent = build_agent(module, config, params, dtype, mode)
     rng = np.random.default_rng(0)
     shape = (config.batch_size, *config.network.input_shape)
     batch = TDBatch(

@@ -7,6 +7,7 @@ ceiling, the first cell or the first episode).
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -141,3 +142,11 @@ def _name_max(folder: Path) -> int:
         return os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError):
         return 255
+
+
+def path_option(text: str) -> Path:
+    """A path on the command line; an empty one (``--out "$UNSET"``) is refused: as
+    ``Path("")`` it would silently mean the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)

@@ -17,14 +17,15 @@ so rounding passes there and a different derivative does not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from backends.numpy import model as numpy_reference
-from benchmarks.workloads import EpochData, TrainingConfig
-from benchmarks.workloads.dqn.workload import DQNConfig
+from benchmarks.drivers import build_agent, build_model
+from benchmarks.workloads.base import AgentConfig, EpochData, TrainingConfig
 from shared.params import Params
 from shared.td import TDBatch
 from shared.tolerances import PARITY_STEPS, TD_PARITY_STEPS, TD_SYNC_AFTER, TOLERANCES
@@ -60,21 +61,17 @@ def _models_beside_reference(
 ) -> list:
     """``[the backend's model, the NumPy reference's]``, both from ``params``."""
     return [
-        module.build_model(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode
-        )
+        build_model(module, config, params, dtype, module_mode)
         for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
     ]
 
 
 def _agents_beside_reference(
-    backend: ModuleType, config: DQNConfig, params: Params, dtype: str, mode: str
+    backend: ModuleType, config: AgentConfig, params: Params, dtype: str, mode: str
 ) -> list:
-    """``[the backend's DQN agent, the NumPy reference's]``, both from ``params``."""
+    """``[the backend's agent, the NumPy reference's]``, both from ``params``."""
     return [
-        module.build_agent(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode, config.td
-        )
+        build_agent(module, config, params, dtype, module_mode)
         for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
     ]
 
@@ -142,13 +139,13 @@ def _gradient_summary(steps: int, dtype: str, worst: float) -> dict[str, Any]:
 
 def check_agent_against_reference(
     backend: ModuleType,
-    config: DQNConfig,
+    config: AgentConfig,
     batches: list[TDBatch],
     params: Params,
     dtype: str,
     mode: str,
 ) -> dict[str, Any]:
-    """The DQN cell's check: ``TD_PARITY_STEPS`` TD steps on ``batches`` (sampled from the
+    """An agent cell's check: ``TD_PARITY_STEPS`` TD steps on ``batches`` (sampled from the
     cell's own replay memory) from the cell's start, with a target sync after step
     ``TD_SYNC_AFTER``, in the cell's backend and in the NumPy agent; the deviation of the
     losses, online and target weights, in the summary's form."""
@@ -168,13 +165,13 @@ def check_agent_against_reference(
 
 def check_agent_gradients_at_reference(
     backend: ModuleType,
-    config: DQNConfig,
+    config: AgentConfig,
     batches: list[TDBatch],
     params: Params,
     dtype: str,
     mode: str,
 ) -> dict[str, Any]:
-    """The DQN cell's ``check_gradients_at_reference``: before each of the first TD steps
+    """An agent cell's ``check_gradients_at_reference``: before each of the first TD steps
     of the NumPy agent, the backend agent's TD gradients at its online weights (both
     target networks keep the start: nothing is synced)."""
     probe, reference = _agents_beside_reference(backend, config, params, dtype, mode)
@@ -185,3 +182,61 @@ def check_agent_gradients_at_reference(
         worst = max(worst, _params_excess(actual, expected, dtype))
         reference.td_step(batch)
     return _gradient_summary(min(len(batches), TD_PARITY_STEPS), dtype, worst)
+
+
+Check = Callable[..., dict[str, Any]]
+
+
+def rechecked(dtype: str, check: Callable[[str, Check], dict[str, Any]], pair: tuple) -> dict:
+    """``check(dtype, against)``, as the record keeps it; a float32 check that fails is
+    repeated in float64 (under ``"float64"``) and, in float32, at the reference's weights
+    step by step (``"float32_gradients"``): only when both pass is the float32 difference
+    rounding that training amplified (Adam scales tiny gradients up, ReLU units flip),
+    not a difference in what is computed. ``pair``: ``(against, gradients)``, the checks
+    of one kind of cell; an error in a check is recorded, never raised."""
+    against, gradients = pair
+
+    def guarded(in_dtype: str, how: Check) -> dict[str, Any]:
+        try:
+            return check(in_dtype, how)
+        except Exception as error:
+            return {"error": f"{type(error).__name__}: {error}"}
+
+    summary = guarded(dtype, against)
+    if not summary.get("within_tolerance", True) and dtype == "float32":
+        summary["float64"] = guarded("float64", against)
+        summary["float32_gradients"] = guarded("float32", gradients)
+    return summary
+
+
+SUPERVISED = (check_against_reference, check_gradients_at_reference)
+AGENT = (check_agent_against_reference, check_agent_gradients_at_reference)
+
+
+def supervised_parity(
+    backend: ModuleType,
+    config: TrainingConfig,
+    data: EpochData,
+    params_in: Callable[[str], Params],
+    dtype: str,
+    mode: str,
+) -> dict[str, Any]:
+    """A supervised model's parity summary for the record (``rechecked``);
+    ``params_in(dtype)``: the cell's start in that dtype."""
+    return rechecked(
+        dtype, lambda d, how: how(backend, config, data, params_in(d), d, mode), SUPERVISED
+    )
+
+
+def agent_parity(
+    backend: ModuleType,
+    config: AgentConfig,
+    batches: list[TDBatch],
+    params_in: Callable[[str], Params],
+    dtype: str,
+    mode: str,
+) -> dict[str, Any]:
+    """An agent's parity summary for the record (``rechecked``), on ``batches``."""
+    return rechecked(
+        dtype, lambda d, how: how(backend, config, batches, params_in(d), d, mode), AGENT
+    )

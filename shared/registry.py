@@ -10,10 +10,22 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Protocol
 
+from backends.python.layers import builds as python_builds
 from shared.params import DTYPES
+from shared.specs import Network
+
+
+class WorkloadTraits(Protocol):
+    """What a backend's capabilities are matched against (benchmarks.workloads.base)."""
+
+    stepwise: bool  # driven step by step from Python: an epoch-fusing mode does not apply
+
+    def networks(self) -> Iterable[Network]: ...
 
 
 @dataclass(frozen=True)
@@ -21,10 +33,10 @@ class BackendInfo:
     """What the harness needs to know about a backend before importing it.
 
     ``packages``: import names that must be installed. ``modes``: execution mode -> what
-    it runs; the first is the default. ``workloads``: the workloads it can run (None: all).
-    ``env``: environment set before the backend is imported (e.g. Keras's backend).
-    ``workload_modes``: workload -> the only modes that apply to it (a mode that fuses a
-    whole epoch into one program has nothing to fuse in an agent driven step by step).
+    it runs; the first is the default. ``builds``: whether it can build a network (None:
+    every network). ``env``: environment set before the backend is imported (e.g. Keras's
+    backend). ``fused_modes``: the modes that fuse a whole epoch into one program; a
+    workload driven step by step has nothing to fuse, so they do not apply to it.
     ``distributions``: installed distributions whose versions each record keeps.
     """
 
@@ -35,21 +47,22 @@ class BackendInfo:
     modes: dict[str, str]
     distributions: tuple[str, ...]
     dtypes: tuple[str, ...] = DTYPES
-    workloads: tuple[str, ...] | None = None
+    builds: Callable[[Network], bool] | None = None
     env: dict[str, str] = field(default_factory=dict)
-    workload_modes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    fused_modes: tuple[str, ...] = ()
 
     @property
     def default_mode(self) -> str:
         return next(iter(self.modes))
 
-    def runs(self, workload: str) -> bool:
-        return self.workloads is None or workload in self.workloads
+    def runs(self, workload: WorkloadTraits) -> bool:
+        """Whether it builds every network of ``workload``."""
+        return self.builds is None or all(map(self.builds, workload.networks()))
 
-    def modes_for(self, workload: str) -> tuple[str, ...]:
+    def modes_for(self, workload: WorkloadTraits) -> tuple[str, ...]:
         """The modes that apply to ``workload``, the default first."""
-        allowed = self.workload_modes.get(workload)
-        return tuple(mode for mode in self.modes if allowed is None or mode in allowed)
+        fused = self.fused_modes if workload.stepwise else ()
+        return tuple(mode for mode in self.modes if mode not in fused)
 
 
 BACKENDS: dict[str, BackendInfo] = {
@@ -84,7 +97,7 @@ BACKENDS: dict[str, BackendInfo] = {
                 "scan": "the whole epoch in one jitted lax.scan",
             },
             distributions=("jax", "jaxlib", "flax", "optax"),
-            workload_modes={"dqn": ("jit",)},
+            fused_modes=("scan",),
         ),
         BackendInfo(
             "keras",
@@ -133,7 +146,7 @@ BACKENDS: dict[str, BackendInfo] = {
             modes={"eager": "a Python loop over samples, float arithmetic only"},
             distributions=(),
             dtypes=("float64",),
-            workloads=("copynet",),
+            builds=python_builds,
         ),
     )
 }

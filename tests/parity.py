@@ -290,7 +290,8 @@ def cases() -> dict[str, Case]:
 
 def runs_case(backend: str, case: Case) -> bool:
     info = registry.get(backend)
-    return info.workloads is None or case.workload in info.workloads
+    workload = WORKLOADS.get(case.workload)
+    return info.builds is None or (workload is not None and info.runs(workload))
 
 
 def build(backend: str, case: Case, dtype: str, mode: str | None = None):

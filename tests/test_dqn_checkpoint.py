@@ -9,12 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.workloads import get_workload
 from benchmarks.workloads.dqn.loop import load_checkpoint, save_checkpoint
 from shared import registry
 from tests.parity import assert_close, backends_to_test, loads_in_process
 from tests.test_dqn_parity import CASES, LOSS, Q_NETWORK, TD, batches, build_agent
 
-DQN_BACKENDS = tuple(name for name, info in registry.BACKENDS.items() if info.runs("dqn"))
+DQN_BACKENDS = tuple(
+    name for name, info in registry.BACKENDS.items() if info.runs(get_workload("dqn"))
+)
 
 
 def readers() -> list[str]:
@@ -42,7 +45,7 @@ def test_checkpoint_loads_everywhere_with_identical_q_values(writer: str, tmp_pa
             LOSS,
             CASES["adam-clip"].optimizer,
             "float64",
-            info.modes_for("dqn")[0],
+            info.modes_for(get_workload("dqn"))[0],
             TD,
         )
         assert_close(loaded.q_values(obs), expected, "float64", f"{writer} -> {reader}")

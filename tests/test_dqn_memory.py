@@ -70,8 +70,8 @@ class RunawayMemory(Exception):
 def dqn_combos():
     for backend in backends_to_test(("numpy", *OTHER_BACKENDS)):
         info = registry.get(backend)
-        if info.runs("dqn"):
-            for mode in info.modes_for("dqn"):
+        if info.runs(get_workload("dqn")):
+            for mode in info.modes_for(get_workload("dqn")):
                 yield pytest.param(backend, mode, id=f"{backend}-{mode}")
 
 

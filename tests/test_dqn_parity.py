@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from benchmarks.workloads import get_workload
 from shared import registry
 from shared.losses import Huber, huber
 from shared.optim import SGD, Adam, Optimizer
@@ -176,9 +177,9 @@ def test_clipping_is_active_in_the_clip_case() -> None:
 def agent_combos():
     for backend in backends_to_test(OTHER_BACKENDS):
         info = registry.get(backend)
-        if not info.runs("dqn"):
+        if not info.runs(get_workload("dqn")):
             continue
-        for mode in info.modes_for("dqn"):
+        for mode in info.modes_for(get_workload("dqn")):
             for dtype in info.dtypes:
                 for case in CASES:
                     yield pytest.param(
@@ -206,7 +207,7 @@ def test_td_steps_match_numpy(backend: str, mode: str, dtype: str, case_name: st
 def test_q_values_keep_the_model_dtype(dtype: str) -> None:
     for backend in backends_to_test(("numpy", *OTHER_BACKENDS)):
         info = registry.get(backend)
-        if not info.runs("dqn") or dtype not in info.dtypes:
+        if not info.runs(get_workload("dqn")) or dtype not in info.dtypes:
             continue
         agent = build_agent(backend, CASES["sgd"], dtype)
         q = np.asarray(agent.q_values(batches()[0].obs))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.workloads import get_workload
 from shared import registry
 from shared.losses import MSE, Huber, SoftmaxCrossEntropy
 from shared.optim import SGD
@@ -41,7 +42,7 @@ def _bad_targets() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    "backend", [name for name in BACKENDS if registry.get(name).runs("search")]
+    "backend", [name for name in BACKENDS if registry.get(name).runs(get_workload("search"))]
 )
 def test_softmax_cross_entropy_takes_only_probability_targets(backend: str) -> None:
     """Keras on TensorFlow's fused kernel computes another gradient for targets that do
@@ -86,12 +87,20 @@ def test_set_params_refuses_wrong_names_shapes_and_dtypes(backend: str) -> None:
     model.set_params({name: value.astype(np.float32) for name, value in good.items()})
 
 
-@pytest.mark.parametrize("backend", [name for name in BACKENDS if registry.get(name).runs("dqn")])
+@pytest.mark.parametrize(
+    "backend", [name for name in BACKENDS if registry.get(name).runs(get_workload("dqn"))]
+)
 def test_agent_refuses_wrong_params_and_frames(backend: str) -> None:
     info = registry.get(backend)
     params = init_params(Q_NETWORK, InitScheme("torch_default"), seed=0, dtype="float32")
     agent = registry.load(backend).build_agent(
-        Q_NETWORK, params, Huber(), SGD(lr=0.1), "float32", info.modes_for("dqn")[0], TDSpec()
+        Q_NETWORK,
+        params,
+        Huber(),
+        SGD(lr=0.1),
+        "float32",
+        info.modes_for(get_workload("dqn"))[0],
+        TDSpec(),
     )
     frames = np.random.default_rng(0).integers(0, 256, size=(2, 2, 3, 3), dtype=np.uint8)
     for wrong in (frames / 255.0, frames[0]):  # already scaled; no batch axis

@@ -26,6 +26,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from benchmarks.workloads import get_workload
 from shared import registry
 from tests import test_dqn_parity as dqn
 from tests.parity import BACKEND_UNDER_TEST
@@ -88,7 +89,7 @@ def _dqn_tests(name: str) -> tuple[set[str], set[str]]:
     """``(to run, to deselect)``: test_dqn_parity's TD-step tests of backend ``name``."""
     info = registry.get(name)
     run, deselected = set(), set()
-    for mode in info.modes_for("dqn"):
+    for mode in info.modes_for(get_workload("dqn")):
         subset = DQN_SLOW_MODE_CASES.get((name, mode))
         for dtype in info.dtypes:
             for case in dqn.CASES:
@@ -189,7 +190,7 @@ def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
     }
     assert checks == {f"{test}[{name}]" for test in INPUT_CHECKS}
     memory = {case.get("name") for case in ran if case.get("classname") == "tests.test_dqn_memory"}
-    modes = registry.get(name).modes_for("dqn")
+    modes = registry.get(name).modes_for(get_workload("dqn"))
     assert memory == {f"test_dqn_loop_memory_stays_flat[{name}-{mode}]" for mode in modes}
 
 

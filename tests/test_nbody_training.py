@@ -19,7 +19,9 @@ from tests.parity import assert_close, assert_params_close, backends_to_test
 
 VARIANT = "two-body-curriculum"  # the exponential decay and the curriculum together
 # keras-jax and keras-torch run in processes of their own (tests/test_keras_multibackend.py).
-BACKENDS = backends_to_test(name for name, info in registry.BACKENDS.items() if info.runs("nbody"))
+BACKENDS = backends_to_test(
+    name for name, info in registry.BACKENDS.items() if info.runs(get_workload("nbody"))
+)
 
 
 @functools.cache

@@ -14,9 +14,8 @@ from backends.numpy import model as reference
 from backends.numpy.layers import backward
 from backends.numpy.losses import loss_and_output_grad
 from backends.numpy.model import NumpyModel
-from benchmarks.cell import parity_summary
 from benchmarks.document import Table
-from benchmarks.parity_check import check_gradients_at_reference
+from benchmarks.parity_check import check_gradients_at_reference, supervised_parity
 from benchmarks.report.parity import parity_blocks
 from benchmarks.workloads.base import EpochData, TrainingConfig
 from shared.losses import BinaryCrossEntropy
@@ -55,9 +54,9 @@ HALVING_BACKEND = SimpleNamespace(build_model=build_model)
 
 
 def test_a_float32_only_kink_difference_is_not_called_rounding() -> None:
-    cell = SimpleNamespace(dtype="float32", mode="eager")
-    params = cast_params(START, "float32")
-    summary = parity_summary(HALVING_BACKEND, "tests.halving", CONFIG, DATA, params, cell)
+    summary = supervised_parity(
+        HALVING_BACKEND, CONFIG, DATA, lambda dtype: cast_params(START, dtype), "float32", "eager"
+    )
     assert not summary["within_tolerance"]
     assert summary["float64"]["within_tolerance"]  # float64 does not reach the bound
     gradients = summary["float32_gradients"]

@@ -13,7 +13,9 @@ from shared import registry
 from shared.params import init_params
 from tests.parity import backends_to_test
 
-BACKENDS = backends_to_test(name for name, info in registry.BACKENDS.items() if info.runs("xor"))
+BACKENDS = backends_to_test(
+    name for name, info in registry.BACKENDS.items() if info.runs(get_workload("xor"))
+)
 SEEDS = {0: False, 1: True}  # seed -> solved, as the NumPy reference finds
 
 

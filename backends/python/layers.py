@@ -6,17 +6,22 @@ from shared.protocol import NotSupported
 from shared.specs import Dense, Network
 
 
-def check_network(network: Network) -> None:
-    """Raise NotSupported unless the network is a single Dense(1 -> 1, linear)."""
+def builds(network: Network) -> bool:
+    """Whether this backend builds ``network``: only a single Dense(1 -> 1, linear). The
+    registry (shared.registry) declares it, so that no cell is planned for another."""
     layers = network.layers
-    scalar = (
+    return (
         network.input_shape == (1,)
         and len(layers) == 1
         and isinstance(layers[0], Dense)
         and layers[0].units == 1
         and layers[0].activation == "linear"
     )
-    if not scalar:
+
+
+def check_network(network: Network) -> None:
+    """Raise NotSupported unless the network is a single Dense(1 -> 1, linear)."""
+    if not builds(network):
         raise NotSupported("python backend runs only a single Dense(1 -> 1, linear) layer")
 
 

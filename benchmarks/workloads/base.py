@@ -1,26 +1,33 @@
-"""What a workload is: specs, data, presets and metrics, all framework-free.
+"""What every workload is: named variants, seeds per preset, and a cell run.
 
-A workload is a set of named variants. For a (variant, preset, seed) it gives a
-``TrainingConfig`` (network, init, loss, optimizer, schedule, epochs), the data of
-every epoch, and the metrics computed from the trained model's predictions. The
-harness (``benchmarks/``) owns the loop, the clock and the records.
+A workload is a set of named variants. For a cell (variant, backend, mode, dtype, seed,
+preset) it starts a ``CellRun``, whose steps ``benchmarks.cell.run_cell`` calls in order
+(build, prepare, run, outcome, parity). How a cell runs is said by the workload's kind
+(``benchmarks.workloads.kinds``: supervised, agent, many models per cell), never by the
+harness branching on it. The types a supervised cell trains from (``TrainingConfig``,
+``EpochData``) are here too, as the search's candidates train from them as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import argparse
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from benchmarks.document import Block
+from benchmarks.records import Cell
 from benchmarks.report.context import ReportContext
 from shared.losses import Loss
 from shared.optim import Constant, Optimizer, Schedule
 from shared.params import InitScheme
 from shared.specs import Network, SpecError
+from shared.td import TDSpec
 
 PRESETS = ("smoke", "quick", "full")
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -80,8 +87,66 @@ class EpochData:
         return self.xs, self.ys
 
 
-class Workload:
-    """Base class; subclasses fill in the variants and the four methods below."""
+class AgentConfig(Protocol):
+    """What a backend's agent is built from (``shared.protocol.QAgent``) and what the
+    agent parity check replays: an agent workload's config has at least these."""
+
+    network: Network
+    init: InitScheme
+    loss: Loss
+    optimizer: Optimizer
+    td: TDSpec
+
+
+@dataclass
+class Outcome:
+    """A cell's result for its record: ``status`` (ok or diverged), ``reason``, the
+    record's fields (timing, metrics, config, ...; the harness adds the environment and
+    parity) and whether the parity check applies (it needs a trained start)."""
+
+    status: str
+    reason: str
+    fields: dict[str, Any]
+    check_parity: bool = True
+
+
+class CellRun(ABC):
+    """One cell of a workload, from its framework-free start to its record's fields.
+
+    ``benchmarks.cell.run_cell`` makes it before importing the backend, then calls
+    ``build``, ``prepare``, ``run``, ``outcome`` and (seed 0) ``parity``. Each step
+    times what it must into ``timing`` (seconds) under the record's field names; a
+    ``NotSupported`` from ``build``, ``prepare`` or ``run`` makes the cell skipped."""
+
+    def __init__(self, cell: Cell):
+        self.cell = cell
+
+    @abstractmethod
+    def build(self, backend: ModuleType, timing: dict[str, Any]) -> None:
+        """The cell's start (weights, data) and the backend's model or agent."""
+
+    def prepare(self, timing: dict[str, Any]) -> None:
+        """Whatever the loop needs beside the model (batches in the framework's form);
+        nothing by default."""
+        return None
+
+    @abstractmethod
+    def run(self, progress: Path | None, timing: dict[str, Any]) -> None:
+        """The workload's loop, reporting its progress to the file ``progress``."""
+
+    @abstractmethod
+    def outcome(self, timing: dict[str, Any]) -> Outcome:
+        """The record's status and fields, from what ``run`` did."""
+
+    @abstractmethod
+    def parity(self, backend: ModuleType) -> dict[str, Any]:
+        """The cell against the NumPy reference (benchmarks.parity_check), for the
+        record; called only for a backend other than the reference, after ``outcome``."""
+
+
+class Workload(ABC):
+    """Base class of every workload: a kind (benchmarks.workloads.kinds) fills in how
+    a cell runs; a workload fills in its variants, seeds and its kind's methods."""
 
     name: str = ""
     description: str = ""
@@ -89,32 +154,41 @@ class Workload:
     # Variants that run in every execution mode by default (the others in each
     # backend's default mode only, to keep the default matrix within minutes).
     main_variants: tuple[str, ...] = ()
-    # Which training driver runs the cell: "supervised" (config + data + metrics, the
-    # epoch loop of benchmarks/drivers.py), "dqn" (benchmarks/workloads/dqn/loop.py) or "search"
-    # (benchmarks/workloads/search/loop.py: many candidate models per cell).
-    driver: str = "supervised"
+    # Driven step by step from Python (an agent acting in a game): the modes that fuse
+    # a whole epoch into one program (shared.registry) have nothing to fuse.
+    stepwise: ClassVar[bool] = False
+    # Variants whose one training step benchmarks/microbench.py times (pytest-benchmark).
+    microbench_variants: tuple[str, ...] = ()
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
         return self.variants
 
+    @abstractmethod
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
-        raise NotImplementedError
+        """The seeds a variant runs by default at ``preset``."""
 
     def check(self, variant: str, preset: str) -> None:
         """Raise SpecError when the variant cannot run at this preset on this machine (a
         dataset that would not fit in memory, ...). Cheap and framework-free: the
         command line calls it for every planned cell before anything runs."""
+        return None
 
-    def config(self, variant: str, preset: str) -> TrainingConfig:
-        raise NotImplementedError
+    @abstractmethod
+    def networks(self) -> Iterable[Network]:
+        """The networks its cells build (enough of them to tell whether a backend that
+        builds only some networks can run the workload: shared.registry)."""
 
-    def data(self, variant: str, preset: str, seed: int) -> EpochData:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self, cell: Cell, record_path: Path | None) -> CellRun:
+        """The cell's run, framework-free (its config); ``record_path``: where the cell's
+        record will be written (a workload may keep files beside it)."""
 
-    def metrics(
-        self, variant: str, preset: str, seed: int, predict: Predict, losses: Sequence[float]
-    ) -> dict[str, Any]:
-        raise NotImplementedError
+    def add_commands(
+        self, commands: argparse._SubParsersAction
+    ) -> dict[str, Callable[[argparse.Namespace], int]]:
+        """Subcommands of ``python -m benchmarks`` the workload contributes: adds their
+        parsers to ``commands`` and returns command name -> handler (exit status)."""
+        return {}
 
     def timeout_s(self, preset: str) -> float:
         return {"smoke": 180.0, "quick": 600.0, "full": 7200.0}[preset]

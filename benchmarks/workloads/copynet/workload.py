@@ -22,8 +22,9 @@ import numpy as np
 
 from benchmarks.document import Block
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import EpochData, Predict, TrainingConfig, Workload
+from benchmarks.workloads.base import EpochData, Predict, TrainingConfig
 from benchmarks.workloads.copynet.report import copynet_sections
+from benchmarks.workloads.kinds import SupervisedWorkload
 from shared.losses import MSE, RewardShaped
 from shared.optim import SGD
 from shared.params import DATA_STREAM, InitScheme, rng_for
@@ -58,12 +59,13 @@ REWARD_STEPS = {"smoke": 2_000, "quick": 10_000, "full": 25_000}
 SMOKE_SUPERVISED_EPOCHS = 20
 
 
-class CopyNet(Workload):
+class CopyNet(SupervisedWorkload):
     name = "copynet"
     description = "1-in/1-out linear net learning y = x: supervised MSE and reward-shaped batch-1"
     variants = (*SUPERVISED, *REWARD)
     main_variants = ("supervised", "reward")
     framework_free_backend = "python"
+    microbench_variants = ("supervised", "reward")  # full batch and batch 1
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,) if preset != "full" else (0, 1, 2, 3, 4)

@@ -1,23 +1,20 @@
-"""One DQN cell in this (fresh) process: build the backend's agent, run loop.py,
-write the record and a checkpoint beside it. ``benchmarks.cell`` calls ``run_dqn_cell``
-for workloads whose ``driver`` is ``"dqn"``; the order (import, configure, build, run) and
-the clock discipline are the same as for the supervised cells.
+"""One DQN cell (``DQNRun``, an agent kind's run): the backend's agent plays loop.py,
+resuming from and writing a checkpoint beside the cell's record. ``benchmarks.cell``
+runs it as every cell (import, configure, build, run), with the same clock discipline.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from benchmarks.cell import cell_environment, load_backend
 from benchmarks.progress import EpochReporter
-from benchmarks.records import Cell, new_record
+from benchmarks.records import Cell
 from benchmarks.timing import steady_summary, throughput
-from benchmarks.workloads import get_workload
+from benchmarks.workloads.base import Outcome
+from benchmarks.workloads.dqn.config import DQNConfig
 from benchmarks.workloads.dqn.loop import (
     BadCheckpoint,
     DQNHistory,
@@ -26,9 +23,9 @@ from benchmarks.workloads.dqn.loop import (
     restore,
     save_checkpoint,
 )
-from benchmarks.workloads.dqn.workload import DQNConfig
-from shared.params import Params, cast_params, init_params
-from shared.protocol import NotSupported
+from benchmarks.workloads.kinds import AgentRun
+from shared.params import Params
+from shared.td import TDBatch
 from shared.tolerances import TD_PARITY_STEPS
 
 
@@ -128,43 +125,6 @@ def dqn_metrics(history: DQNHistory) -> dict[str, Any]:
     }
 
 
-def parity_summary(
-    backend: ModuleType,
-    backend_module: str,
-    config: DQNConfig,
-    history: DQNHistory,
-    params: Params,
-    cell: Cell,
-) -> dict[str, Any]:
-    """The cell's TD steps against the NumPy agent from its start (benchmarks.parity_check);
-    a float32 check that fails is re-checked in float64 and at equal weights beside it,
-    as for the other cells (benchmarks.cell.parity_summary)."""
-    from benchmarks.parity_check import (
-        REFERENCE_MODULE,
-        check_agent_against_reference,
-        check_agent_gradients_at_reference,
-    )
-
-    if backend_module == REFERENCE_MODULE:
-        return {"reference": True}
-    if not history.final_batches:
-        return {"error": "the replay memory held too few transitions to sample from"}
-
-    def check(dtype: str, how=check_agent_against_reference) -> dict[str, Any]:
-        try:
-            return how(
-                backend, config, history.final_batches, cast_params(params, dtype), dtype, cell.mode
-            )
-        except Exception as error:
-            return {"error": f"{type(error).__name__}: {error}"}
-
-    summary = check(cell.dtype)
-    if not summary.get("within_tolerance", True) and cell.dtype == "float32":
-        summary["float64"] = check("float64")
-        summary["float32_gradients"] = check("float32", check_agent_gradients_at_reference)
-    return summary
-
-
 def _is_episode_row(row: Any) -> bool:
     return isinstance(row, dict) and isinstance(row.get("score"), int | float)
 
@@ -189,70 +149,59 @@ def resume_state(
     return online, target, steps, episodes
 
 
-def run_dqn_cell(
-    cell: Cell,
-    threads: int,
-    backend_module: str,
-    record_path: Path,
-    progress: Path | None = None,
-) -> dict[str, Any]:
-    """Train the cell's agent and return its record; resumes from the cell's checkpoint
-    when one is there (a ``--resume`` of a run cut short)."""
-    config = get_workload(cell.workload).dqn_config(cell.variant, cell.preset)
-    backend, import_s = load_backend(backend_module, threads, cell.seed)
-    timing: dict[str, Any] = {"import_s": import_s}
+class DQNRun(AgentRun):
+    """Train the cell's agent; resumes from the cell's checkpoint when one is there (a
+    ``--resume`` of a run cut short) and leaves one beside the record."""
 
-    params = init_params(config.network, config.init, cell.seed, cell.dtype)
-    start = time.perf_counter()
-    try:
-        agent = backend.build_agent(
-            config.network, params, config.loss, config.optimizer, cell.dtype, cell.mode, config.td
-        )
-    except NotSupported as error:
-        return new_record(
-            cell, "skipped", f"not applicable: {error}", environment=cell_environment(threads)
-        )
-    timing["build_s"] = time.perf_counter() - start
+    def __init__(self, cell: Cell, config: DQNConfig, record_path: Path):
+        super().__init__(cell, config)
+        self.path = checkpoint_path(record_path)
+        self.first_step, self.history = 0, DQNHistory()
 
-    path = checkpoint_path(record_path)
-    first_step, history = 0, DQNHistory()
-    if path.exists():
-        online, target, first_step, history.episodes = resume_state(path, cell, config)
-        restore(agent, online, target or online)
+    def prepare(self, timing: dict[str, Any]) -> None:
+        if self.path.exists():
+            online, target, self.first_step, self.history.episodes = resume_state(
+                self.path, self.cell, self.config
+            )
+            restore(self.agent, online, target or online)
 
-    def checkpoint(step: int, so_far: DQNHistory) -> None:
-        meta = {"cell": cell.to_dict(), "agent_steps": step, "episodes": so_far.episodes}
+    def checkpoint(self, step: int, so_far: DQNHistory) -> None:
+        meta = {"cell": self.cell.to_dict(), "agent_steps": step, "episodes": so_far.episodes}
         # The target network only matters to a resumed run: presets without periodic
         # checkpoints keep the online weights alone (half the file, 7 MB in float32).
-        target = agent.get_target_params() if config.checkpoint_every else {}
-        save_checkpoint(path, agent.get_params(), target, meta)
+        target = self.agent.get_target_params() if self.config.checkpoint_every else {}
+        save_checkpoint(self.path, self.agent.get_params(), target, meta)
 
-    reporter = EpochReporter(progress, config.agent_steps)
-    history = play(
-        agent,
-        config,
-        cell.seed,
-        first_step=first_step,
-        history=history,
-        on_step=lambda step: reporter(step, 0.0),
-        checkpoint=checkpoint,
-        keep_batches=TD_PARITY_STEPS if cell.seed == 0 else 0,
-    )
-    checkpoint(history.agent_steps, history)
-    timing.update(dqn_timing(history, config))
-    fields: dict[str, Any] = {
-        "timing": timing,
-        "epochs": history.td_rows(),
-        "episodes": history.episodes,
-        "metrics": dqn_metrics(history),
-        "config": config_summary(config),
-        "checkpoint": path.name,
-        "resumed_from_step": first_step or None,
-        "environment": cell_environment(threads),
-    }
-    if cell.seed == 0:  # once per configuration, after everything timed
-        fields["parity"] = parity_summary(backend, backend_module, config, history, params, cell)
-    if history.diverged_at_step is not None:
-        step = history.diverged_at_step
-        return new_record(cell, "diverged", f"TD loss not finite at agent step {step}", **fields)
-    return new_record(cell, "ok", **fields)
+    def run(self, progress: Path | None, timing: dict[str, Any]) -> None:
+        reporter = EpochReporter(progress, self.config.agent_steps)
+        self.history = play(
+            self.agent,
+            self.config,
+            self.cell.seed,
+            first_step=self.first_step,
+            history=self.history,
+            on_step=lambda step: reporter(step, 0.0),
+            checkpoint=self.checkpoint,
+            keep_batches=TD_PARITY_STEPS if self.cell.seed == 0 else 0,
+        )
+        self.checkpoint(self.history.agent_steps, self.history)
+
+    def outcome(self, timing: dict[str, Any]) -> Outcome:
+        history = self.history
+        timing.update(dqn_timing(history, self.config))
+        fields: dict[str, Any] = {
+            "timing": timing,
+            "epochs": history.td_rows(),
+            "episodes": history.episodes,
+            "metrics": dqn_metrics(history),
+            "config": config_summary(self.config),
+            "checkpoint": self.path.name,
+            "resumed_from_step": self.first_step or None,
+        }
+        if history.diverged_at_step is not None:
+            reason = f"TD loss not finite at agent step {history.diverged_at_step}"
+            return Outcome("diverged", reason, fields)
+        return Outcome("ok", "", fields)
+
+    def parity_batches(self) -> list[TDBatch]:
+        return self.history.final_batches

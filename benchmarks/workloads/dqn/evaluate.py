@@ -4,11 +4,13 @@ on any backend (the canonical layout makes every checkpoint load everywhere)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.drivers import build_agent
 from benchmarks.options import (
     MAX_EPISODES,
     BadInput,
@@ -18,16 +20,18 @@ from benchmarks.options import (
     check_probability,
     check_seed,
     check_threads,
+    path_option,
 )
 from benchmarks.records import write_json_atomic
-from benchmarks.workloads import PRESETS, WORKLOADS, get_workload
+from benchmarks.workloads import PRESETS, get_workload, workloads
+from benchmarks.workloads.dqn.config import DQNConfig
 from benchmarks.workloads.dqn.loop import (
     BadCheckpoint,
     check_checkpoint_params,
     evaluate,
     load_checkpoint,
 )
-from benchmarks.workloads.dqn.workload import DQNConfig
+from benchmarks.workloads.kinds import AgentWorkload
 from shared import registry
 from shared.params import Params, cast_params
 from shared.registry import UnknownName
@@ -39,15 +43,15 @@ def trained_config(path: Path, trained: Any) -> DQNConfig:
     if not isinstance(trained, dict):
         raise BadCheckpoint(f"{path}: its meta names no trained cell")
     name, variant, preset = (trained.get(key) for key in ("workload", "variant", "preset"))
-    workload = WORKLOADS.get(name) if isinstance(name, str) else None
-    if workload is None or workload.driver != "dqn":
+    workload = workloads().get(name) if isinstance(name, str) else None
+    if not isinstance(workload, AgentWorkload):
         raise BadCheckpoint(f"{path}: trained on {name!r}, which is not a DQN workload")
     if variant not in workload.variants or preset not in PRESETS:
         raise BadCheckpoint(
             f"{path}: its cell names variant {variant!r} at preset {preset!r}, which "
             f"{workload.name} does not have"
         )
-    return workload.dqn_config(variant, preset)
+    return workload.agent_config(variant, preset)
 
 
 def read_checkpoint(path: Path) -> tuple[Params, dict[str, Any]]:
@@ -74,19 +78,11 @@ def evaluate_checkpoint(
 
     ``trained`` is the checkpoint's cell (its workload, variant and preset give the game
     and the network)."""
-    config = get_workload(trained["workload"]).dqn_config(trained["variant"], trained["preset"])
+    config = get_workload(trained["workload"]).agent_config(trained["variant"], trained["preset"])
     epsilon = config.eval_epsilon if epsilon is None else epsilon
     module = registry.load(backend)
     module.configure(threads, seed)
-    agent = module.build_agent(
-        config.network,
-        cast_params(online, dtype),
-        config.loss,
-        config.optimizer,
-        dtype,
-        mode,
-        config.td,
-    )
+    agent = build_agent(module, config, cast_params(online, dtype), dtype, mode)
     print(
         f"evaluating {trained.get('backend')}:{trained.get('mode')}'s checkpoint on "
         f"{backend}:{mode} {dtype}: {episodes} episode{'s' if episodes != 1 else ''}, "
@@ -131,12 +127,13 @@ def check_evaluate_options(args: argparse.Namespace) -> str:
         check_probability(args.epsilon, "--epsilon")
     check_seed(args.seed)
     check_threads(args.threads)
-    info = registry.get(args.backend)
-    if not info.runs("dqn"):
+    info, workload = registry.get(args.backend), get_workload("dqn")
+    if not info.runs(workload):
         raise BadInput(f"{info.name} does not run the dqn workload")
-    mode = args.mode or info.modes_for("dqn")[0]
-    if mode not in info.modes_for("dqn"):
-        raise UnknownName(f"mode of {info.name} for dqn", mode, info.modes_for("dqn"))
+    modes = info.modes_for(workload)
+    mode = args.mode or modes[0]
+    if mode not in modes:
+        raise UnknownName(f"mode of {info.name} for dqn", mode, modes)
     if args.dtype not in info.dtypes:
         raise UnknownName(f"dtype of {info.name}", args.dtype, info.dtypes)
     missing = registry.missing_packages(info.name)
@@ -177,3 +174,24 @@ def evaluate_command(args: argparse.Namespace) -> int:
             raise WriteFailed(f"the summary (printed above) was not written: {error}") from None
         print(f"written: {args.out}")
     return 0
+
+
+def add_evaluate_command(
+    commands: argparse._SubParsersAction,
+) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """``evaluate``'s parser, added to the command line's (``Workload.add_commands``)."""
+    evaluate = commands.add_parser(
+        "evaluate", help="play episodes with a DQN checkpoint (<cell>.ckpt.npz of a run)"
+    )
+    evaluate.add_argument("checkpoint", type=path_option)
+    evaluate.add_argument("--backend", default="numpy", help="any backend that runs dqn")
+    evaluate.add_argument("--mode", help="default: the backend's first mode for dqn")
+    evaluate.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    evaluate.add_argument("--episodes", type=int, default=10, help="whole episodes (default 10)")
+    evaluate.add_argument(
+        "--epsilon", type=float, help="exploration while playing (default: the workload's 0.05)"
+    )
+    evaluate.add_argument("--seed", type=int, default=1000, help="the game's and acting seed")
+    evaluate.add_argument("--threads", type=int, default=1)
+    evaluate.add_argument("--out", type=path_option, help="also write the summary as JSON here")
+    return {"evaluate": evaluate_command}

@@ -38,8 +38,8 @@ from benchmarks.memory import (
 )
 from benchmarks.timing import CallClock
 from benchmarks.workloads.dqn.atari import AtariGame, FrameStack
+from benchmarks.workloads.dqn.config import REWARD_CLIP, DQNConfig
 from benchmarks.workloads.dqn.replay import ReplayMemory
-from benchmarks.workloads.dqn.workload import REWARD_CLIP, DQNConfig
 from shared.files import write_atomic
 from shared.params import Params, check_params, rng_for
 from shared.protocol import QAgent

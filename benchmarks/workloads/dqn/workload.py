@@ -21,136 +21,99 @@ Presets (all counts in agent steps; the emulator runs 4 frames per agent step):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks.document import Block
+from benchmarks.records import Cell
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import Workload
 from benchmarks.workloads.dqn.atari import AtariSpec
+from benchmarks.workloads.dqn.cell import DQNRun
 from benchmarks.workloads.dqn.charts import score_sections
+from benchmarks.workloads.dqn.config import REWARD_CLIP, DQNConfig, nature_q_network
+from benchmarks.workloads.dqn.evaluate import add_evaluate_command
+from benchmarks.workloads.kinds import AgentWorkload
 from shared.losses import Huber
 from shared.optim import Adam
 from shared.params import InitScheme
-from shared.specs import Conv2D, Dense, Flatten, Network, SpecError
+from shared.specs import SpecError
 from shared.td import TDSpec
 
-REWARD_CLIP = 1.0  # learned rewards are clipped to [-1, 1]
-
-
-def nature_q_network(n_actions: int, observation: tuple[int, int, int] = (4, 84, 84)) -> Network:
-    """Mnih et al.'s network; the output layer is linear (the source's PyTorch and JAX
-    versions wrongly put a ReLU there). About 1.82 M parameters for 6 actions."""
-    return Network(
-        observation,
-        (
-            Conv2D(32, 8, stride=4, activation="relu"),  # (32, 20, 20)
-            Conv2D(64, 4, stride=2, activation="relu"),  # (64, 9, 9)
-            Conv2D(64, 3, stride=1, activation="relu"),  # (64, 7, 7)
-            Flatten(),  # 3136
-            Dense(512, "relu"),
-            Dense(256, "relu"),
-            Dense(n_actions, "linear"),
-        ),
-    )
+__all__ = ["DQN", "PRESETS", "REWARD_CLIP", "DQNConfig", "DQNPreset", "nature_q_network"]
 
 
 @dataclass(frozen=True)
-class DQNConfig:
-    """Everything the DQN driver and a backend need for one cell (agent-step units)."""
+class DQNPreset:
+    """The sizes of one preset, in agent steps (4 emulator frames each)."""
 
-    atari: AtariSpec
-    network: Network
-    init: InitScheme
-    loss: Huber
-    optimizer: Adam
-    td: TDSpec
-    agent_steps: int  # total agent steps played
-    random_steps: int  # uniformly random actions first, no learning
-    epsilon_start: float
-    epsilon_end: float
-    epsilon_steps: int  # linear decay from start to end over these steps
-    memory: int  # replay capacity in transitions
-    batch_size: int
-    train_every: int  # agent steps between TD steps (after random_steps)
-    target_every: int  # agent steps between target syncs
-    checkpoint_every: int | None  # agent steps between checkpoints (None: only at the end)
-    eval_epsilon: float = 0.05  # for ``python -m benchmarks evaluate``
-
-    def __post_init__(self) -> None:
-        for name in ("agent_steps", "epsilon_steps", "memory", "batch_size", "train_every"):
-            if getattr(self, name) < 1:
-                raise SpecError(f"DQNConfig.{name} must be >= 1")
-        if not 0 <= self.random_steps < self.agent_steps:
-            raise SpecError("DQNConfig.random_steps must be in [0, agent_steps)")
-        for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise SpecError(f"DQNConfig.{name} must be in [0, 1]")
-
-    def epsilon(self, step: int) -> float:
-        """Exploration rate at agent step ``step`` (counted from 0): linear decay that
-        starts after the random steps."""
-        progress = max(0, step - self.random_steps) / self.epsilon_steps
-        if progress >= 1:
-            return self.epsilon_end
-        return self.epsilon_start + progress * (self.epsilon_end - self.epsilon_start)
-
-    def td_step_flops(self) -> int:
-        """FLOPs of one TD step: online forward and backward, plus the target network's
-        forward on the next states (about 2.2 GFLOP at batch 32, reference.md)."""
-        return self.network.train_step_flops(self.batch_size) + (
-            self.batch_size * self.network.forward_flops()
-        )
-
-
-@dataclass(frozen=True)
-class _Sizes:
     agent_steps: int
+    """Agent steps the cell plays."""
     random_steps: int
+    """Steps of uniformly random actions first, filling the replay memory."""
     epsilon_steps: int
+    """Steps over which epsilon decays linearly from 1 to 0.1."""
     memory: int
+    """Transitions the replay memory holds."""
     target_every: int
+    """Agent steps between target-network syncs."""
     checkpoint_every: int | None
+    """Agent steps between checkpoints (None: one at the end)."""
+    timeout_s: float
+    """Seconds a cell may run."""
 
 
 PRESETS = {
-    "smoke": _Sizes(300, 100, 200, 500, 100, None),
-    "quick": _Sizes(5_000, 1_000, 4_000, 10_000, 1_000, None),
-    "full": _Sizes(10_000_000, 50_000, 1_000_000, 1_000_000, 10_000, 250_000),
+    "smoke": DQNPreset(300, 100, 200, 500, 100, None, timeout_s=300.0),
+    "quick": DQNPreset(5_000, 1_000, 4_000, 10_000, 1_000, None, timeout_s=1200.0),
+    "full": DQNPreset(
+        10_000_000, 50_000, 1_000_000, 1_000_000, 10_000, 250_000, timeout_s=14 * 86400.0
+    ),
 }
 GAMES = {"space-invaders": ("space_invaders", 6)}  # variant -> (ALE ROM id, minimal actions)
 
 
-class DQN(Workload):
-    """Not a supervised workload: ``driver = "dqn"`` makes the cell run loop.py
-    with ``dqn_config`` instead of the epoch loop."""
+class DQN(AgentWorkload):
+    """An agent workload: its cell (cell.py) plays loop.py with ``dqn_config``."""
 
     name = "dqn"
     description = "DQN on Atari Space Invaders: Nature CNN, replay, target network"
     variants = tuple(GAMES)
     main_variants = ("space-invaders",)
-    driver = "dqn"
+    microbench_variants = ("space-invaders",)  # the TD step at batch 32, random frames
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
 
     def timeout_s(self, preset: str) -> float:
-        return {"smoke": 300.0, "quick": 1200.0, "full": 14 * 86400.0}[preset]
+        return PRESETS[preset].timeout_s
 
     def check(self, variant: str, preset: str) -> None:
         from benchmarks.workloads.nbody.data import available_memory_bytes
 
         config = self.dqn_config(variant, preset)
         frame_bytes = config.atari.screen**2
-        needed = config.memory * (
-            frame_bytes + 7
-        )  # benchmarks.workloads.dqn.replay's per-slot arrays
+        needed = config.memory * (frame_bytes + 7)  # replay.py's per-slot arrays
         available = available_memory_bytes()
         if needed > 0.9 * available:
             raise SpecError(
                 f"a replay memory of {config.memory:,} transitions needs "
                 f"{needed / 1e9:.1f} GB; this machine has {available / 1e9:.1f} GB"
             )
+
+    def start(self, cell: Cell, record_path: Path | None) -> DQNRun:
+        if record_path is None:
+            raise ValueError("a DQN cell keeps its checkpoint beside its record: give its path")
+        return DQNRun(cell, self.dqn_config(cell.variant, cell.preset), record_path)
+
+    def add_commands(
+        self, commands: argparse._SubParsersAction
+    ) -> dict[str, Callable[[argparse.Namespace], int]]:
+        return add_evaluate_command(commands)
+
+    def agent_config(self, variant: str, preset: str) -> DQNConfig:
+        return self.dqn_config(variant, preset)
 
     def dqn_config(self, variant: str, preset: str) -> DQNConfig:
         game, n_actions = GAMES[variant]

@@ -39,7 +39,8 @@ import numpy as np
 
 from benchmarks.document import Block
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import EpochData, Predict, TrainingConfig, Workload
+from benchmarks.workloads.base import EpochData, Predict, TrainingConfig
+from benchmarks.workloads.kinds import SupervisedWorkload
 from benchmarks.workloads.nbody import data as nbody_data
 from benchmarks.workloads.nbody import simulator as nbody
 from benchmarks.workloads.nbody.charts import rollout_sections
@@ -105,12 +106,13 @@ SOURCE_VARIANTS: dict[str, tuple[tuple[float, ...], bool, Loss]] = {
 }
 
 
-class NBody(Workload):
+class NBody(SupervisedWorkload):
     name = "nbody"
     description = "128x10 ReLU MLP stepping 2-3 gravitating bodies (the source's and Breen's)"
     variants = (*SOURCE_VARIANTS, "breen")
     main_variants = ("two-body",)
     framework_free_backend = "numpy"
+    microbench_variants = ("two-body",)  # batch 5,000; its quick data generated once
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
         # quick runs the main variant only (every mode); the others on request

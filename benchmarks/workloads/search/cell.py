@@ -1,6 +1,5 @@
-"""One architecture-search cell in this (fresh) process: run loop.py with
-the cell's backend and return its record. ``benchmarks.cell`` calls ``run_search_cell``
-for workloads whose ``driver`` is ``"search"``.
+"""One architecture-search cell (``SearchRun``, a many-models kind's run): loop.py
+with the cell's backend, run by ``benchmarks.cell`` as every cell.
 
 The record keeps every trained candidate (``candidates``: design, parameters,
 accuracy, and its build, prepare, first-epoch, later-epochs, first-evaluation and
@@ -12,21 +11,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmarks.cell import cell_environment, load_backend
 from benchmarks.progress import EpochReporter
-from benchmarks.records import Cell, new_record
-from benchmarks.workloads import EpochData, get_workload
+from benchmarks.records import Cell
+from benchmarks.workloads.base import EpochData, Outcome, TrainingConfig
+from benchmarks.workloads.kinds import MultiModelRun
+from benchmarks.workloads.search.config import SearchConfig
 from benchmarks.workloads.search.digits import split_digits
 from benchmarks.workloads.search.loop import SearchHistory, best_by_agent, run_search
 from benchmarks.workloads.search.space import design_from_key
-from benchmarks.workloads.search.workload import SearchConfig
-from shared.params import cast_params, init_params
-from shared.protocol import NotSupported
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from benchmarks.workloads.search.workload import Search
 
 # What a candidate costs the search, in the order it runs (the steady evaluation, a
 # second pass for the record, is no part of it).
@@ -94,90 +95,63 @@ def search_metrics(history: SearchHistory, best: dict[str, dict[str, Any]]) -> d
     return metrics
 
 
-def parity_summary(
-    backend: ModuleType,
-    backend_module: str,
-    config: SearchConfig,
-    history: SearchHistory,
-    data: EpochData,
-    cell: Cell,
-) -> dict[str, Any]:
-    """The first steps of the first trained candidate with a convolution (else the first
-    candidate) against the NumPy reference: the same check as a supervised cell's, on a
-    network every backend of the seed trains; re-checked as a supervised cell's."""
-    from benchmarks.parity_check import (
-        REFERENCE_MODULE,
-        check_against_reference,
-        check_gradients_at_reference,
-    )
+class SearchRun(MultiModelRun):
+    """The search of one cell: its data after the backend's import, then the search
+    (``search_total_s``); the parity check trains its first convolutional candidate."""
 
-    if backend_module == REFERENCE_MODULE:
-        return {"reference": True}
-    rows = history.candidates.values()
-    row = next((r for r in rows if any(layer["kind"] == "conv2d" for layer in r["layers"])), None)
-    key = (row or next(iter(rows)))["key"]
-    network = config.space.to_network(design_from_key(key))
-    training = config.training_config(network, steps_per_epoch=data.xs.shape[1])
+    def __init__(self, workload: Search, cell: Cell):
+        super().__init__(cell)
+        self.workload = workload
+        self.config = workload.search_config(cell.variant, cell.preset)
 
-    def check(dtype: str, how=check_against_reference) -> dict[str, Any]:
-        params = cast_params(init_params(network, config.init, cell.seed), dtype)
-        try:
-            return how(backend, training, data, params, dtype, cell.mode)
-        except Exception as error:
-            return {"error": f"{type(error).__name__}: {error}"}
+    def build(self, backend: ModuleType, timing: dict[str, Any]) -> None:
+        cell = self.cell
+        self.backend = backend
+        self.data = self.workload.training_data(cell.variant, cell.preset, cell.seed)
+        self.validation = split_digits(self.config.split, cell.seed)
 
-    summary = {"candidate": key, **check(cell.dtype)}
-    if not summary.get("within_tolerance", True) and cell.dtype == "float32":
-        summary["float64"] = check("float64")
-        summary["float32_gradients"] = check("float32", check_gradients_at_reference)
-    return summary
-
-
-def run_search_cell(
-    cell: Cell, threads: int, backend_module: str, progress: Path | None = None
-) -> dict[str, Any]:
-    workload = get_workload(cell.workload)
-    config = workload.search_config(cell.variant, cell.preset)
-    backend, import_s = load_backend(backend_module, threads, cell.seed)
-    timing: dict[str, Any] = {"import_s": import_s}
-
-    data = workload.training_data(cell.variant, cell.preset, cell.seed)
-    validation = split_digits(config.split, cell.seed)
-    reporter = EpochReporter(progress, config.schedule.episodes * len(config.agents))
-    start = time.perf_counter()
-    try:
-        history = run_search(
-            backend,
+    def run(self, progress: Path | None, timing: dict[str, Any]) -> None:
+        config, cell = self.config, self.cell
+        reporter = EpochReporter(progress, config.schedule.episodes * len(config.agents))
+        start = time.perf_counter()
+        self.history = run_search(
+            self.backend,
             config,
-            data,
-            validation,
+            self.data,
+            self.validation,
             cell.dtype,
             cell.mode,
             cell.seed,
             on_episode=lambda done: reporter(done, 0.0),
         )
-    except NotSupported as error:
-        return new_record(
-            cell, "skipped", f"not applicable: {error}", environment=cell_environment(threads)
-        )
-    timing["search_total_s"] = time.perf_counter() - start
-    timing.update(search_timing(history))
-    best = best_by_agent(history)
-    fields: dict[str, Any] = {
-        "timing": timing,
-        "candidates": list(history.candidates.values()),
-        "search_episodes": history.episodes,
-        "metrics": search_metrics(history, best),
-        "best": best,
-        "config": config_summary(config, data),
-        "environment": cell_environment(threads),
-    }
-    if cell.seed == 0:  # once per configuration, after everything timed
-        fields["parity"] = parity_summary(backend, backend_module, config, history, data, cell)
-    reason = ""
-    if history.stopped_after is not None:
-        reason = (
-            f"search budget of {config.budget_s:g} s spent after {history.stopped_after} of "
-            f"{config.schedule.episodes} episodes per agent"
-        )
-    return new_record(cell, "ok", reason, **fields)
+        timing["search_total_s"] = time.perf_counter() - start
+
+    def outcome(self, timing: dict[str, Any]) -> Outcome:
+        config, history = self.config, self.history
+        timing.update(search_timing(history))
+        best = best_by_agent(history)
+        fields: dict[str, Any] = {
+            "timing": timing,
+            "candidates": list(history.candidates.values()),
+            "search_episodes": history.episodes,
+            "metrics": search_metrics(history, best),
+            "best": best,
+            "config": config_summary(config, self.data),
+        }
+        reason = ""
+        if history.stopped_after is not None:
+            reason = (
+                f"search budget of {config.budget_s:g} s spent after {history.stopped_after} "
+                f"of {config.schedule.episodes} episodes per agent"
+            )
+        return Outcome("ok", reason, fields)
+
+    def parity_candidate(self) -> tuple[str, TrainingConfig, EpochData]:
+        """The first trained candidate with a convolution (else the first candidate): a
+        network every backend of the seed trains."""
+        rows = self.history.candidates.values()
+        convolutional = (r for r in rows if any(ly["kind"] == "conv2d" for ly in r["layers"]))
+        key = (next(convolutional, None) or next(iter(rows)))["key"]
+        network = self.config.space.to_network(design_from_key(key))
+        training = self.config.training_config(network, steps_per_epoch=self.data.xs.shape[1])
+        return key, training, self.data

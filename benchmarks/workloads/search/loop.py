@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.drivers import prepare_batches, train
+from benchmarks.drivers import build_model, prepare_batches, train
 from benchmarks.memory import current_rss_mb
 from benchmarks.timing import CallClock
-from benchmarks.workloads import EpochData
+from benchmarks.workloads.base import EpochData
+from benchmarks.workloads.search.config import AGENTS, SearchConfig
 from benchmarks.workloads.search.digits import DigitsData, accuracy
 from benchmarks.workloads.search.metaqnn import QLearning, RandomSearch
 from benchmarks.workloads.search.space import Design, design_key
-from benchmarks.workloads.search.workload import AGENTS, SearchConfig
 from shared.params import init_params, rng_for
 from shared.specs import layer_kind
 
@@ -68,7 +68,7 @@ def train_candidate(
     gc.disable()
     try:
         start = time.perf_counter()
-        model = backend.build_model(network, params, config.loss, config.optimizer, dtype, mode)
+        model = build_model(backend, training, params, dtype, mode)
         build_s = time.perf_counter() - start
         start = time.perf_counter()
         batches = prepare_batches(model, training, data)

@@ -36,16 +36,20 @@ Presets:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.document import Block
+from benchmarks.records import Cell
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import EpochData, TrainingConfig, Workload
+from benchmarks.workloads.base import EpochData
+from benchmarks.workloads.kinds import MultiModelWorkload
+from benchmarks.workloads.search.cell import SearchRun
 from benchmarks.workloads.search.charts import search_chart_sections
+from benchmarks.workloads.search.config import AGENTS, PENALTY_DELTA, SearchConfig
 from benchmarks.workloads.search.digits import (
     DigitsSplit,
     load_digits,
@@ -60,92 +64,70 @@ from shared.optim import Adam
 from shared.params import InitScheme
 from shared.specs import Network, SpecError
 
-AGENTS = ("random", "qlearning", "qlearning-penalty")
-PENALTY_DELTA = 1e-8
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """Everything a search cell needs: the space, the agents' settings, the data split
-    and the fixed training budget of every candidate."""
-
-    space: SearchSpace
-    split: DigitsSplit
-    schedule: EpsilonSchedule  # Q-learning's; random search runs as many episodes
-    qlearning: QLearningSpec
-    penalty_beta: float  # of the qlearning-penalty agent
-    init: InitScheme
-    loss: SoftmaxCrossEntropy
-    optimizer: Adam
-    epochs: int
-    batch_size: int
-    agents: tuple[str, ...] = AGENTS
-    penalty_delta: float = PENALTY_DELTA
-    # Wall seconds after which no further episode starts (None: the whole schedule).
-    budget_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise SpecError("epochs and batch_size must be >= 1")
-        if self.penalty_beta < 0:
-            raise SpecError("penalty_beta must be >= 0")
-        unknown = set(self.agents) - set(AGENTS)
-        if unknown:
-            raise SpecError(f"unknown agents {sorted(unknown)}; valid: {', '.join(AGENTS)}")
-
-    def penalty(self, n_params: int) -> float:
-        """The source's size penalty ``beta * (delta * x + log(x))`` for x parameters."""
-        return self.penalty_beta * (self.penalty_delta * n_params + math.log(n_params))
-
-    def reward(self, agent: str, accuracy: float, n_params: int) -> float:
-        return accuracy - self.penalty(n_params) if agent == "qlearning-penalty" else accuracy
-
-    def training_config(self, network: Network, steps_per_epoch: int) -> TrainingConfig:
-        """One candidate's training, as any supervised cell's."""
-        return TrainingConfig(
-            network=network,
-            init=self.init,
-            loss=self.loss,
-            optimizer=self.optimizer,
-            epochs=self.epochs,
-            steps_per_epoch=steps_per_epoch,
-            batch_size=self.batch_size,
-        )
-
+__all__ = ["AGENTS", "PENALTY_DELTA", "PRESETS", "SMOKE_SPACE", "Search", "SearchConfig"]
 
 SPLITS = {"digits": DigitsSplit(0.3), "digits-few": DigitsSplit(0.3, train_per_class=15)}
 BATCH_SIZE = {"digits": 32, "digits-few": 15}  # digits-few: 10 steps an epoch
 SMOKE_SPACE = SearchSpace(
     conv_filters=(4, 8), conv_kernels=(1, 3), dense_units=(16,), max_depth=3, max_dense=1
 )
-SCHEDULES = {
-    "smoke": EpsilonSchedule(((1.0, 3), (0.5, 2))),
-    "quick": EpsilonSchedule(((1.0, 20), (0.7, 5), (0.5, 5), (0.3, 5), (0.1, 5))),
-    "full": EpsilonSchedule(
-        (
-            *((1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150), (0.5, 150)),
-            *((0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150)),
-        )
-    ),
-}
-EPOCHS = {"smoke": 2, "quick": 4, "full": 20}
-# A search under torch.compile compiles every candidate anew (~13 s each here; Keras on
-# PyTorch's compile mode more): no episode starts after this many seconds of search.
-BUDGET_S = {"smoke": 300.0, "quick": 300.0, "full": None}
 # Scales P to the accuracy range: 0.01 * log(x) grows by 0.023 per tenfold parameters,
 # so a design 100 times larger must be about 5 points more accurate to be preferred.
 PENALTY_BETA = 0.01
 
 
-class Search(Workload):
-    """Not a supervised workload: ``driver = "search"`` makes the cell run
-    loop.py with ``search_config`` (many models per cell)."""
+@dataclass(frozen=True)
+class SearchPreset:
+    """The sizes of one preset."""
+
+    space: SearchSpace
+    """The designs the agents choose from."""
+    schedule: EpsilonSchedule
+    """Q-learning's epsilon schedule (random search runs as many episodes)."""
+    epochs: int
+    """Epochs each candidate trains."""
+    budget_s: float | None
+    """Seconds of search after which no episode starts (None: the whole schedule): under
+    torch.compile every candidate compiles anew (~13 s each here, Keras on PyTorch's
+    compile mode more)."""
+    timeout_s: float
+    """Seconds a cell may run: the budget, plus the candidate under way when it runs
+    out and the parity check."""
+
+
+PRESETS = {
+    "smoke": SearchPreset(
+        SMOKE_SPACE, EpsilonSchedule(((1.0, 3), (0.5, 2))), 2, 300.0, timeout_s=900.0
+    ),
+    "quick": SearchPreset(
+        SearchSpace(),
+        EpsilonSchedule(((1.0, 20), (0.7, 5), (0.5, 5), (0.3, 5), (0.1, 5))),
+        4,
+        300.0,
+        timeout_s=900.0,
+    ),
+    "full": SearchPreset(
+        SearchSpace(),
+        EpsilonSchedule(
+            (
+                *((1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150), (0.5, 150)),
+                *((0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150)),
+            )
+        ),
+        20,
+        None,
+        timeout_s=7 * 86400.0,
+    ),
+}
+
+
+class Search(MultiModelWorkload):
+    """Many models per cell: its cell (cell.py) runs loop.py with ``search_config``."""
 
     name = "search"
     description = "MetaQNN architecture search on 8x8 digits: Q-learning vs random search"
     variants = tuple(SPLITS)
     main_variants = ("digits",)
-    driver = "search"
     # The timing of a cell that trains many models instead of epochs.
     summary_timing = (
         "search_total_s",
@@ -163,8 +145,7 @@ class Search(Workload):
         return (0,)
 
     def timeout_s(self, preset: str) -> float:
-        # The budget, plus the candidate under way when it runs out and the parity check.
-        return {"smoke": 900.0, "quick": 900.0, "full": 7 * 86400.0}[preset]
+        return PRESETS[preset].timeout_s
 
     def check(self, variant: str, preset: str) -> None:
         load_digits()  # SpecError, before any cell starts, when scikit-learn is missing
@@ -194,19 +175,30 @@ class Search(Workload):
     def write_exports(self, run_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
         return write_search_csvs(run_dir, records)
 
+    def networks(self) -> Iterable[Network]:
+        """The designs of one layer of every preset's space."""
+        for space in (preset.space for preset in PRESETS.values()):
+            for action in space.valid_actions(space.start):
+                with contextlib.suppress(SpecError):  # a layer that cannot end a design
+                    yield space.to_network((action,))
+
+    def start(self, cell: Cell, record_path: Path | None) -> SearchRun:
+        return SearchRun(self, cell)
+
     def search_config(self, variant: str, preset: str) -> SearchConfig:
+        sizes = PRESETS[preset]
         return SearchConfig(
-            space=SMOKE_SPACE if preset == "smoke" else SearchSpace(),
+            space=sizes.space,
             split=SPLITS[variant],
-            schedule=SCHEDULES[preset],
+            schedule=sizes.schedule,
             qlearning=QLearningSpec(lr=0.01, discount=1.0, replay=30, q_init=0.5),
             penalty_beta=PENALTY_BETA,
             init=InitScheme("torch_default"),
             loss=SoftmaxCrossEntropy(),
             optimizer=Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8),
-            epochs=EPOCHS[preset],
+            epochs=sizes.epochs,
             batch_size=BATCH_SIZE[variant],
-            budget_s=BUDGET_S[preset],
+            budget_s=sizes.budget_s,
         )
 
     def training_data(self, variant: str, preset: str, seed: int) -> EpochData:

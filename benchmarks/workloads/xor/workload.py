@@ -28,9 +28,9 @@ from benchmarks.workloads.base import (
     EpochData,
     Predict,
     TrainingConfig,
-    Workload,
     first_epoch_below,
 )
+from benchmarks.workloads.kinds import SupervisedWorkload
 from benchmarks.workloads.xor.report import xor_sections
 from shared.losses import MSE, BinaryCrossEntropy
 from shared.optim import SGD, Adam
@@ -58,12 +58,13 @@ SEEDS = {  # variant -> number of seeds per preset (smoke, quick, full)
 PRESET_INDEX = {"smoke": 0, "quick": 1, "full": 2}
 
 
-class Xor(Workload):
+class Xor(SupervisedWorkload):
     name = "xor"
     description = "2-2-1 sigmoid MLP on XOR: success rate and epochs-to-solve over seeds"
     variants = ("momentum", "online", "single-layer")
     main_variants = ("momentum",)
     framework_free_backend = "numpy"
+    microbench_variants = ("momentum",)
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return tuple(range(SEEDS[variant][PRESET_INDEX[preset]]))
