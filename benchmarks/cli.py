@@ -8,7 +8,6 @@ status 2 and the list of valid ones, and no framework is ever imported for it.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -23,120 +22,20 @@ from benchmarks.options import (
     check_output_folder,
     check_positive,
     check_threads,
-    parse_seeds,
     path_option,
     usable_cpus,
 )
+from benchmarks.plan import plan, runnable_workloads
 from benchmarks.records import Cell, RunContents, load_records, load_run
 from benchmarks.run_folder import RefusedFolder, open_for_run
-from benchmarks.workloads import PRESETS, BadRegistration, Workload, get_workload, workloads
+from benchmarks.workloads import PRESETS, BadRegistration, workloads
 from shared import registry
-from shared.params import DTYPES
 from shared.paths import absolute
 from shared.registry import UnknownName
-from shared.specs import SpecError
 
 EXIT_FAILED = 1  # a cell failed, or the results could not be written
 EXIT_BAD_INPUT = 2
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
-
-
-def _names(text: str, kind: str, valid: list[str]) -> list[str]:
-    """Comma-separated names, or 'all', each once (a repeated name runs its cells once);
-    raises UnknownName for a name not in ``valid``."""
-    if text == "all":
-        return list(valid)
-    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    if not names:
-        raise BadInput(f"no {kind} given; valid: {', '.join(valid)}")
-    for name in names:
-        if name not in valid:
-            raise UnknownName(kind, name, valid)
-    return names
-
-
-MODE_POLICIES = ("auto", "default", "all")
-
-
-def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
-    """The cells to run and the requested-but-not-applicable ones, with the reason."""
-    workload_names = _names(args.workload, "workload", list(workloads()))
-    backends = _names(args.backend, "backend", list(registry.BACKENDS))
-    all_variants = sorted({v for w in workload_names for v in get_workload(w).variants})
-    variants = None if args.variant is None else _names(args.variant, "variant", all_variants)
-    all_modes = sorted({m for b in backends for m in registry.get(b).modes})
-    modes = () if args.mode in MODE_POLICIES else tuple(_names(args.mode, "mode", all_modes))
-    dtypes = None if args.dtype == "default" else _names(args.dtype, "dtype", list(DTYPES))
-    seeds = None if args.seeds is None else parse_seeds(args.seeds)
-    cells, not_applicable = [], []
-    for workload_name in workload_names:
-        workload = get_workload(workload_name)
-        for variant in variants or workload.default_variants(args.preset):
-            if variant not in workload.variants:
-                continue
-            try:
-                workload.check(variant, args.preset)
-            except SpecError as error:
-                raise BadInput(
-                    f"{workload_name}/{variant} at preset {args.preset}: {error}"
-                ) from None
-            variant_seeds = list(seeds or workload.seeds(variant, args.preset))
-            for backend, seed in itertools.product(backends, variant_seeds):
-                info = registry.get(backend)
-                main = variant in workload.main_variants and seed == variant_seeds[0]
-                for mode, dtype in itertools.product(
-                    _modes(args.mode, info, workload, main, modes),
-                    dtypes or (info.dtypes[0],),
-                ):
-                    cell = Cell(workload_name, variant, backend, mode, dtype, seed, args.preset)
-                    reason = _not_applicable(info, workload, mode, dtype)
-                    if reason:
-                        not_applicable.append((cell, reason))
-                    else:
-                        cells.append(cell)
-    if not cells:
-        raise BadInput(
-            "nothing to run: no requested backend supports the requested "
-            "workloads, modes and dtypes"
-        )
-    # each cell once, whatever overlaps the lists had
-    return list(dict.fromkeys(cells)), list(dict.fromkeys(not_applicable))
-
-
-def _modes(
-    policy: str,
-    info: registry.BackendInfo,
-    workload: Workload,
-    main: bool,
-    requested: tuple[str, ...],
-) -> tuple[str, ...]:
-    """``auto``: every mode for a workload's main variants (first seed), the default
-    mode elsewhere; ``default``: the default mode; ``all``: every mode; else as named.
-    The policies pick among the modes that apply to the workload."""
-    applicable = info.modes_for(workload) or (info.default_mode,)
-    if policy == "all" or (policy == "auto" and main):
-        return applicable
-    if policy in MODE_POLICIES:
-        return applicable[:1]
-    return requested
-
-
-def _runnable(info: registry.BackendInfo) -> list[str]:
-    """The workloads ``info`` runs, by name."""
-    return [workload.name for workload in workloads().values() if info.runs(workload)]
-
-
-def _not_applicable(info: registry.BackendInfo, workload: Workload, mode: str, dtype: str) -> str:
-    if not info.runs(workload):
-        return f"{info.name} runs only {', '.join(_runnable(info))}"
-    if mode not in info.modes:
-        return f"{info.name} has no mode {mode} (modes: {', '.join(info.modes)})"
-    modes = info.modes_for(workload)
-    if mode not in modes:
-        return f"{info.name} runs {workload.name} in {', '.join(modes)} only"
-    if dtype not in info.dtypes:
-        return f"{info.name} computes in {', '.join(info.dtypes)} only"
-    return ""
 
 
 def command_list(args: argparse.Namespace) -> int:
@@ -150,7 +49,7 @@ def command_list(args: argparse.Namespace) -> int:
     for info in registry.BACKENDS.values():
         missing = registry.missing_packages(info.name)
         state = "installed" if not missing else f"NOT installed ({', '.join(missing)})"
-        only = f"; workloads: {', '.join(_runnable(info))}" if info.builds else ""
+        only = f"; workloads: {', '.join(runnable_workloads(info))}" if info.builds else ""
         print(f"  {info.name}: {info.description}; dtypes {', '.join(info.dtypes)}{only}; {state}")
         for mode, note in info.modes.items():
             print(f"    {mode}: {note}")

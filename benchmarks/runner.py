@@ -26,9 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from benchmarks.compare import metric_unchanged
 from benchmarks.failures import failure_reason
 from benchmarks.lifetime import PARENT_PID_ENV
 from benchmarks.progress import LiveStatus, read_epoch
@@ -36,13 +33,11 @@ from benchmarks.records import (
     BadFile,
     Cell,
     new_record,
-    process_steady_seconds,
     read_record,
     scan_records,
     write_json_atomic,
 )
-from benchmarks.stats import center
-from benchmarks.timing import throughput
+from benchmarks.repeats import add_repeat
 from benchmarks.workloads import get_workload
 from shared import registry
 from shared.cache import CACHE_DIR_ENV, cache_dir
@@ -354,54 +349,6 @@ def _repeat_process(
     with contextlib.suppress(OSError):  # not empty: another repeat's scratch is there
         scratch.parent.rmdir()
     return record, _outcome_text(rerun)
-
-
-def add_repeat(record: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
-    """``record`` with ``rerun``'s timings appended to its ``repeats`` and its steady
-    summary recomputed over every process (see ``stats.center``).
-
-    The other timings (import, build, first epoch) stay the first process's. A repeat
-    that does not finish ok makes the cell's status its status: a cell that sometimes
-    fails is a failing cell. Seeded runs must repeat their result: ``same_result``
-    says whether the final loss repeated, by compare's rule."""
-    record = {**record, "timing": dict(record.get("timing", {}))}
-    rerun_timing = rerun.get("timing", {})
-    before, after = (
-        record.get("metrics", {}).get("final_loss"),
-        rerun.get("metrics", {}).get("final_loss"),
-    )
-    entry = {
-        "status": rerun["status"],
-        "reason": rerun.get("reason", ""),
-        "process_wall_s": rerun.get("process_wall_s"),
-        **{k: rerun_timing.get(k) for k in ("import_s", "build_s", "first_epoch_s")},
-        "steady_epoch_s": [row["seconds"] for row in rerun.get("epochs", [])[1:]],
-        "final_loss": after,
-        "same_result": metric_unchanged(before, after),
-    }
-    record["repeats"] = [*record.get("repeats", []), entry]
-    if rerun["status"] != "ok":
-        record["status"] = rerun["status"]
-        record["reason"] = f"repeat {len(record['repeats'])}: {rerun.get('reason', '')}"
-        return record
-    processes = process_steady_seconds(record)
-    if processes:
-        pooled = np.concatenate(processes)
-        q25, q75 = np.percentile(pooled, [25, 75])
-        timing = record["timing"]
-        steady = center(processes)
-        if "train_flops_per_step" in timing:
-            flops = int(timing["train_flops_per_step"])
-            timing.update(throughput(flops, timing["steps_per_epoch"], steady))
-        timing.update(
-            steady_median_s=steady,
-            steady_iqr_s=float(q75 - q25),
-            steady_min_s=float(pooled.min()),
-            steady_count=int(pooled.size),
-            steady_processes=len(processes),
-            step_median_s=steady / timing.get("steps_per_epoch", 1),
-        )
-    return record
 
 
 def _outcome_text(record: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared.specs import SpecError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASE_DISTRIBUTIONS = ("numpy", "matplotlib", "gymnasium", "ale-py", "scikit-learn")
 THREAD_VARIABLES = (
@@ -133,3 +135,22 @@ def environment(threads: int) -> dict:
         "versions": distribution_versions(),
         "git_commit": git_commit(),
     }
+
+
+MEMORY_ENV = "BENCH_MEMORY_BYTES"  # pretend the machine has this much memory (tests)
+
+
+def available_memory_bytes() -> int:
+    """Memory the process may use: ``BENCH_MEMORY_BYTES`` when set, else MemAvailable."""
+    if os.environ.get(MEMORY_ENV):
+        text = os.environ[MEMORY_ENV]
+        if not text.strip().isdigit() or int(text) < 1:
+            raise SpecError(f"{MEMORY_ENV} must be a whole number of bytes above 0, got {text!r}")
+        return int(text)
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -141,7 +141,7 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo(
             "python",
             "backends.python.model",
-            "plain Python floats, hand-derived gradients (copy-net only)",
+            "plain Python floats, hand-derived gradients (a single Dense 1 -> 1 layer only)",
             packages=(),
             modes={"eager": "a Python loop over samples, float arithmetic only"},
             distributions=(),

@@ -9,7 +9,7 @@ from benchmarks.workloads import get_workload
 from benchmarks.workloads.nbody import data as nbody_data
 from benchmarks.workloads.nbody import simulator as nbody
 from benchmarks.workloads.nbody.data import BreenDataset, StepDataset
-from shared import cache
+from shared import cache, metadata
 from shared.specs import SpecError
 
 TWO_BODY = StepDataset((1.0, 1.0), trajectories=6, steps=12)
@@ -182,7 +182,7 @@ def test_bad_dataset_parameters_are_rejected_when_specified(build, message) -> N
 
 def test_a_dataset_too_big_for_memory_fails_before_generating(monkeypatch, cache_in_tmp) -> None:
     calls = _counting(monkeypatch)
-    monkeypatch.setenv(nbody_data.MEMORY_ENV, "1000000")  # 1 MB
+    monkeypatch.setenv(metadata.MEMORY_ENV, "1000000")  # 1 MB
     big = StepDataset((1.0, 1.0), trajectories=10_000, steps=100)
     with pytest.raises(SpecError, match="would not fit in memory"):
         nbody_data.trajectories(big, 0, "train")
@@ -190,5 +190,5 @@ def test_a_dataset_too_big_for_memory_fails_before_generating(monkeypatch, cache
     with pytest.raises(SpecError, match="would not fit in memory"):
         get_workload("nbody").check("two-body", "full")
     # the source's full scale is estimated, not generated, on the machine itself
-    monkeypatch.delenv(nbody_data.MEMORY_ENV)
+    monkeypatch.delenv(metadata.MEMORY_ENV)
     assert nbody_data.estimated_bytes(get_workload("nbody").datasets("two-body", "full")[0]) > 2**30

@@ -12,8 +12,9 @@ Record = dict[str, Any]
 Flagged = tuple[Record, dict[str, Any]]  # a record and its record_growth
 
 RULE = (
-    "Each cell records its resident set size (RSS) after every epoch, every DQN episode "
-    "(net of the replay memory's filled part) and every search candidate. A cell is "
+    "Each cell records its resident set size (RSS) after every epoch, or, in a workload "
+    "without epochs, after every episode (net of the replay memory's filled part) or "
+    "candidate model. A cell is "
     "flagged when the least-squares line through the samples of the second half of its "
     f"run rises by more than {GROWTH_FLAG_MB:.0f} MB and by more than "
     f"{GROWTH_FLAG_FRACTION:.0%} of the RSS at that half's start: memory that keeps "

@@ -34,8 +34,10 @@ from benchmarks.workloads.dqn.cell import DQNRun
 from benchmarks.workloads.dqn.charts import score_sections
 from benchmarks.workloads.dqn.config import REWARD_CLIP, DQNConfig, nature_q_network
 from benchmarks.workloads.dqn.evaluate import add_evaluate_command
+from benchmarks.workloads.dqn.report import dqn_sections
 from benchmarks.workloads.kinds import AgentWorkload
 from shared.losses import Huber
+from shared.metadata import available_memory_bytes
 from shared.optim import Adam
 from shared.params import InitScheme
 from shared.specs import SpecError
@@ -90,8 +92,6 @@ class DQN(AgentWorkload):
         return PRESETS[preset].timeout_s
 
     def check(self, variant: str, preset: str) -> None:
-        from benchmarks.workloads.nbody.data import available_memory_bytes
-
         config = self.dqn_config(variant, preset)
         frame_bytes = config.atari.screen**2
         needed = config.memory * (frame_bytes + 7)  # replay.py's per-slot arrays
@@ -141,10 +141,6 @@ class DQN(AgentWorkload):
         )
 
     def report_sections(self, context: ReportContext) -> list[Block]:
-        # Imported here: report.py reads steady_agent_steps_per_s from cell.py, which
-        # imports the workload registry (benchmarks.workloads) that imports this module.
-        from benchmarks.workloads.dqn.report import dqn_sections
-
         return dqn_sections(context)
 
     def report_charts(self, context: ReportContext) -> list[Block]:

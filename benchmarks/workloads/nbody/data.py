@@ -24,21 +24,19 @@ function of its parameters, which key its cache file (``shared.cache``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from benchmarks.workloads.nbody import simulator as nbody
 from shared.cache import Arrays, cached_arrays
+from shared.metadata import available_memory_bytes
 from shared.params import DATA_STREAM, VALIDATION_STREAM, rng_for
 from shared.specs import SpecError
 
 DATASET_VERSION = 1  # bump when generation changes: old cache files are then never read
 CHUNK_SYSTEMS = 4096  # systems simulated at once (bounds memory; changing it changes the data)
 MAX_DRAW_FACTOR = 50  # give up when fewer than 1 in 50 draws pass the energy screen
-MEMORY_ENV = "BENCH_MEMORY_BYTES"  # pretend the machine has this much memory (tests)
 SPLITS = {"train": DATA_STREAM, "validation": VALIDATION_STREAM}
 
 
@@ -276,22 +274,6 @@ def samples(
 
 
 # Memory -----------------------------------------------------------------------------------
-
-
-def available_memory_bytes() -> int:
-    """Memory the process may use: ``BENCH_MEMORY_BYTES`` when set, else MemAvailable."""
-    if os.environ.get(MEMORY_ENV):
-        text = os.environ[MEMORY_ENV]
-        if not text.strip().isdigit() or int(text) < 1:
-            raise SpecError(f"{MEMORY_ENV} must be a whole number of bytes above 0, got {text!r}")
-        return int(text)
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def estimated_bytes(spec: Dataset) -> int:

@@ -58,6 +58,8 @@ from benchmarks.workloads.search.digits import (
 )
 from benchmarks.workloads.search.exports import write_search_csvs
 from benchmarks.workloads.search.metaqnn import EpsilonSchedule, QLearningSpec
+from benchmarks.workloads.search.report import best_sections, cost_sections
+from benchmarks.workloads.search.report import parity_note as search_parity_note
 from benchmarks.workloads.search.space import SearchSpace
 from shared.losses import SoftmaxCrossEntropy
 from shared.optim import Adam
@@ -150,24 +152,15 @@ class Search(MultiModelWorkload):
     def check(self, variant: str, preset: str) -> None:
         load_digits()  # SpecError, before any cell starts, when scikit-learn is missing
 
-    # The report: report.py is imported in each method, since it reads PHASES from
-    # cell.py, which imports the workload registry (benchmarks.workloads) that imports
-    # this module.
     def report_speed(self, context: ReportContext) -> list[Block]:
         """Not epochs of one model: what a candidate costs, phase by phase."""
-        from benchmarks.workloads.search.report import cost_sections
-
         return cost_sections(context)
 
     def report_sections(self, context: ReportContext) -> list[Block]:
-        from benchmarks.workloads.search.report import best_sections
-
         return best_sections(context)
 
     def parity_note(self, context: ReportContext) -> str:
-        from benchmarks.workloads.search.report import parity_note
-
-        return parity_note(context)
+        return search_parity_note(context)
 
     def report_charts(self, context: ReportContext) -> list[Block]:
         return search_chart_sections(context)
