@@ -28,7 +28,7 @@ from benchmarks.timing import steady_summary, throughput, time_to_target
 from benchmarks.workloads import EpochData, TrainingConfig, get_workload
 from shared.metadata import environment, threads_in_effect
 from shared.params import Params, cast_params, init_params
-from shared.protocol import NotSupported
+from shared.protocol import ModelSpec, NotSupported
 
 
 def config_summary(config: TrainingConfig) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def run_cell(
     start = time.perf_counter()
     try:
         model = backend.build_model(
-            config.network, params, config.loss, config.optimizer, cell.dtype, cell.mode
+            ModelSpec(config.network, params, config.loss, config.optimizer, cell.dtype, cell.mode)
         )
     except NotSupported as error:
         return new_record(

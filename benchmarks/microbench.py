@@ -22,6 +22,7 @@ import pytest
 from benchmarks.workloads import get_workload
 from shared import registry
 from shared.params import init_params
+from shared.protocol import AgentSpec, ModelSpec
 from shared.td import TDBatch
 
 # (workload, variant): copy-net full batch and batch 1, XOR full batch, the N-body MLP
@@ -94,12 +95,14 @@ def test_train_step(benchmark, backend: str, mode: str, workload: str, variant: 
     config = work.config(variant, "quick")
     module, dtype = _configured(backend)
     model = module.build_model(
-        config.network,
-        init_params(config.network, config.init, 0, dtype),
-        config.loss,
-        config.optimizer,
-        dtype,
-        mode,
+        ModelSpec(
+            config.network,
+            init_params(config.network, config.init, 0, dtype),
+            config.loss,
+            config.optimizer,
+            dtype,
+            mode,
+        )
     )
     xs, ys = work.data(variant, "quick", 0).epoch(0)
     x, y = xs[0], ys[0]
@@ -123,13 +126,15 @@ def test_td_step(benchmark, backend: str, mode: str) -> None:
     config = get_workload("dqn").dqn_config("space-invaders", "quick")
     module, dtype = _configured(backend)
     agent = module.build_agent(
-        config.network,
-        init_params(config.network, config.init, 0, dtype),
-        config.loss,
-        config.optimizer,
-        dtype,
-        mode,
-        config.td,
+        AgentSpec(
+            config.network,
+            init_params(config.network, config.init, 0, dtype),
+            config.loss,
+            config.optimizer,
+            dtype,
+            mode,
+            config.td,
+        )
     )
     rng = np.random.default_rng(0)
     shape = (config.batch_size, *config.network.input_shape)

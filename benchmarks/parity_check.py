@@ -26,6 +26,7 @@ from backends.numpy import model as numpy_reference
 from benchmarks.workloads import EpochData, TrainingConfig
 from benchmarks.workloads.dqn.workload import DQNConfig
 from shared.params import Params
+from shared.protocol import AgentSpec, ModelSpec
 from shared.td import TDBatch
 from shared.tolerances import PARITY_STEPS, TD_PARITY_STEPS, TD_SYNC_AFTER, TOLERANCES
 
@@ -61,7 +62,7 @@ def _models_beside_reference(
     """``[the backend's model, the NumPy reference's]``, both from ``params``."""
     return [
         module.build_model(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode
+            ModelSpec(config.network, params, config.loss, config.optimizer, dtype, module_mode)
         )
         for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
     ]
@@ -73,7 +74,9 @@ def _agents_beside_reference(
     """``[the backend's DQN agent, the NumPy reference's]``, both from ``params``."""
     return [
         module.build_agent(
-            config.network, params, config.loss, config.optimizer, dtype, module_mode, config.td
+            AgentSpec(
+                config.network, params, config.loss, config.optimizer, dtype, module_mode, config.td
+            )
         )
         for module, module_mode in ((backend, mode), (numpy_reference, "eager"))
     ]

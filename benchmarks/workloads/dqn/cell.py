@@ -28,7 +28,7 @@ from benchmarks.workloads.dqn.loop import (
 )
 from benchmarks.workloads.dqn.workload import DQNConfig
 from shared.params import Params, cast_params, init_params
-from shared.protocol import NotSupported
+from shared.protocol import AgentSpec, NotSupported
 from shared.tolerances import TD_PARITY_STEPS
 
 
@@ -206,7 +206,15 @@ def run_dqn_cell(
     start = time.perf_counter()
     try:
         agent = backend.build_agent(
-            config.network, params, config.loss, config.optimizer, cell.dtype, cell.mode, config.td
+            AgentSpec(
+                config.network,
+                params,
+                config.loss,
+                config.optimizer,
+                cell.dtype,
+                cell.mode,
+                config.td,
+            )
         )
     except NotSupported as error:
         return new_record(

@@ -30,6 +30,7 @@ from benchmarks.workloads.dqn.loop import (
 from benchmarks.workloads.dqn.workload import DQNConfig
 from shared import registry
 from shared.params import Params, cast_params
+from shared.protocol import AgentSpec
 from shared.registry import UnknownName
 
 
@@ -79,13 +80,15 @@ def evaluate_checkpoint(
     module = registry.load(backend)
     module.configure(threads, seed)
     agent = module.build_agent(
-        config.network,
-        cast_params(online, dtype),
-        config.loss,
-        config.optimizer,
-        dtype,
-        mode,
-        config.td,
+        AgentSpec(
+            config.network,
+            cast_params(online, dtype),
+            config.loss,
+            config.optimizer,
+            dtype,
+            mode,
+            config.td,
+        )
     )
     print(
         f"evaluating {trained.get('backend')}:{trained.get('mode')}'s checkpoint on "

@@ -29,6 +29,7 @@ from benchmarks.workloads.search.metaqnn import QLearning, RandomSearch
 from benchmarks.workloads.search.space import Design, design_key
 from benchmarks.workloads.search.workload import AGENTS, SearchConfig
 from shared.params import init_params, rng_for
+from shared.protocol import ModelSpec
 from shared.specs import layer_kind
 
 # Each agent draws from a generator of its own (seed streams after shared.params's).
@@ -68,7 +69,9 @@ def train_candidate(
     gc.disable()
     try:
         start = time.perf_counter()
-        model = backend.build_model(network, params, config.loss, config.optimizer, dtype, mode)
+        model = backend.build_model(
+            ModelSpec(network, params, config.loss, config.optimizer, dtype, mode)
+        )
         build_s = time.perf_counter() - start
         start = time.perf_counter()
         batches = prepare_batches(model, training, data)
