@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.files import write_atomic
+from shared.files import write_figure_atomic
 
 Record = dict[str, Any]
 
@@ -129,7 +129,7 @@ def _save(fig, run_dir: Path, name: str) -> str:
 
     # Atomic: several `report`s of one run may draw the same chart at once.
     path = Path("plots") / name
-    write_atomic(run_dir / path, lambda handle: fig.savefig(handle, dpi=90, format="png"))
+    write_figure_atomic(run_dir / path, fig, dpi=90, format="png")
     plt.close(fig)
     return str(path)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import json
 import zlib
 from dataclasses import asdict, dataclass
@@ -12,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.memory import record_growth
-from shared.files import write_atomic
+from shared.files import write_csv_atomic
 from shared.files import write_json_atomic as write_json_atomic  # the writers import it here
 
 STATUSES = ("ok", "skipped", "diverged", "failed", "timeout")
@@ -386,16 +384,6 @@ def summary_row(record: dict[str, Any]) -> dict[str, Any]:
     # the timing of cells that train many models instead of epochs (search)
     row.update({key: timing[key] for key in SEARCH_TIMING_COLUMNS if key in timing})
     return row
-
-
-def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
-    """Write ``rows`` under ``columns`` (missing values empty) to ``path`` atomically:
-    a reader never sees half a file."""
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=columns, restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    return write_atomic(path, text.getvalue())
 
 
 def write_summary_csv(run_dir: Path, records: list[dict[str, Any]]) -> Path:
