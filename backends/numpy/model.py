@@ -15,7 +15,6 @@ from shared.protocol import ModelSpec
 
 __all__ = ["build_agent", "build_model", "configure"]
 
-
 MODES = ("eager",)
 
 
