@@ -26,14 +26,16 @@ from benchmarks.workloads.base import AgentConfig, EpochData, TrainingConfig
 from shared.losses import loss_quantiles
 from shared.optim import Constant, learning_rates
 from shared.params import Params
-from shared.protocol import Model, QAgent
+from shared.protocol import AgentSpec, Model, ModelSpec, QAgent
 
 
 def build_model(
     backend: ModuleType, config: TrainingConfig, params: Params, dtype: str, mode: str
 ) -> Model:
     """``backend``'s model of ``config`` from ``params`` (NotSupported: it cannot)."""
-    return backend.build_model(config.network, params, config.loss, config.optimizer, dtype, mode)
+    return backend.build_model(
+        ModelSpec(config.network, params, config.loss, config.optimizer, dtype, mode)
+    )
 
 
 def build_agent(
@@ -41,7 +43,7 @@ def build_agent(
 ) -> QAgent:
     """``backend``'s agent of ``config`` from ``params`` (NotSupported: it cannot)."""
     return backend.build_agent(
-        config.network, params, config.loss, config.optimizer, dtype, mode, config.td
+        AgentSpec(config.network, params, config.loss, config.optimizer, dtype, mode, config.td)
     )
 
 

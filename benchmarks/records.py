@@ -1,72 +1,42 @@
-"""Cell records: one JSON file per cell, written atomically, and reading a run back."""
+"""Cell records: one JSON file per cell, written atomically and read back checked against
+the schema (``benchmarks.schema``)."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.schema import (
+    FIELD_TYPES,
+    RECORD_VERSION,
+    STATUSES,
+    Cell,
+    Record,
+    cell_of,
+    implementation,
+    new_record,
+    record_problem,
+)
+from benchmarks.schema import number as _number
 from shared.files import write_json_atomic as write_json_atomic  # the writers import it here
 
-STATUSES = ("ok", "skipped", "diverged", "failed", "timeout")
-RECORD_VERSION = 1  # checked on load: a record of another version is left out and listed
+__all__ = [
+    "FIELD_TYPES",
+    "RECORD_VERSION",
+    "STATUSES",
+    "Cell",
+    "Record",
+    "implementation",
+    "new_record",
+    "write_json_atomic",
+]
+
 RUN_INFO_NAME = "run.json"
 RUN_INFO_VERSIONS = (1, 2)  # 1: one invocation and no matrix (before 2 kept both)
-
-
-def implementation(backend: str, mode: str) -> str:
-    """How every table, chart and log line names an implementation: ``backend:mode``."""
-    return f"{backend}:{mode}"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One measurement: a workload variant on one backend, mode, dtype and seed."""
-
-    workload: str
-    variant: str
-    backend: str
-    mode: str
-    dtype: str
-    seed: int
-    preset: str
-
-    @property
-    def file_name(self) -> str:
-        return (
-            f"{self.workload}__{self.variant}__{self.backend}__{self.mode}__"
-            f"{self.dtype}__seed{self.seed}.json"
-        )
-
-    @property
-    def label(self) -> str:
-        return (
-            f"{self.workload}/{self.variant} {implementation(self.backend, self.mode)} "
-            f"{self.dtype} seed {self.seed}"
-        )
-
-    @classmethod
-    def of(cls, record: dict[str, Any]) -> Cell:
-        """The cell a record (or any mapping with the cell's fields) belongs to."""
-        return cls(**{name: record[name] for name in cls.__dataclass_fields__})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def new_record(cell: Cell, status: str, reason: str = "", **fields: Any) -> dict[str, Any]:
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-    return {
-        "record_version": RECORD_VERSION,
-        **cell.to_dict(),
-        "status": status,
-        "reason": reason,
-        **fields,
-    }
 
 
 class BadFile(ValueError):
@@ -103,17 +73,7 @@ def read_json(path: Path) -> Any:
         raise BadFile(path, f"not JSON this code reads ({type(error).__name__})") from None
 
 
-def _cell_of(data: dict[str, Any]) -> Cell | None:
-    """The cell a record names, or None when a field is missing or of the wrong type."""
-    fields = {name: data.get(name) for name in Cell.__dataclass_fields__}
-    if not isinstance(fields["seed"], int) or isinstance(fields["seed"], bool):
-        return None
-    if not all(isinstance(value, str) for name, value in fields.items() if name != "seed"):
-        return None
-    return Cell(**fields)
-
-
-def read_record(path: Path, cell: Cell | None = None) -> dict[str, Any]:
+def read_record(path: Path, cell: Cell | None = None) -> Record:
     """The cell record in ``path`` (``.json`` or ``.json.gz``); raises BadFile unless it is
     a JSON object of this code's ``RECORD_VERSION`` naming ``cell`` (default: the cell
     its file is named for)."""
@@ -126,65 +86,16 @@ def read_record(path: Path, cell: Cell | None = None) -> dict[str, Any]:
         raise BadFile(
             path, f"record_version {data['record_version']!r}; this code reads {RECORD_VERSION}"
         )
-    named = _cell_of(data)
+    named = cell_of(data)
     if named is None or data.get("status") not in STATUSES:
         raise BadFile(path, "not a cell record (its cell fields or status are missing or bad)")
     expected = cell.file_name if cell else path.name.removesuffix(".gz")
     if named.file_name != expected:
         raise BadFile(path, f"holds the record of another cell ({named.file_name})")
-    _check_field_types(path, data)
-    return data
-
-
-# The JSON type of each field that every reader relies on, when the field is present.
-FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "reason": str,
-    "epochs": list,
-    "timing": dict,
-    "metrics": dict,
-    "parity": dict,
-    "environment": dict,
-    "repeats": list,
-    "peak_rss_mb": (int, float, type(None)),
-}
-
-
-def _check_field_types(path: Path, data: dict[str, Any]) -> None:
-    """BadFile for a record of this version whose fields have other JSON types (another
-    schema under the same version), or an ok record without its timing and metrics."""
-    for name, kind in FIELD_TYPES.items():
-        if name in data and not isinstance(data[name], kind):
-            found = type(data[name]).__name__
-            raise BadFile(path, f"another schema: its {name!r} is a JSON {found}")
-    if data["status"] == "ok" and not ("timing" in data and "metrics" in data):
-        raise BadFile(path, "another schema: an ok record without timing or metrics")
-    problem = _nested_problem(data)
+    problem = record_problem(data)
     if problem:
         raise BadFile(path, f"another schema: {problem}")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _nested_problem(data: dict[str, Any]) -> str | None:
-    """What in the lists and tables every reader walks has another shape, or None:
-    timing values are numbers (or null), each epoch row an object with numeric seconds,
-    each repeat an object with a status and a list of numeric steady seconds."""
-    if not all(_number(v) or v is None for v in data.get("timing", {}).values()):
-        return "a 'timing' value is not a number"
-    for row in data.get("epochs", []):
-        if not (isinstance(row, dict) and _number(row.get("seconds"))):
-            return "an 'epochs' row is not an object with numeric seconds"
-    for rerun in data.get("repeats", []):
-        steady = rerun.get("steady_epoch_s", []) if isinstance(rerun, dict) else None
-        if not (
-            isinstance(steady, list)
-            and isinstance(rerun.get("status"), str)
-            and all(_number(v) for v in steady)
-        ):
-            return "a 'repeats' entry is not an object with a status and steady seconds"
-    return None
+    return data
 
 
 def record_files(run_dir: Path) -> dict[str, list[Path]]:

@@ -97,7 +97,7 @@ def write_atomic(path: Path, key: Mapping[str, Any], arrays: Arrays) -> None:
         "checksums": {name: array_checksum(a) for name, a in arrays.items()},
     }
     stored = {META: np.array(json.dumps(meta)), **arrays}
-    files.write_atomic(path, lambda handle: np.savez(handle, **stored))
+    files.write_npz_atomic(path, stored)
 
 
 def cached_arrays(kind: str, key: Mapping[str, Any], build: Callable[[], Arrays]) -> Arrays:

@@ -1,4 +1,5 @@
-"""The one atomic file writer every result, report, checkpoint and cache file goes through.
+"""The one atomic file writer every result, report, chart, checkpoint and cache file goes
+through: ``write_atomic``, and its forms for JSON, CSV, ``.npz`` arrays and charts.
 
 A reader (another ``report``, a ``compare``, the runner reading a cell's record) sees the
 old file or the new one, never half of one: the bytes go to a temporary file with a
@@ -13,13 +14,17 @@ user of a shared results folder can read it.
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
 
 Content = bytes | str | Callable[[BinaryIO], Any]
 
@@ -73,3 +78,24 @@ def write_atomic(path: str | Path, content: Content) -> Path:
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """``data`` as indented JSON (NaN and inf allowed, as Python writes them)."""
     return write_atomic(path, json.dumps(data, indent=1, allow_nan=True))
+
+
+def write_csv_atomic(
+    path: str | Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> Path:
+    """``rows`` under ``columns`` as CSV (a missing value is written empty)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_atomic(path, text.getvalue())
+
+
+def write_npz_atomic(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
+    """``arrays`` as an uncompressed ``.npz`` (``np.savez``: names and order kept)."""
+    return write_atomic(path, lambda handle: np.savez(handle, **arrays))
+
+
+def write_figure_atomic(path: str | Path, figure: Any, dpi: int, format: str = "png") -> Path:
+    """A Matplotlib figure (anything with ``savefig``) as an image of ``format``."""
+    return write_atomic(path, lambda handle: figure.savefig(handle, dpi=dpi, format=format))

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from shared.files import write_atomic
+from shared.files import write_npz_atomic
 from shared.specs import Network, SpecError
 
 Params = dict[str, np.ndarray]
@@ -114,7 +114,7 @@ def check_params(network: Network, params: Params) -> None:
 
 def save_params(params: Params, path: str | Path) -> None:
     """Write canonical parameters to ``.npz`` (names and order preserved), atomically."""
-    write_atomic(path, lambda handle: np.savez(handle, **params))
+    write_npz_atomic(path, params)
 
 
 def load_params(path: str | Path) -> Params:

@@ -6,16 +6,16 @@ A backend module exposes two functions::
         Apply thread counts and framework seeds. Called once per process, right after
         the framework is imported and before anything is built.
 
-    build_model(network, params, loss, optimizer, dtype, mode) -> Model
-        A model holding ``params`` (canonical layout, copied), ready to train with
-        ``optimizer`` on ``loss`` in ``dtype`` ("float32" | "float64"), executing in
-        ``mode`` (one of the modes the registry lists for that backend).
+    build_model(spec: ModelSpec) -> Model
+        A model holding ``spec.params`` (canonical layout, copied), ready to train with
+        ``spec.optimizer`` on ``spec.loss`` in ``spec.dtype`` ("float32" | "float64"),
+        executing in ``spec.mode`` (one of the modes the registry lists for that backend).
 
-    build_agent(network, params, loss, optimizer, dtype, mode, td) -> QAgent
-        A DQN agent (``QAgent``): an online network holding ``params`` and a target
+    build_agent(spec: AgentSpec) -> QAgent
+        A DQN agent (``QAgent``): an online network holding ``spec.params`` and a target
         network holding the same copy, trained by the TD step of ``shared.td`` with
-        ``loss`` (a ``shared.losses.Huber``), ``optimizer`` and ``td`` (a ``TDSpec``).
-        ``network`` maps ``(C, H, W)`` frames to one value per action. A backend that
+        ``spec.loss`` (a ``shared.losses.Huber``), ``spec.optimizer`` and ``spec.td``.
+        ``spec.network`` maps ``(C, H, W)`` frames to one value per action. A backend that
         cannot run a mode for DQN raises ``NotSupported``.
 
 Everything that crosses the boundary is NumPy or a Python float. Returning a host
@@ -30,6 +30,7 @@ being the one computed before that step's update.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,6 +40,26 @@ from shared.optim import Optimizer
 from shared.params import Params
 from shared.specs import Network
 from shared.td import TDBatch, TDSpec
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a backend builds a model from: every number pinned, nothing left to a
+    framework default."""
+
+    network: Network
+    params: Params  # the starting weights, canonical layout; the backend copies them
+    loss: Loss
+    optimizer: Optimizer
+    dtype: str  # "float32" | "float64"
+    mode: str  # one of the modes the registry lists for the backend
+
+
+@dataclass(frozen=True)
+class AgentSpec(ModelSpec):
+    """What a backend builds a DQN agent from: a model's spec and the TD step's."""
+
+    td: TDSpec
 
 
 class Model(Protocol):
@@ -103,26 +124,9 @@ class QAgent(Protocol):
 class BackendModule(Protocol):
     def configure(self, threads: int, seed: int) -> None: ...
 
-    def build_model(
-        self,
-        network: Network,
-        params: Params,
-        loss: Loss,
-        optimizer: Optimizer,
-        dtype: str,
-        mode: str,
-    ) -> Model: ...
+    def build_model(self, spec: ModelSpec) -> Model: ...
 
-    def build_agent(
-        self,
-        network: Network,
-        params: Params,
-        loss: Loss,
-        optimizer: Optimizer,
-        dtype: str,
-        mode: str,
-        td: TDSpec,
-    ) -> QAgent: ...
+    def build_agent(self, spec: AgentSpec) -> QAgent: ...
 
 
 class NotSupported(Exception):

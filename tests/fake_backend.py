@@ -22,12 +22,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from backends.numpy import agent as numpy_agent
 from backends.numpy import model as numpy_model
 from shared import registry
+from shared.protocol import AgentSpec, ModelSpec
 
 FAULT_MODES = {
     "ok": "trains like NumPy",
@@ -66,9 +68,9 @@ def configure(threads: int, seed: int) -> None:
 
 
 class FaultyModel(numpy_model.NumpyModel):
-    def __init__(self, *args, fault: str):
-        super().__init__(*args)
-        self.fault, self.epochs = fault, 0
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        self.fault, self.epochs = spec.mode, 0
 
     def train_epoch(self, batches) -> float:
         self.epochs += 1
@@ -104,7 +106,8 @@ class SlowFirstCalls:
         return first_call_slow
 
 
-def build_model(network, params, loss, optimizer, dtype, mode):
+def build_model(spec: ModelSpec):
+    mode = spec.mode
     if mode == "slow" and os.environ.get("FAKE_WORKER_TAG"):
         worker = "import time; time.sleep(3600)"
         subprocess.Popen([sys.executable, "-c", worker, os.environ["FAKE_WORKER_TAG"]])
@@ -115,11 +118,11 @@ def build_model(network, params, loss, optimizer, dtype, mode):
         if marker.exists():
             raise RuntimeError("deliberate crash in a later process (fake backend)")
         marker.touch()
-    model = FaultyModel(network, params, loss, optimizer, dtype, fault=mode)
+    model = FaultyModel(spec)
     return SlowFirstCalls(model, COMPILED, FIRST_CALL_S) if mode == "slow-first" else model
 
 
-def build_agent(network, params, loss, optimizer, dtype, mode, td):
-    if mode == "crash":
+def build_agent(spec: AgentSpec):
+    if spec.mode == "crash":
         raise RuntimeError("deliberate crash while building the agent (fake backend)")
-    return numpy_agent.build_agent(network, params, loss, optimizer, dtype, "eager", td)
+    return numpy_agent.build_agent(replace(spec, mode="eager"))

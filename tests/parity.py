@@ -25,6 +25,7 @@ from shared.losses import (
 )
 from shared.optim import SGD, Adam, ExponentialDecay, Optimizer, Schedule, learning_rates
 from shared.params import DTYPES, InitScheme, Params, init_params
+from shared.protocol import ModelSpec
 from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network
 from shared.tolerances import PARITY_STEPS, TOLERANCES
 from tests.parity_boundaries import boundary_cases
@@ -298,7 +299,7 @@ def build(backend: str, case: Case, dtype: str, mode: str | None = None):
     module = registry.load(backend)
     mode = mode or registry.get(backend).default_mode
     return module.build_model(
-        case.network, case.params(dtype), case.loss, case.optimizer, dtype, mode
+        ModelSpec(case.network, case.params(dtype), case.loss, case.optimizer, dtype, mode)
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from benchmarks.workloads import get_workload
 from benchmarks.workloads.dqn.loop import load_checkpoint, save_checkpoint
 from shared import registry
+from shared.protocol import AgentSpec
 from tests.parity import assert_close, backends_to_test, loads_in_process
 from tests.test_dqn_parity import CASES, LOSS, Q_NETWORK, TD, batches, build_agent
 
@@ -40,12 +41,14 @@ def test_checkpoint_loads_everywhere_with_identical_q_values(writer: str, tmp_pa
         module = registry.load(reader)
         info = registry.get(reader)
         loaded = module.build_agent(
-            Q_NETWORK,
-            online,
-            LOSS,
-            CASES["adam-clip"].optimizer,
-            "float64",
-            info.modes_for(get_workload("dqn"))[0],
-            TD,
+            AgentSpec(
+                Q_NETWORK,
+                online,
+                LOSS,
+                CASES["adam-clip"].optimizer,
+                "float64",
+                info.modes_for(get_workload("dqn"))[0],
+                TD,
+            )
         )
         assert_close(loaded.q_values(obs), expected, "float64", f"{writer} -> {reader}")

@@ -27,6 +27,7 @@ from benchmarks.workloads.dqn.loop import DQNHistory, play
 from benchmarks.workloads.dqn.workload import DQN
 from shared import registry
 from shared.params import init_params
+from shared.protocol import AgentSpec
 from shared.specs import Conv2D, Dense, Flatten, Network
 from shared.td import TDBatch
 from tests.parity import OTHER_BACKENDS, backends_to_test
@@ -102,7 +103,7 @@ def test_dqn_loop_memory_stays_flat(backend: str, mode: str) -> None:
         pytest.skip("no way to read this process's RSS on this OS")
     params = init_params(CONFIG.network, CONFIG.init, 0, "float32")
     agent = registry.load(backend).build_agent(
-        CONFIG.network, params, CONFIG.loss, CONFIG.optimizer, "float32", mode, CONFIG.td
+        AgentSpec(CONFIG.network, params, CONFIG.loss, CONFIG.optimizer, "float32", mode, CONFIG.td)
     )
     try:
         td_steps, rss, history = rss_by_td_step(agent)

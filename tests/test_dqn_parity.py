@@ -20,6 +20,7 @@ from shared import registry
 from shared.losses import Huber, huber
 from shared.optim import SGD, Adam, Optimizer
 from shared.params import DTYPES, InitScheme, Params, init_params
+from shared.protocol import AgentSpec, ModelSpec
 from shared.specs import Conv2D, Dense, Flatten, Network
 from shared.td import TDBatch, TDSpec, scale_frames
 from shared.tolerances import TD_PARITY_STEPS, TD_SYNC_AFTER
@@ -85,7 +86,9 @@ def batches() -> tuple[TDBatch, ...]:
 def build_agent(backend: str, case: AgentCase, dtype: str, mode: str | None = None):
     module = registry.load(backend)
     mode = mode or registry.get(backend).default_mode
-    return module.build_agent(Q_NETWORK, start_params(dtype), LOSS, case.optimizer, dtype, mode, TD)
+    return module.build_agent(
+        AgentSpec(Q_NETWORK, start_params(dtype), LOSS, case.optimizer, dtype, mode, TD)
+    )
 
 
 @dataclass
@@ -122,7 +125,9 @@ def oracle_td_loss(online: Params, target: Params, batch: TDBatch) -> float:
     module = registry.load("numpy")
 
     def values(params: Params, obs: np.ndarray) -> np.ndarray:
-        model = module.build_model(Q_NETWORK, params, LOSS, SGD(lr=1.0), "float64", "eager")
+        model = module.build_model(
+            ModelSpec(Q_NETWORK, params, LOSS, SGD(lr=1.0), "float64", "eager")
+        )
         return model.predict(scale_frames(obs, "float64"))
 
     q = values(online, batch.obs)[np.arange(len(batch)), batch.actions]

@@ -15,6 +15,7 @@ from shared import registry
 from shared.losses import MSE, Huber, SoftmaxCrossEntropy
 from shared.optim import SGD
 from shared.params import InitScheme, init_params
+from shared.protocol import AgentSpec, ModelSpec
 from shared.specs import Dense, Flatten, Network, SpecError
 from shared.td import TDSpec
 from tests.parity import assert_close, assert_params_close, backends_to_test
@@ -30,7 +31,9 @@ def _model(backend: str, network: Network, loss, dtype: str = "float64"):
     params = init_params(network, InitScheme("torch_default"), seed=0, dtype=dtype)
     info = registry.get(backend)
     module = registry.load(backend)
-    return module.build_model(network, params, loss, SGD(lr=0.1), dtype, info.default_mode)
+    return module.build_model(
+        ModelSpec(network, params, loss, SGD(lr=0.1), dtype, info.default_mode)
+    )
 
 
 def _bad_targets() -> dict[str, np.ndarray]:
@@ -94,13 +97,15 @@ def test_agent_refuses_wrong_params_and_frames(backend: str) -> None:
     info = registry.get(backend)
     params = init_params(Q_NETWORK, InitScheme("torch_default"), seed=0, dtype="float32")
     agent = registry.load(backend).build_agent(
-        Q_NETWORK,
-        params,
-        Huber(),
-        SGD(lr=0.1),
-        "float32",
-        info.modes_for(get_workload("dqn"))[0],
-        TDSpec(),
+        AgentSpec(
+            Q_NETWORK,
+            params,
+            Huber(),
+            SGD(lr=0.1),
+            "float32",
+            info.modes_for(get_workload("dqn"))[0],
+            TDSpec(),
+        )
     )
     frames = np.random.default_rng(0).integers(0, 256, size=(2, 2, 3, 3), dtype=np.uint8)
     for wrong in (frames / 255.0, frames[0]):  # already scaled; no batch axis

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from shared import registry
-from shared.protocol import NotSupported
+from shared.protocol import AgentSpec, NotSupported
 from tests import test_dqn_parity as dqn
 from tests.parity import build, cases
 
@@ -124,7 +124,9 @@ def _agent(dtype: str = "float32", mode: str = "jit", params=None):
     case = dqn.CASES["adam-clip"]
     params = dqn.start_params(dtype) if params is None else params
     module = registry.load("jax")
-    return module.build_agent(dqn.Q_NETWORK, params, dqn.LOSS, case.optimizer, dtype, mode, dqn.TD)
+    return module.build_agent(
+        AgentSpec(dqn.Q_NETWORK, params, dqn.LOSS, case.optimizer, dtype, mode, dqn.TD)
+    )
 
 
 def test_agent_runs_only_in_jit_mode() -> None:

@@ -14,6 +14,7 @@ from shared import registry
 from shared.losses import MSE, Huber
 from shared.optim import SGD
 from shared.params import InitScheme, init_params
+from shared.protocol import AgentSpec, ModelSpec
 from shared.specs import Dense, Network
 from shared.td import TDSpec
 from tests import test_dqn_parity as dqn
@@ -91,10 +92,12 @@ def test_unknown_mode() -> None:
     network = Network((2,), (Dense(1),))
     params = init_params(network, InitScheme("torch_default"), seed=0)
     with pytest.raises(ValueError, match="no mode"):
-        module.build_model(network, params, MSE(), SGD(lr=0.1), "float32", "no-such-mode")
+        module.build_model(
+            ModelSpec(network, params, MSE(), SGD(lr=0.1), "float32", "no-such-mode")
+        )
     with pytest.raises(ValueError, match="no mode"):
         module.build_agent(
-            network, params, Huber(), SGD(lr=0.1), "float32", "no-such-mode", TDSpec()
+            AgentSpec(network, params, Huber(), SGD(lr=0.1), "float32", "no-such-mode", TDSpec())
         )
 
 

@@ -8,7 +8,8 @@ against NumPy's (tests/test_dqn_parity.py; see DQN_SLOW_MODE_CASES), the Keras c
 the XOR verdict, parameter transfer with the backends that load beside it, the N-body
 training loop, the architecture search's designs and float64 rewards, the checks of
 targets, parameters and frames where they enter (tests/test_input_checks.py), and the
-memory of the real DQN loop (tests/test_dqn_memory.py). Asserted here:
+memory of the real DQN loop (tests/test_dqn_memory.py), and the protocol members of
+what it builds (tests/test_protocol.py). Asserted here:
 the subprocess passed and ran every parity test it should have. Also, in small
 subprocesses: configure() sizes the framework's thread pools, and TensorFlow (which
 ``keras.utils.set_random_seed`` would import) stays out.
@@ -49,6 +50,8 @@ SUITE = (
     "tests/test_input_checks.py",
     # The real DQN loop's memory stays flat, in every mode.
     "tests/test_dqn_memory.py::test_dqn_loop_memory_stays_flat",
+    # What it builds has every member of shared/protocol.py's protocols, in every mode.
+    "tests/test_protocol.py",
 )
 # Keras's torch.compile mode compiles each agent's train and predict steps anew (~15 s
 # an agent here), and Keras on JAX run eagerly takes ~12 s an agent: there the TD-step
@@ -192,6 +195,11 @@ def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
     memory = {case.get("name") for case in ran if case.get("classname") == "tests.test_dqn_memory"}
     modes = registry.get(name).modes_for(get_workload("dqn"))
     assert memory == {f"test_dqn_loop_memory_stays_flat[{name}-{mode}]" for mode in modes}
+    protocol = {case.get("name") for case in ran if case.get("classname") == "tests.test_protocol"}
+    assert (
+        f"test_model_has_every_protocol_member[{name}-{registry.get(name).default_mode}]"
+        in protocol
+    )
 
 
 THREADS_PROBE = {

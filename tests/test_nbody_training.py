@@ -15,6 +15,7 @@ from shared import cache, registry
 from shared.losses import loss_quantiles
 from shared.optim import learning_rates
 from shared.params import Params, init_params
+from shared.protocol import ModelSpec
 from tests.parity import assert_close, assert_params_close, backends_to_test
 
 VARIANT = "two-body-curriculum"  # the exponential decay and the curriculum together
@@ -29,12 +30,14 @@ def smoke_run(backend: str) -> tuple[TrainingHistory, Params]:
     workload = get_workload("nbody")
     config = workload.config(VARIANT, "smoke")
     model = registry.load(backend).build_model(
-        config.network,
-        init_params(config.network, config.init, 0, "float64"),
-        config.loss,
-        config.optimizer,
-        "float64",
-        registry.get(backend).default_mode,
+        ModelSpec(
+            config.network,
+            init_params(config.network, config.init, 0, "float64"),
+            config.loss,
+            config.optimizer,
+            "float64",
+            registry.get(backend).default_mode,
+        )
     )
     history = train(
         model, config, prepare_batches(model, config, workload.data(VARIANT, "smoke", 0))

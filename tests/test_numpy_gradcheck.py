@@ -20,6 +20,7 @@ from shared.losses import (
 )
 from shared.optim import SGD
 from shared.params import InitScheme, init_params
+from shared.protocol import ModelSpec
 from shared.specs import Conv2D, Dense, Flatten, MaxPool2D, Network
 
 NET = Network((3,), (Dense(4, "tanh"), Dense(5, "sigmoid"), Dense(3, "relu"), Dense(2)))
@@ -66,12 +67,14 @@ def test_backward_matches_finite_differences(loss_name):
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2)) * 3
     model = build_model(
-        NET,
-        init_params(NET, InitScheme("torch_default"), 0),
-        LOSSES[loss_name],
-        SGD(lr=0.1),
-        "float64",
-        "eager",
+        ModelSpec(
+            NET,
+            init_params(NET, InitScheme("torch_default"), 0),
+            LOSSES[loss_name],
+            SGD(lr=0.1),
+            "float64",
+            "eager",
+        )
     )
     for q in QUANTILES.get(loss_name, (None,)):
         if q is not None:
@@ -84,12 +87,14 @@ def test_binary_cross_entropy_backward_matches_finite_differences():
     x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
     model = build_model(
-        net,
-        init_params(net, InitScheme("normal"), 4),
-        BinaryCrossEntropy(),
-        SGD(lr=0.1),
-        "float64",
-        "eager",
+        ModelSpec(
+            net,
+            init_params(net, InitScheme("normal"), 4),
+            BinaryCrossEntropy(),
+            SGD(lr=0.1),
+            "float64",
+            "eager",
+        )
     )
     assert_backward_matches_finite_differences(model, x, y)
 
@@ -150,12 +155,14 @@ def test_softmax_cross_entropy_backward_matches_finite_differences():
     rng = np.random.default_rng(11)
     x, y = rng.normal(size=(6, 3)), _probability_targets(rng, 6, 4, all_sum_to_one=True)
     model = build_model(
-        net,
-        init_params(net, InitScheme("torch_default"), 0),
-        SoftmaxCrossEntropy(),
-        SGD(lr=0.1),
-        "float64",
-        "eager",
+        ModelSpec(
+            net,
+            init_params(net, InitScheme("torch_default"), 0),
+            SoftmaxCrossEntropy(),
+            SGD(lr=0.1),
+            "float64",
+            "eager",
+        )
     )
     assert_backward_matches_finite_differences(model, x, y)
 
@@ -180,7 +187,7 @@ def test_cnn_backward_matches_finite_differences(loss):
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(3, *CNN.input_shape)), rng.normal(size=(3, 2))
     params = init_params(CNN, InitScheme("torch_default"), 0)
-    model = build_model(CNN, params, loss, SGD(lr=0.1), "float64", "eager")
+    model = build_model(ModelSpec(CNN, params, loss, SGD(lr=0.1), "float64", "eager"))
     if isinstance(loss, Huber):  # errors on both sides of delta
         error = np.abs(model.predict(x) - y)
         assert (error < loss.delta).any() and (error > loss.delta).any()

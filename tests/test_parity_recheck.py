@@ -21,6 +21,7 @@ from benchmarks.workloads.base import EpochData, TrainingConfig
 from shared.losses import BinaryCrossEntropy
 from shared.optim import SGD
 from shared.params import InitScheme, Params, cast_params
+from shared.protocol import ModelSpec
 from shared.specs import Dense, Network
 from tests.parity_boundaries import SATURATED_LOGIT
 
@@ -46,8 +47,8 @@ class HalvedOnTheBound(NumpyModel):
         return float(value), backward(self.layers, self.params, grad.astype(self.dtype))
 
 
-def build_model(network, params, loss, optimizer, dtype, mode):
-    return HalvedOnTheBound(network, params, loss, optimizer, dtype)
+def build_model(spec: ModelSpec):
+    return HalvedOnTheBound(spec)
 
 
 HALVING_BACKEND = SimpleNamespace(build_model=build_model)

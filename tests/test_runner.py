@@ -19,6 +19,7 @@ from benchmarks.workloads import get_workload
 from shared.metadata import REPO_ROOT
 from shared.optim import SGD
 from shared.params import init_params
+from shared.protocol import ModelSpec
 
 # Runs the CLI with the fake backends registered (they exist only in this process).
 LAUNCH = (
@@ -165,12 +166,14 @@ def test_divergence_stops_training_at_the_first_nonfinite_epoch():
     config = workload.config("supervised", "quick")  # 500 epochs
     config = type(config)(**{**config.__dict__, "optimizer": SGD(lr=10.0)})
     model = build_model(
-        config.network,
-        init_params(config.network, config.init, 0),
-        config.loss,
-        config.optimizer,
-        "float64",
-        "eager",
+        ModelSpec(
+            config.network,
+            init_params(config.network, config.init, 0),
+            config.loss,
+            config.optimizer,
+            "float64",
+            "eager",
+        )
     )
     data = workload.data("supervised", "quick", 0)
     history = train(model, config, [model.prepare(*data.epoch(0))])

@@ -101,7 +101,7 @@ def test_unknown_mode_raises_value_error() -> None:
 
 
 def test_unknown_agent_mode_raises_value_error() -> None:
-    with pytest.raises(ValueError, match="no DQN mode"):
+    with pytest.raises(ValueError, match="no agent mode"):
         dqn.build_agent("torch", dqn.CASES["sgd"], "float64", "jit")
 
 

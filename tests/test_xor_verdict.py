@@ -11,6 +11,7 @@ from benchmarks.drivers import prepare_batches, train
 from benchmarks.workloads import get_workload
 from shared import registry
 from shared.params import init_params
+from shared.protocol import ModelSpec
 from tests.parity import backends_to_test
 
 BACKENDS = backends_to_test(
@@ -25,12 +26,14 @@ def full_run(backend: str, seed: int) -> dict:
     config = workload.config("momentum", "quick")
     assert config.epochs == 2001
     model = registry.load(backend).build_model(
-        config.network,
-        init_params(config.network, config.init, seed, "float64"),
-        config.loss,
-        config.optimizer,
-        "float64",
-        registry.get(backend).default_mode,
+        ModelSpec(
+            config.network,
+            init_params(config.network, config.init, seed, "float64"),
+            config.loss,
+            config.optimizer,
+            "float64",
+            registry.get(backend).default_mode,
+        )
     )
     history = train(
         model, config, prepare_batches(model, config, workload.data("momentum", "quick", seed))

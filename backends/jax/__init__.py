@@ -7,4 +7,6 @@ an explicit dtype, so float32 stays float32.
 
 import jax
 
-jax.config.update("jax_enable_x64", True)
+from backends.common import jax_float64
+
+jax_float64(jax)

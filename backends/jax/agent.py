@@ -17,15 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from backends.common import check_spec
 from backends.jax.layers import FlaxParams, SpecNetwork, build_module, to_canonical, to_flax
 from backends.jax.losses import LossFn, make_loss
 from backends.jax.optim import make_optimizer
-from shared.losses import Loss
-from shared.optim import Optimizer
 from shared.params import Params, check_params
-from shared.protocol import NotSupported
-from shared.specs import Network
-from shared.td import TDBatch, TDSpec, check_frames, pixel_scale
+from shared.protocol import AgentSpec, NotSupported
+from shared.td import TDBatch, check_frames, pixel_scale
 
 MODES = ("jit",)
 # The arrays of a TDBatch, in the order the jitted functions take them.
@@ -73,25 +71,18 @@ def transitions(batch: TDBatch) -> Transitions:
 class JitAgent:
     """Online and target parameters on the device, and the jitted TD pieces."""
 
-    def __init__(
-        self,
-        network: Network,
-        params: Params,
-        loss: Loss,
-        optimizer: Optimizer,
-        dtype: str,
-        td: TDSpec,
-    ):
-        check_params(network, params)
+    def __init__(self, spec: AgentSpec):
+        check_spec(spec)
+        network, dtype = spec.network, spec.dtype
         self.network = network
         self.names = list(network.param_shapes())
         self.dtype = np.dtype(dtype)
-        tx = make_optimizer(optimizer, dtype)
-        self.params = to_flax(params, dtype)
+        tx = make_optimizer(spec.optimizer, dtype)
+        self.params = to_flax(spec.params, dtype)
         self.target_params = self._copy(self.params)  # its own buffers: params are donated
         self.opt_state = tx.init(self.params)
         q_values, td_loss = td_functions(
-            build_module(network, dtype), make_loss(loss), td.discount, dtype
+            build_module(network, dtype), make_loss(spec.loss), spec.td.discount, dtype
         )
         self._q_values = jax.jit(q_values)
         self._td_loss_and_grads = jax.jit(jax.value_and_grad(td_loss))
@@ -130,15 +121,9 @@ class JitAgent:
         self.params = to_flax({name: params[name] for name in self.names}, self.dtype.name)
 
 
-def build_agent(
-    network: Network,
-    params: Params,
-    loss: Loss,
-    optimizer: Optimizer,
-    dtype: str,
-    mode: str,
-    td: TDSpec,
-) -> JitAgent:
-    if mode not in MODES:
-        raise NotSupported(f"jax backend: no DQN agent in mode {mode!r}; valid: {', '.join(MODES)}")
-    return JitAgent(network, params, loss, optimizer, dtype, td)
+def build_agent(spec: AgentSpec) -> JitAgent:
+    if spec.mode not in MODES:  # scan, a mode of the backend: nothing to fuse in DQN
+        raise NotSupported(
+            f"jax backend: no agent in mode {spec.mode!r}; valid: {', '.join(MODES)}"
+        )
+    return JitAgent(spec)

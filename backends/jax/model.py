@@ -11,44 +11,29 @@ The DQN agent lives in ``backends.jax.agent`` (re-exported here). float64 needs
 
 from __future__ import annotations
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from backends.common import check_mode, check_spec, xla_cpu_threads
 from backends.jax.agent import build_agent
 from backends.jax.layers import FlaxParams, build_module, to_canonical, to_flax
 from backends.jax.losses import make_loss
 from backends.jax.optim import make_optimizer, with_learning_rate
-from shared.losses import Loss, check_targets, initial_quantile
-from shared.optim import Optimizer
+from shared.losses import check_targets, initial_quantile
 from shared.params import Params, check_params
-from shared.specs import Network
+from shared.protocol import ModelSpec
 
 __all__ = ["build_agent", "build_model", "configure"]
 
-MODES = ("jit", "scan")
-
 
 def configure(threads: int, seed: int) -> None:
-    """Size XLA's CPU thread pools; must run before JAX's first computation.
-
-    XLA:CPU sizes both its intra-op pool ("XLAEigen") and the PjRt client pool that runs
-    computations and transfers (JAX's inter-op level) from ``NPROC`` when set, else from
-    the schedulable cores. XLA_FLAGS has no thread-count flag: the often-quoted
-    ``intra_op_parallelism_threads=1`` in it is silently ignored. With one thread,
-    ``xla_cpu_multi_thread_eigen=false`` also runs dots and convolutions on the calling
-    thread. JAX has no global seed: all randomness (initial weights, data) comes from the
-    harness.
-    """
+    """Size XLA's CPU thread pools (``backends.common.xla_cpu_threads``); must run
+    before JAX's first computation. JAX has no global seed: all randomness (initial
+    weights, data) comes from the harness."""
     del seed
-    os.environ["NPROC"] = str(threads)
-    if threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "xla_cpu_multi_thread_eigen" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    xla_cpu_threads(threads)
 
 
 def _make_step(module, loss_fn, tx: optax.GradientTransformation):
@@ -110,20 +95,19 @@ def _scan_epoch(step):
 class JaxModel:
     """State shared by both modes: device parameters, optimizer state and jitted pieces."""
 
-    def __init__(
-        self, network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str
-    ):
-        check_params(network, params)
+    def __init__(self, spec: ModelSpec):
+        check_spec(spec)
+        network, dtype = spec.network, spec.dtype
         self.network = network
         self.dtype = np.dtype(dtype)
         self.names = list(network.param_shapes())
         self.module = build_module(network, dtype)
-        self.tx = make_optimizer(optimizer, dtype)
-        self.params = to_flax(params, dtype)
+        self.tx = make_optimizer(spec.optimizer, dtype)
+        self.params = to_flax(spec.params, dtype)
         self.opt_state = self.tx.init(self.params)
-        self.quantile = jnp.asarray(initial_quantile(loss), dtype=self.dtype)
-        self.loss_spec = loss
-        objective, self.step_fn = _make_step(self.module, make_loss(loss), self.tx)
+        self.quantile = jnp.asarray(initial_quantile(spec.loss), dtype=self.dtype)
+        self.loss_spec = spec.loss
+        objective, self.step_fn = _make_step(self.module, make_loss(spec.loss), self.tx)
         self._forward = jax.jit(lambda p, x: self.module.apply({"params": p}, x))
         self._loss_and_grads = jax.jit(jax.value_and_grad(objective))
         self._step = jax.jit(self.step_fn, donate_argnums=(0, 1))
@@ -172,8 +156,8 @@ class JaxModel:
 class JitModel(JaxModel):
     """``jit`` mode: Python drives the steps, each one a call of a compiled step."""
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
         self._treedef = jax.tree.structure((self.params, self.opt_state))
         self._flat_step = _flat_indexed_step(self.step_fn, self._treedef)
         # Never donated, so reused as the start of every epoch.
@@ -196,8 +180,8 @@ class JitModel(JaxModel):
 class ScanModel(JaxModel):
     """``scan`` mode: one compiled program runs the whole epoch."""
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
         self._epoch = _scan_epoch(self.step_fn)
 
     def train_epoch(self, batches: tuple[jax.Array, jax.Array]) -> float:
@@ -207,10 +191,9 @@ class ScanModel(JaxModel):
         return float(mean_loss)
 
 
-def build_model(
-    network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
-) -> JaxModel:
-    if mode not in MODES:
-        raise ValueError(f"jax backend has no mode {mode!r}; valid: {', '.join(MODES)}")
-    model_class = JitModel if mode == "jit" else ScanModel
-    return model_class(network, params, loss, optimizer, dtype)
+MODELS = {"jit": JitModel, "scan": ScanModel}
+
+
+def build_model(spec: ModelSpec) -> JaxModel:
+    check_mode("jax", spec.mode, MODELS)
+    return MODELS[spec.mode](spec)

@@ -16,13 +16,14 @@ import keras
 import numpy as np
 from keras import ops
 
+from backends.common import check_spec
 from backends.keras.layers import build_network, canonical_variables, read_params, write_params
 from backends.keras.losses import SpecLoss
 from backends.keras.native import NATIVE, default_float, in_model_float, keras_mode
 from backends.keras.optim import make_optimizer
-from shared.losses import Huber, Loss
-from shared.optim import Optimizer
-from shared.params import Params, check_dtype, check_params
+from shared.losses import Huber
+from shared.params import Params, check_params
+from shared.protocol import AgentSpec
 from shared.specs import Network
 from shared.td import TDBatch, TDSpec, check_frames, pixel_scale
 
@@ -97,25 +98,16 @@ def empty_batch(network: Network) -> TDBatch:
 class KerasAgent:
     """The QAgent protocol on ``TDModel``; everything in and out is NumPy or a float."""
 
-    def __init__(
-        self,
-        network: Network,
-        params: Params,
-        loss: Huber,
-        optimizer: Optimizer,
-        dtype: str,
-        mode: str,
-        td: TDSpec,
-    ):
-        check_params(network, params)
+    def __init__(self, spec: AgentSpec):
+        network, dtype = spec.network, spec.dtype
         self.network = network
         self.dtype = dtype
         self.native = NATIVE[keras.backend.backend()]
-        compile_args = keras_mode(mode)
+        compile_args = keras_mode(spec.mode)
         with default_float(dtype):
-            self.model = TDModel(network, dtype, td)
-            self.loss = SpecLoss(loss, dtype)  # its trace count: tests/test_keras_backend.py
-            self.optimizer = make_optimizer(optimizer)
+            self.model = TDModel(network, dtype, spec.td)
+            self.loss = SpecLoss(spec.loss, dtype)  # its trace count: tests/test_keras_backend.py
+            self.optimizer = make_optimizer(spec.optimizer)
             self.model.compile(optimizer=self.optimizer, loss=self.loss, **compile_args)
             self.optimizer.build(self.model.trainable_variables)
             # Build the model and compile()'s loss wrapper eagerly, as train_on_batch
@@ -128,8 +120,8 @@ class KerasAgent:
         self.target = canonical_variables(self.model.target, network)
         # Gradients come in trainable_variables order: it must be the canonical one.
         assert list(map(id, self.online.values())) == list(map(id, self.model.trainable_variables))
-        write_params(self.online, params)
-        write_params(self.target, params)
+        write_params(self.online, spec.params)
+        write_params(self.target, spec.params)
 
     def _acting_model(self, network: Network, compile_args: dict) -> keras.Model:
         """uint8 frames -> the online network's Q-values, compiled as the TD step is."""
@@ -174,16 +166,8 @@ class KerasAgent:
         write_params(self.online, params)
 
 
-def build_agent(
-    network: Network,
-    params: Params,
-    loss: Loss,
-    optimizer: Optimizer,
-    dtype: str,
-    mode: str,
-    td: TDSpec,
-) -> KerasAgent:
-    if not isinstance(loss, Huber):
-        raise TypeError(f"the DQN's loss is a shared.losses.Huber, got {loss!r}")
-    check_dtype(dtype)
-    return KerasAgent(network, params, loss, optimizer, dtype, mode, td)
+def build_agent(spec: AgentSpec) -> KerasAgent:
+    if not isinstance(spec.loss, Huber):
+        raise TypeError(f"the agent's loss is a shared.losses.Huber, got {spec.loss!r}")
+    check_spec(spec)
+    return KerasAgent(spec)

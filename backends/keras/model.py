@@ -20,6 +20,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras
 import numpy as np
 
+from backends.common import check_spec
 from backends.keras.agent import build_agent
 from backends.keras.layers import (
     build_network,
@@ -30,10 +31,9 @@ from backends.keras.layers import (
 from backends.keras.losses import SpecLoss
 from backends.keras.native import NATIVE, default_float, in_model_float, keras_mode
 from backends.keras.optim import make_optimizer
-from shared.losses import Loss, check_targets
-from shared.optim import Optimizer
-from shared.params import Params, check_dtype, check_params
-from shared.specs import Network
+from shared.losses import check_targets
+from shared.params import Params, check_params
+from shared.protocol import ModelSpec
 
 __all__ = ["build_agent", "build_model", "configure"]
 
@@ -66,27 +66,19 @@ class PreparedEpoch:
 
 
 class KerasModel:
-    def __init__(
-        self,
-        network: Network,
-        params: Params,
-        loss: Loss,
-        optimizer: Optimizer,
-        dtype: str,
-        mode: str,
-    ):
-        check_params(network, params)
+    def __init__(self, spec: ModelSpec):
+        network, dtype = spec.network, spec.dtype
         self.network = network
         self.dtype = dtype
         self.native = NATIVE[keras.backend.backend()]
-        compile_args = keras_mode(mode)
+        compile_args = keras_mode(spec.mode)
         with default_float(dtype):
             self.net = build_network(network, dtype)
-            self.loss = SpecLoss(loss, dtype)
+            self.loss = SpecLoss(spec.loss, dtype)
             # Tracked by the model (a non-trainable variable of it), so that backends
             # whose train step is stateless feed its current value in.
             self.net.loss_quantile = self.loss.quantile
-            self.optimizer = make_optimizer(optimizer)
+            self.optimizer = make_optimizer(spec.optimizer)
             self.net.compile(optimizer=self.optimizer, loss=self.loss, **compile_args)
             self.optimizer.build(self.net.trainable_variables)
             # fit and train_on_batch build compile()'s loss wrapper before the first
@@ -99,7 +91,7 @@ class KerasModel:
         self.variables = canonical_variables(self.net, network)
         # Gradients come in trainable_variables order: it must be the canonical one.
         assert list(map(id, self.variables.values())) == list(map(id, self.net.trainable_variables))
-        write_params(self.variables, params)
+        write_params(self.variables, spec.params)
         self._steps: int | None = None  # of the latest prepare
 
     def _array(self, value: np.ndarray) -> np.ndarray:
@@ -158,9 +150,7 @@ class KerasModel:
         self.loss.quantile.assign(q)  # a variable, as the learning rate: nothing retraces
 
 
-def build_model(
-    network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
-) -> KerasModel:
-    keras_mode(mode)  # raises for an unknown mode
-    check_dtype(dtype)
-    return KerasModel(network, params, loss, optimizer, dtype, mode)
+def build_model(spec: ModelSpec) -> KerasModel:
+    keras_mode(spec.mode)  # raises for an unknown mode
+    check_spec(spec)
+    return KerasModel(spec)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 
+from backends import common
 from shared.protocol import NotSupported
 
 # f(x, y) -> (loss, [d loss / d v for v in the model's trainable variables])
@@ -31,10 +31,7 @@ LossAndGrads = Callable[[Any, Any], tuple[Any, Sequence[Any]]]
 if keras.backend.backend() == "jax":
     import jax
 
-    # float64 arrays need x64, set before JAX's first computation (importing Keras
-    # makes none); every array Keras makes here has an explicit dtype, so float32
-    # stays float32.
-    jax.config.update("jax_enable_x64", True)
+    common.jax_float64(jax)  # before JAX's first computation: importing Keras makes none
 if keras.backend.backend() in ("jax", "torch"):
     from keras.src.backend.common import dtypes
 
@@ -159,14 +156,7 @@ def tensorflow_run_epoch(net: keras.Model, batches) -> Any:
 
 
 def jax_threads(threads: int) -> None:
-    """XLA:CPU sizes its intra-op (Eigen) and PjRt client pools from ``NPROC`` when JAX's
-    CPU client starts (after this: importing Keras starts none). XLA_FLAGS has no thread
-    count; with one thread, no multi-threaded Eigen either."""
-    os.environ["NPROC"] = str(threads)
-    if threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "xla_cpu_multi_thread_eigen" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    common.xla_cpu_threads(threads)  # before JAX's CPU client starts: importing Keras starts none
 
 
 def jax_loss_and_grads(net: keras.Model, run_eagerly: bool, jit_compile: bool):
@@ -247,12 +237,7 @@ def _jax_state_variables(net: keras.Model) -> tuple[list, list, list, list]:
 def torch_threads(threads: int) -> None:
     import torch
 
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(threads)
-    except RuntimeError:  # allowed once per process, before any inter-op work
-        if torch.get_num_interop_threads() != threads:
-            raise
+    common.torch_threads(torch, threads)
 
 
 def torch_loss_and_grads(net: keras.Model, run_eagerly: bool, jit_compile: bool):

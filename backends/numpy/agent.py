@@ -4,38 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from backends.common import check_mode, check_spec
 from backends.numpy.layers import backward, build_layers, forward
 from backends.numpy.losses import loss_and_output_grad
 from backends.numpy.optim import make_optimizer
-from shared.losses import Loss
-from shared.optim import Optimizer
 from shared.params import Params, cast_params, check_params
-from shared.specs import Network
-from shared.td import TDBatch, TDSpec, check_frames, scale_frames
+from shared.protocol import AgentSpec
+from shared.td import TDBatch, check_frames, scale_frames
+
+MODES = ("eager",)
 
 
 class NumpyAgent:
     """Online and target networks sharing one set of layer objects: only the online
     forward keeps state for the backward pass."""
 
-    def __init__(
-        self,
-        network: Network,
-        params: Params,
-        loss: Loss,
-        optimizer: Optimizer,
-        dtype: str,
-        td: TDSpec,
-    ):
-        check_params(network, params)
-        self.network = network
-        self.dtype = np.dtype(dtype)
-        self.loss = loss
-        self.discount = self.dtype.type(td.discount)
-        self.layers = build_layers(network)
-        self.params = cast_params(params, dtype)
+    def __init__(self, spec: AgentSpec):
+        check_spec(spec)
+        self.network = spec.network
+        self.dtype = np.dtype(spec.dtype)
+        self.loss = spec.loss
+        self.discount = self.dtype.type(spec.td.discount)
+        self.layers = build_layers(spec.network)
+        self.params = cast_params(spec.params, spec.dtype)
         self.target_params = self._copy(self.params)
-        self.optimizer = make_optimizer(optimizer, self.params)
+        self.optimizer = make_optimizer(spec.optimizer, self.params)
 
     def _frames(self, obs: np.ndarray) -> np.ndarray:
         """uint8 frames -> the model's dtype in [0, 1], dividing in that dtype."""
@@ -84,15 +77,6 @@ class NumpyAgent:
         return {name: value.copy() for name, value in params.items()}
 
 
-def build_agent(
-    network: Network,
-    params: Params,
-    loss: Loss,
-    optimizer: Optimizer,
-    dtype: str,
-    mode: str,
-    td: TDSpec,
-) -> NumpyAgent:
-    if mode != "eager":
-        raise ValueError(f"numpy backend has no mode {mode!r}")
-    return NumpyAgent(network, params, loss, optimizer, dtype, td)
+def build_agent(spec: AgentSpec) -> NumpyAgent:
+    check_mode("numpy", spec.mode, MODES)
+    return NumpyAgent(spec)

@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from backends.common import blas_threads, check_mode, check_spec
 from backends.numpy.agent import build_agent
 from backends.numpy.layers import backward, build_layers, forward
 from backends.numpy.losses import loss_and_output_grad
 from backends.numpy.optim import make_optimizer
-from shared.losses import Loss, check_targets, initial_quantile
-from shared.optim import Optimizer
+from shared.losses import check_targets, initial_quantile
 from shared.params import Params, cast_params, check_params
-from shared.specs import Network
+from shared.protocol import ModelSpec
 
 __all__ = ["build_agent", "build_model", "configure"]
 
+MODES = ("eager",)
+
 
 def configure(threads: int, seed: int) -> None:
-    # BLAS threads follow OMP/OPENBLAS_NUM_THREADS, which the harness sets before import.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    del seed  # no randomness inside the backend
+    blas_threads(threads)
 
 
 class NumpyModel:
-    def __init__(
-        self, network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str
-    ):
-        check_params(network, params)
-        self.network = network
-        self.dtype = np.dtype(dtype)
-        self.loss = loss
-        self.quantile = initial_quantile(loss)
-        self.layers = build_layers(network)
-        self.params = cast_params(params, dtype)
-        self.optimizer = make_optimizer(optimizer, self.params)
+    def __init__(self, spec: ModelSpec):
+        check_spec(spec)
+        self.network = spec.network
+        self.dtype = np.dtype(spec.dtype)
+        self.loss = spec.loss
+        self.quantile = initial_quantile(spec.loss)
+        self.layers = build_layers(spec.network)
+        self.params = cast_params(spec.params, spec.dtype)
+        self.optimizer = make_optimizer(spec.optimizer, self.params)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return forward(self.layers, self.params, np.asarray(x, dtype=self.dtype))
@@ -81,9 +79,6 @@ class NumpyModel:
         self.quantile = q
 
 
-def build_model(
-    network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
-) -> NumpyModel:
-    if mode != "eager":
-        raise ValueError(f"numpy backend has no mode {mode!r}")
-    return NumpyModel(network, params, loss, optimizer, dtype)
+def build_model(spec: ModelSpec) -> NumpyModel:
+    check_mode("numpy", spec.mode, MODES)
+    return NumpyModel(spec)

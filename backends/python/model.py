@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from backends.common import check_mode
+from backends.python.agent import build_agent
 from backends.python.layers import check_network, forward
 from backends.python.losses import sample_loss
 from backends.python.optim import ScalarSGD
-from shared.losses import Loss
-from shared.optim import Optimizer
+from shared.losses import initial_quantile
 from shared.params import Params, check_params
-from shared.protocol import NotSupported
-from shared.specs import Network
+from shared.protocol import ModelSpec, NotSupported
+
+__all__ = ["build_agent", "build_model", "configure"]
+
+MODES = ("eager",)
 
 
 def configure(threads: int, seed: int) -> None:
@@ -19,13 +23,15 @@ def configure(threads: int, seed: int) -> None:
 
 
 class ScalarModel:
-    def __init__(self, network: Network, params: Params, loss: Loss, optimizer: Optimizer):
-        check_network(network)
-        check_params(network, params)
-        self.network = network
-        self.loss = loss
-        self.optimizer = ScalarSGD(optimizer)
-        self.set_params(params)
+    def __init__(self, spec: ModelSpec):
+        check_network(spec.network)
+        check_params(spec.network, spec.params)
+        self.network = spec.network
+        self.loss = spec.loss
+        # Held as the protocol asks; no loss this backend runs has a curriculum.
+        self.quantile = initial_quantile(spec.loss)
+        self.optimizer = ScalarSGD(spec.optimizer)
+        self.set_params(spec.params)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         flat = [forward(self.w, self.b, float(v)) for v in np.asarray(x).reshape(-1)]
@@ -78,12 +84,12 @@ class ScalarModel:
     def set_learning_rate(self, lr: float) -> None:
         self.optimizer.lr = lr
 
+    def set_loss_quantile(self, q: float) -> None:
+        self.quantile = q
 
-def build_model(
-    network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
-) -> ScalarModel:
-    if dtype != "float64":
+
+def build_model(spec: ModelSpec) -> ScalarModel:
+    if spec.dtype != "float64":
         raise NotSupported("python backend computes in Python floats (float64) only")
-    if mode != "eager":
-        raise ValueError(f"python backend has no mode {mode!r}")
-    return ScalarModel(network, params, loss, optimizer)
+    check_mode("python", spec.mode, MODES)
+    return ScalarModel(spec)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad_and_value
 
+from backends.common import check_mode, check_spec
 from backends.torch.layers import (
     DTYPES,
     allow_distinct_models,
@@ -22,11 +23,10 @@ from backends.torch.layers import (
 )
 from backends.torch.losses import make_loss
 from backends.torch.optim import LearningRate, clip_grads_, make_optimizer, torch_optimizer
-from shared.losses import Loss, initial_quantile
-from shared.optim import Optimizer
-from shared.params import Params, cast_params, check_dtype, check_params
-from shared.specs import Network
-from shared.td import TDBatch, TDSpec, check_frames, pixel_scale
+from shared.losses import initial_quantile
+from shared.params import Params, cast_params, check_params
+from shared.protocol import AgentSpec
+from shared.td import TDBatch, check_frames, pixel_scale
 
 # (obs, actions, rewards, next_obs, dones): (B, C, H, W) uint8, (B,) int64, (B,) float32,
 # (B, C, H, W) uint8, (B,) float32, sharing the TDBatch's memory.
@@ -41,17 +41,9 @@ class TorchAgent:
     of ``self.params`` (canonical order, PyTorch layout), and ``_step(*tensors) -> loss``.
     """
 
-    def __init__(
-        self,
-        network: Network,
-        params: Params,
-        loss: Loss,
-        optimizer: Optimizer,
-        dtype: str,
-        td: TDSpec,
-    ):
-        check_params(network, params)
-        check_dtype(dtype)
+    def __init__(self, spec: AgentSpec):
+        check_spec(spec)
+        network, dtype = spec.network, spec.dtype
         self.network, self.dtype_name, self.dtype = network, dtype, DTYPES[dtype]
         self.online = build_network(network, self.dtype)
         self.target = build_network(network, self.dtype)
@@ -61,14 +53,14 @@ class TorchAgent:
         self.target_params = list(self.target_named.values())
         for p in self.target_params:
             p.requires_grad_(False)  # only read, and written by sync_target
-        start = cast_params(params, dtype)
+        start = cast_params(spec.params, dtype)
         set_canonical_(self.named, start)
         set_canonical_(self.target_named, start)
-        self.loss_fn = make_loss(loss)
+        self.loss_fn = make_loss(spec.loss)
         # The loss functions' curriculum argument; Huber never reads it.
-        self.quantile = torch.tensor([initial_quantile(loss)], dtype=self.dtype)
-        self.discount = td.discount
-        self.optimizer_spec = optimizer
+        self.quantile = torch.tensor([initial_quantile(spec.loss)], dtype=self.dtype)
+        self.discount = spec.td.discount
+        self.optimizer_spec = spec.optimizer
         self.pixel_scale = torch.tensor(pixel_scale(dtype))
 
     def _loss_and_grads(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -137,8 +129,8 @@ class EagerAgent(TorchAgent):
     """The loop a PyTorch user writes: the target under ``no_grad``, then ``zero_grad``,
     forward, ``backward``, clip, ``step`` with ``torch.optim``'s own optimizer."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, spec: AgentSpec):
+        super().__init__(spec)
         # fused: the update is a fifth of a step with foreach on this network (optim.py).
         self.torch_optimizer = torch_optimizer(self.optimizer_spec, self.params, fused=True)
         self.clip = self.optimizer_spec.clip_global_norm
@@ -171,8 +163,8 @@ class CompiledAgent(TorchAgent):
     ``torch.autograd.grad``; ``dynamic=False``, so a new batch size compiles once more.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, spec: AgentSpec):
+        super().__init__(spec)
         self.optimizer = make_optimizer(self.optimizer_spec, self.params)
         for p in self.params:
             p.requires_grad_(False)
@@ -202,15 +194,6 @@ class CompiledAgent(TorchAgent):
 AGENTS = {"eager": EagerAgent, "compile": CompiledAgent}
 
 
-def build_agent(
-    network: Network,
-    params: Params,
-    loss: Loss,
-    optimizer: Optimizer,
-    dtype: str,
-    mode: str,
-    td: TDSpec,
-) -> TorchAgent:
-    if mode not in AGENTS:
-        raise ValueError(f"torch backend has no DQN mode {mode!r}; valid: {', '.join(AGENTS)}")
-    return AGENTS[mode](network, params, loss, optimizer, dtype, td)
+def build_agent(spec: AgentSpec) -> TorchAgent:
+    check_mode("torch", spec.mode, AGENTS, what="agent mode")
+    return AGENTS[spec.mode](spec)

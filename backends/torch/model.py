@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad_and_value
 
+from backends.common import check_mode, check_spec, torch_threads
 from backends.torch.agent import build_agent
 from backends.torch.layers import (
     DTYPES,
@@ -22,10 +23,9 @@ from backends.torch.layers import (
 )
 from backends.torch.losses import make_loss
 from backends.torch.optim import LearningRate, clip_grads_, make_optimizer, torch_optimizer
-from shared.losses import Loss, check_targets, initial_quantile
-from shared.optim import Optimizer
-from shared.params import Params, cast_params, check_dtype, check_params
-from shared.specs import Network
+from shared.losses import check_targets, initial_quantile
+from shared.params import Params, cast_params, check_params
+from shared.protocol import ModelSpec
 
 __all__ = ["build_agent", "build_model", "configure"]
 
@@ -33,12 +33,7 @@ Batches = list[tuple[torch.Tensor, torch.Tensor]]  # one (x, y) pair per step
 
 
 def configure(threads: int, seed: int) -> None:
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(threads)
-    except RuntimeError:  # PyTorch allows it once per process, before any parallel work
-        if torch.get_num_interop_threads() != threads:
-            raise
+    torch_threads(torch, threads)
     torch.manual_seed(seed)
 
 
@@ -55,20 +50,17 @@ class TorchModel:
     in the order of ``self.params`` (canonical order, PyTorch layout).
     """
 
-    def __init__(
-        self, network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str
-    ):
-        check_params(network, params)
-        check_dtype(dtype)
-        self.network, self.dtype_name, self.dtype = network, dtype, DTYPES[dtype]
-        self.module = build_network(network, self.dtype)
+    def __init__(self, spec: ModelSpec):
+        check_spec(spec)
+        self.network, self.dtype_name, self.dtype = spec.network, spec.dtype, DTYPES[spec.dtype]
+        self.module = build_network(spec.network, self.dtype)
         self.named = canonical_parameters(self.module)
         self.params = list(self.named.values())
-        self.set_params(params)
-        self.loss_spec, self.loss_fn = loss, make_loss(loss)
+        self.set_params(spec.params)
+        self.loss_spec, self.loss_fn = spec.loss, make_loss(spec.loss)
         # A (1,) tensor filled in place, like the compiled mode's learning rate.
-        self.quantile = torch.tensor([initial_quantile(loss)], dtype=self.dtype)
-        self.optimizer_spec = optimizer
+        self.quantile = torch.tensor([initial_quantile(spec.loss)], dtype=self.dtype)
+        self.optimizer_spec = spec.optimizer
 
     def _loss_and_grads(
         self, x: torch.Tensor, y: torch.Tensor
@@ -124,8 +116,8 @@ class EagerModel(TorchModel):
     """The loop a PyTorch user writes: ``zero_grad``, forward, ``backward``, ``step``
     with ``torch.optim``'s own optimizer."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
         self.torch_optimizer = torch_optimizer(self.optimizer_spec, self.params)
         self.clip = self.optimizer_spec.clip_global_norm
 
@@ -159,8 +151,8 @@ class CompiledModel(TorchModel):
     new batch shape compiles once more and is cached beside the first.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
         self.optimizer = make_optimizer(self.optimizer_spec, self.params)
         for p in self.params:
             p.requires_grad_(False)
@@ -194,9 +186,6 @@ class CompiledModel(TorchModel):
 MODELS = {"eager": EagerModel, "compile": CompiledModel}
 
 
-def build_model(
-    network: Network, params: Params, loss: Loss, optimizer: Optimizer, dtype: str, mode: str
-) -> TorchModel:
-    if mode not in MODELS:
-        raise ValueError(f"torch backend has no mode {mode!r}; valid: {', '.join(MODELS)}")
-    return MODELS[mode](network, params, loss, optimizer, dtype)
+def build_model(spec: ModelSpec) -> TorchModel:
+    check_mode("torch", spec.mode, MODELS)
+    return MODELS[spec.mode](spec)

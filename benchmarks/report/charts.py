@@ -12,7 +12,7 @@ import numpy as np
 from benchmarks.document import Block, Heading, Image
 from benchmarks.records import implementation
 from benchmarks.report.context import ReportContext
-from shared.files import write_atomic
+from shared.files import write_figure_atomic
 
 Record = dict[str, Any]
 Chart = tuple[str, str]  # (path relative to the run folder, alt text)
@@ -32,7 +32,7 @@ def save_chart(fig, run_dir: Path, name: str) -> str:
     """Write ``fig`` as ``plots/<name>`` (PNG) and close it; returns the relative path."""
     # Atomic: several `report`s of one run may draw the same chart at once.
     path = Path("plots") / name
-    write_atomic(run_dir / path, lambda handle: fig.savefig(handle, dpi=90, format="png"))
+    write_figure_atomic(run_dir / path, fig, dpi=90, format="png")
     pyplot().close(fig)
     return str(path)
 

@@ -40,7 +40,7 @@ from benchmarks.timing import CallClock
 from benchmarks.workloads.dqn.atari import AtariGame, FrameStack
 from benchmarks.workloads.dqn.config import REWARD_CLIP, DQNConfig
 from benchmarks.workloads.dqn.replay import ReplayMemory
-from shared.files import write_atomic
+from shared.files import write_npz_atomic
 from shared.params import Params, check_params, rng_for
 from shared.protocol import QAgent
 from shared.specs import Network, SpecError
@@ -251,7 +251,7 @@ def save_checkpoint(path: Path, online: Params, target: Params, meta: dict[str, 
     arrays = {f"online/{name}": value for name, value in online.items()}
     arrays.update({f"target/{name}": value for name, value in target.items()})
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    write_atomic(path, lambda handle: np.savez(handle, **arrays))
+    write_npz_atomic(path, arrays)
 
 
 class BadCheckpoint(ValueError):
