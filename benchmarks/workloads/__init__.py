@@ -65,6 +65,12 @@ def _load(package: str) -> Workload:
         raise BadRegistration(
             f"{EXTRA_VARIABLE}: package {package!r} exposes no WORKLOAD (a Workload instance)"
         )
+    missing = [preset for preset in PRESETS if preset not in workload.presets]
+    if missing:
+        raise BadRegistration(
+            f"{EXTRA_VARIABLE}: workload {workload.name!r} of package {package!r} has no "
+            f"preset {', '.join(missing)} (Workload.presets: preset name -> Preset)"
+        )
     return workload
 
 

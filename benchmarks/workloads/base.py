@@ -5,18 +5,19 @@ preset) it starts a ``CellRun``, whose steps ``benchmarks.cell.run_cell`` calls 
 (build, prepare, run, outcome, parity). How a cell runs is said by the workload's kind
 (``benchmarks.workloads.kinds``: supervised, agent, many models per cell), never by the
 harness branching on it. The types a supervised cell trains from (``TrainingConfig``,
-``EpochData``) are here too, as the search's candidates train from them as well.
+``EpochData``) are here too, as the search's candidates train from them as well, and
+what every workload's presets share (``Preset``).
 """
 
 from __future__ import annotations
 
 import argparse
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -31,6 +32,29 @@ from shared.td import TDSpec
 
 PRESETS = ("smoke", "quick", "full")
 Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What every workload's preset holds. A workload's presets are a dict from preset
+    name (``PRESETS``) to an instance of its own frozen subclass, which adds its sizes
+    (epochs, samples, seeds, ...) with a docstring line under each field."""
+
+    timeout_s: float = field(kw_only=True)
+    """Seconds a cell may run before the runner stops it (``--timeout`` overrides it)."""
+
+
+P = TypeVar("P", bound=Preset)
+
+
+def preset_named(presets: Mapping[str, P], name: str, workload: str = "") -> P:
+    """``presets[name]``, or a SpecError that names the presets there are."""
+    try:
+        return presets[name]
+    except KeyError:
+        owner = f"{workload} has" if workload else "there is"
+        known = ", ".join(presets) or "none"
+        raise SpecError(f"{owner} no preset {name!r} (presets: {known})") from None
 
 
 @dataclass(frozen=True)
@@ -159,6 +183,13 @@ class Workload(ABC):
     stepwise: ClassVar[bool] = False
     # Variants whose one training step benchmarks/microbench.py times (pytest-benchmark).
     microbench_variants: tuple[str, ...] = ()
+    # Preset name -> the workload's sizes at that preset (a subclass of ``Preset``), one
+    # for each of ``PRESETS``.
+    presets: ClassVar[Mapping[str, Preset]] = {}
+
+    def preset(self, name: str) -> Preset:
+        """The preset called ``name``; a SpecError for a name the workload lacks."""
+        return preset_named(self.presets, name, self.name)
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
         return self.variants
@@ -191,7 +222,8 @@ class Workload(ABC):
         return {}
 
     def timeout_s(self, preset: str) -> float:
-        return {"smoke": 180.0, "quick": 600.0, "full": 7200.0}[preset]
+        """Seconds a cell of ``preset`` may run: the preset's ``timeout_s``."""
+        return self.preset(preset).timeout_s
 
     # What the report (benchmarks/report/) shows of this workload, besides its generic
     # sections (speed, parity, loss curves). The workload's own sections and charts live

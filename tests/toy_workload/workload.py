@@ -15,7 +15,7 @@ import numpy as np
 
 from benchmarks.document import Block, Heading, Table
 from benchmarks.records import implementation
-from benchmarks.workloads.base import EpochData, Predict, TrainingConfig
+from benchmarks.workloads.base import EpochData, Predict, Preset, TrainingConfig
 from benchmarks.workloads.kinds import SupervisedWorkload
 from shared.losses import MSE
 from shared.optim import SGD
@@ -30,8 +30,8 @@ SECTION_TITLE = "Linear regression (toy workload)"
 
 
 @dataclass(frozen=True)
-class ToyPreset:
-    """The sizes of one preset."""
+class ToyPreset(Preset):
+    """The sizes of one preset, and ``timeout_s`` (Preset's)."""
 
     samples: int
     """Training examples, all in one batch."""
@@ -42,9 +42,9 @@ class ToyPreset:
 
 
 PRESETS = {
-    "smoke": ToyPreset(samples=64, epochs=30, seeds=1),
-    "quick": ToyPreset(samples=256, epochs=200, seeds=1),
-    "full": ToyPreset(samples=1024, epochs=1000, seeds=3),
+    "smoke": ToyPreset(samples=64, epochs=30, seeds=1, timeout_s=180.0),
+    "quick": ToyPreset(samples=256, epochs=200, seeds=1, timeout_s=600.0),
+    "full": ToyPreset(samples=1024, epochs=1000, seeds=3, timeout_s=7200.0),
 }
 
 
@@ -53,6 +53,7 @@ class LinearRegression(SupervisedWorkload):
     description = "toy linear regression on synthetic data (registered from tests/)"
     variants = ("linear",)
     main_variants = ()  # the default mode only, even under --mode auto: seconds
+    presets = PRESETS
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return tuple(range(PRESETS[preset].seeds))

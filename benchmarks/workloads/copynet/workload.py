@@ -11,18 +11,23 @@ Variants:
 
 Reward steps are grouped in epochs of 1,000 steps for timing: 10 epochs in the quick
 preset, 25 (the source's 25,000 steps) in full.
+
+Presets (``PRESETS``): ``smoke`` (at most 20 supervised epochs, 2,000 reward steps, one
+seed), ``quick`` (every variant's own epochs, 10,000 reward steps, one seed), ``full``
+(the source's 25,000 reward steps, five seeds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from benchmarks.document import Block
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import EpochData, Predict, TrainingConfig
+from benchmarks.workloads.base import EpochData, Predict, Preset, TrainingConfig, preset_named
 from benchmarks.workloads.copynet.report import copynet_sections
 from benchmarks.workloads.kinds import SupervisedWorkload
 from shared.losses import MSE, RewardShaped
@@ -53,10 +58,27 @@ REWARD = {
     "reward-exp": RewardShaped("exp", scale=0.5, temperature=1.0),
     "reward-exp10": RewardShaped("exp", scale=1.0, temperature=10.0),
 }
-# quick stops at 10,000 steps so that the slowest modes (Keras eager, ~16 ms a step)
-# fit the default matrix; full is the source's 25,000.
-REWARD_STEPS = {"smoke": 2_000, "quick": 10_000, "full": 25_000}
-SMOKE_SUPERVISED_EPOCHS = 20
+
+
+@dataclass(frozen=True)
+class CopyNetPreset(Preset):
+    """The sizes of one preset, and ``timeout_s`` (Preset's)."""
+
+    max_supervised_epochs: int | None
+    """At most this many epochs for a supervised variant (None: the variant's own)."""
+    reward_steps: int
+    """Steps of a reward variant, in epochs of up to 1,000 steps."""
+    seeds: int
+    """Seeds each variant runs by default (0, 1, ...)."""
+
+
+# quick stops at 10,000 reward steps so that the slowest modes (Keras eager, ~16 ms a
+# step) fit the default matrix; full is the source's 25,000.
+PRESETS = {
+    "smoke": CopyNetPreset(20, 2_000, 1, timeout_s=180.0),
+    "quick": CopyNetPreset(None, 10_000, 1, timeout_s=600.0),
+    "full": CopyNetPreset(None, 25_000, 5, timeout_s=7200.0),
+}
 
 
 class CopyNet(SupervisedWorkload):
@@ -66,15 +88,17 @@ class CopyNet(SupervisedWorkload):
     main_variants = ("supervised", "reward")
     framework_free_backend = "python"
     microbench_variants = ("supervised", "reward")  # full batch and batch 1
+    presets = PRESETS
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
-        return (0,) if preset != "full" else (0, 1, 2, 3, 4)
+        return tuple(range(preset_named(PRESETS, preset, self.name).seeds))
 
     def config(self, variant: str, preset: str) -> TrainingConfig:
+        sizes = preset_named(PRESETS, preset, self.name)
         if variant in SUPERVISED:
             epochs, lr = SUPERVISED[variant]
-            if preset == "smoke":
-                epochs = min(epochs, SMOKE_SUPERVISED_EPOCHS)
+            if sizes.max_supervised_epochs is not None:
+                epochs = min(epochs, sizes.max_supervised_epochs)
             return TrainingConfig(
                 NETWORK,
                 INIT,
@@ -85,14 +109,13 @@ class CopyNet(SupervisedWorkload):
                 batch_size=N_SAMPLES,
                 target_loss=1e-3,
             )
-        steps = REWARD_STEPS[preset]
-        per_epoch = min(REWARD_STEPS_PER_EPOCH, steps)
+        per_epoch = min(REWARD_STEPS_PER_EPOCH, sizes.reward_steps)
         return TrainingConfig(
             NETWORK,
             INIT,
             REWARD[variant],
             SGD(lr=0.01),
-            epochs=steps // per_epoch,
+            epochs=sizes.reward_steps // per_epoch,
             steps_per_epoch=per_epoch,
             batch_size=1,
         )

@@ -29,6 +29,7 @@ from pathlib import Path
 from benchmarks.document import Block
 from benchmarks.records import Cell
 from benchmarks.report.context import ReportContext
+from benchmarks.workloads.base import Preset, preset_named
 from benchmarks.workloads.dqn.atari import AtariSpec
 from benchmarks.workloads.dqn.cell import DQNRun
 from benchmarks.workloads.dqn.charts import score_sections
@@ -47,8 +48,9 @@ __all__ = ["DQN", "PRESETS", "REWARD_CLIP", "DQNConfig", "DQNPreset", "nature_q_
 
 
 @dataclass(frozen=True)
-class DQNPreset:
-    """The sizes of one preset, in agent steps (4 emulator frames each)."""
+class DQNPreset(Preset):
+    """The sizes of one preset, in agent steps (4 emulator frames each), and
+    ``timeout_s`` (Preset's)."""
 
     agent_steps: int
     """Agent steps the cell plays."""
@@ -62,8 +64,6 @@ class DQNPreset:
     """Agent steps between target-network syncs."""
     checkpoint_every: int | None
     """Agent steps between checkpoints (None: one at the end)."""
-    timeout_s: float
-    """Seconds a cell may run."""
 
 
 PRESETS = {
@@ -84,12 +84,10 @@ class DQN(AgentWorkload):
     variants = tuple(GAMES)
     main_variants = ("space-invaders",)
     microbench_variants = ("space-invaders",)  # the TD step at batch 32, random frames
+    presets = PRESETS
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
-
-    def timeout_s(self, preset: str) -> float:
-        return PRESETS[preset].timeout_s
 
     def check(self, variant: str, preset: str) -> None:
         config = self.dqn_config(variant, preset)
@@ -117,7 +115,7 @@ class DQN(AgentWorkload):
 
     def dqn_config(self, variant: str, preset: str) -> DQNConfig:
         game, n_actions = GAMES[variant]
-        sizes = PRESETS[preset]
+        sizes = preset_named(PRESETS, preset, self.name)
         atari = AtariSpec(game=game, max_episode_frames=400 if preset == "smoke" else 108_000)
         return DQNConfig(
             atari=atari,

@@ -39,7 +39,7 @@ import numpy as np
 
 from benchmarks.document import Block
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import EpochData, Predict, TrainingConfig
+from benchmarks.workloads.base import EpochData, Predict, Preset, TrainingConfig, preset_named
 from benchmarks.workloads.kinds import SupervisedWorkload
 from benchmarks.workloads.nbody import data as nbody_data
 from benchmarks.workloads.nbody import simulator as nbody
@@ -67,32 +67,56 @@ def mlp(inputs: int, outputs: int) -> Network:
 
 
 @dataclass(frozen=True)
-class Preset:
-    """Sizes of one preset: trajectories per split, samples along each, the batch,
-    epochs, and the learning rate's start and decay in decades."""
+class NBodyPreset(Preset):
+    """The sizes of one preset's datasets and training, and ``timeout_s`` (Preset's)."""
 
     train: int
+    """Training trajectories."""
     validation: int
-    length: int  # steps (source formulation) or times (Breen) per trajectory
+    """Validation trajectories."""
+    length: int
+    """Steps (source formulation) or times (Breen) per trajectory."""
     batch: int
+    """Samples per batch."""
     epochs: int
+    """Epochs of training."""
     lr: float
+    """Adam's learning rate at the first epoch."""
     decades: float
+    """Decades the learning rate decays over all the epochs (exponentially)."""
+
+
+@dataclass(frozen=True)
+class BreenPreset(NBodyPreset):
+    """The sizes of one preset of Breen et al.'s variant."""
+
+    horizon: float
+    """The last time of each trajectory: Breen et al.'s 3.9; smoke stops before the
+    first close encounter, so that its data generate in a second."""
 
 
 PRESETS = {
-    "smoke": Preset(8, 4, 32, 64, 3, 1e-3, 2.0),
-    "quick": Preset(500, 20, 100, 5000, 50, 1e-3, 2.0),
-    "full": Preset(50_000, 500, 1_000, 5000, 100, 3e-3, float(np.log10(3e-3 / 2e-6))),
+    "smoke": NBodyPreset(8, 4, 32, 64, 3, 1e-3, 2.0, timeout_s=300.0),
+    "quick": NBodyPreset(500, 20, 100, 5000, 50, 1e-3, 2.0, timeout_s=900.0),
+    "full": NBodyPreset(
+        50_000,
+        500,
+        1_000,
+        5000,
+        100,
+        3e-3,
+        float(np.log10(3e-3 / 2e-6)),
+        timeout_s=3 * 86400.0,
+    ),
 }
+# The same timeouts as PRESETS': the workload's (NBody.presets) are read from there.
 BREEN_PRESETS = {
-    "smoke": Preset(8, 4, 32, 64, 3, 1e-3, 2.0),
-    "quick": Preset(500, 20, 100, 5000, 50, 1e-3, 2.0),
-    "full": Preset(9_900, 100, 1_000, 5000, 10_000, 1e-3, 2.0),
+    "smoke": BreenPreset(8, 4, 32, 64, 3, 1e-3, 2.0, horizon=0.4, timeout_s=300.0),
+    "quick": BreenPreset(500, 20, 100, 5000, 50, 1e-3, 2.0, horizon=3.9, timeout_s=900.0),
+    "full": BreenPreset(
+        9_900, 100, 1_000, 5000, 10_000, 1e-3, 2.0, horizon=3.9, timeout_s=3 * 86400.0
+    ),
 }
-# The last time of each trajectory: Breen et al.'s 3.9; smoke stops before the first
-# close encounter, so that its data generate in a second.
-BREEN_HORIZON = {"smoke": 0.4, "quick": 3.9, "full": 3.9}
 BREEN_STEP = 1e-4  # simulator step
 
 # variant -> (masses, identity, loss); Breen's apart
@@ -113,6 +137,7 @@ class NBody(SupervisedWorkload):
     main_variants = ("two-body",)
     framework_free_backend = "numpy"
     microbench_variants = ("two-body",)  # batch 5,000; its quick data generated once
+    presets = PRESETS
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
         # quick runs the main variant only (every mode); the others on request
@@ -121,18 +146,15 @@ class NBody(SupervisedWorkload):
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
 
-    def timeout_s(self, preset: str) -> float:
-        return {"smoke": 300.0, "quick": 900.0, "full": 3 * 86400.0}[preset]
-
     def datasets(self, variant: str, preset: str) -> tuple[Dataset, Dataset]:
         """The (training, validation) dataset specs."""
         if variant == "breen":
-            sizes = BREEN_PRESETS[preset]
-            interval = BREEN_HORIZON[preset] / (sizes.length - 1)
+            sizes = preset_named(BREEN_PRESETS, preset, self.name)
+            interval = sizes.horizon / (sizes.length - 1)
             substeps = max(1, round(interval / BREEN_STEP))
             train = BreenDataset(sizes.train, sizes.length, interval, substeps, softening=0.05)
         else:
-            sizes = PRESETS[preset]
+            sizes = preset_named(PRESETS, preset, self.name)
             masses, identity, _ = SOURCE_VARIANTS[variant]
             train = StepDataset(masses, sizes.train, sizes.length, identity=identity)
         return train, replace(train, trajectories=sizes.validation)
@@ -143,7 +165,8 @@ class NBody(SupervisedWorkload):
 
     def config(self, variant: str, preset: str) -> TrainingConfig:
         train, _ = self.datasets(variant, preset)
-        sizes = (BREEN_PRESETS if variant == "breen" else PRESETS)[preset]
+        presets = BREEN_PRESETS if variant == "breen" else PRESETS
+        sizes = preset_named(presets, preset, self.name)
         if variant == "breen":
             network, loss = mlp(3, 4), L1()
         else:

@@ -45,7 +45,7 @@ from typing import Any
 from benchmarks.document import Block
 from benchmarks.records import Cell
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import EpochData
+from benchmarks.workloads.base import EpochData, Preset, preset_named
 from benchmarks.workloads.kinds import MultiModelWorkload
 from benchmarks.workloads.search.cell import SearchRun
 from benchmarks.workloads.search.charts import search_chart_sections
@@ -79,8 +79,9 @@ PENALTY_BETA = 0.01
 
 
 @dataclass(frozen=True)
-class SearchPreset:
-    """The sizes of one preset."""
+class SearchPreset(Preset):
+    """The sizes of one preset, and ``timeout_s`` (Preset's): the budget, plus the
+    candidate under way when it runs out and the parity check."""
 
     space: SearchSpace
     """The designs the agents choose from."""
@@ -92,9 +93,6 @@ class SearchPreset:
     """Seconds of search after which no episode starts (None: the whole schedule): under
     torch.compile every candidate compiles anew (~13 s each here, Keras on PyTorch's
     compile mode more)."""
-    timeout_s: float
-    """Seconds a cell may run: the budget, plus the candidate under way when it runs
-    out and the parity check."""
 
 
 PRESETS = {
@@ -130,6 +128,7 @@ class Search(MultiModelWorkload):
     description = "MetaQNN architecture search on 8x8 digits: Q-learning vs random search"
     variants = tuple(SPLITS)
     main_variants = ("digits",)
+    presets = PRESETS
     # The timing of a cell that trains many models instead of epochs.
     summary_timing = (
         "search_total_s",
@@ -145,9 +144,6 @@ class Search(MultiModelWorkload):
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
-
-    def timeout_s(self, preset: str) -> float:
-        return PRESETS[preset].timeout_s
 
     def check(self, variant: str, preset: str) -> None:
         load_digits()  # SpecError, before any cell starts, when scikit-learn is missing
@@ -179,7 +175,7 @@ class Search(MultiModelWorkload):
         return SearchRun(self, cell)
 
     def search_config(self, variant: str, preset: str) -> SearchConfig:
-        sizes = PRESETS[preset]
+        sizes = preset_named(PRESETS, preset, self.name)
         return SearchConfig(
             space=sizes.space,
             split=SPLITS[variant],

@@ -13,11 +13,16 @@ Variants:
 
 A run *solves* XOR when every output is within 0.5 of its target after training.
 The target loss 0.01 (MSE) implies that: max |error| <= 2 * sqrt(MSE) = 0.2.
+
+Presets (``PRESETS``): ``smoke`` (200 ``momentum`` and 100 ``online`` epochs, one seed
+each), ``quick`` (the source's epochs; 8 seeds of ``momentum``, 2 of ``online``),
+``full`` (100, 20 and 5 seeds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,8 +32,10 @@ from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import (
     EpochData,
     Predict,
+    Preset,
     TrainingConfig,
     first_epoch_below,
+    preset_named,
 )
 from benchmarks.workloads.kinds import SupervisedWorkload
 from benchmarks.workloads.xor.report import xor_sections
@@ -45,17 +52,34 @@ MOMENTUM_NET = Network((2,), (Dense(2, "sigmoid"), Dense(1, "linear")))
 ONLINE_NET = Network((2,), (Dense(2, "sigmoid"), Dense(1, "relu")))
 SINGLE_LAYER_NET = Network((2,), (Dense(1, "sigmoid"),))
 
-EPOCHS = {  # variant -> epochs per preset (smoke, quick, full)
-    "momentum": (200, 2001, 2001),
-    "online": (100, 3000, 3000),
-    "single-layer": (20, 20, 20),
+
+@dataclass(frozen=True)
+class XorPreset(Preset):
+    """The sizes of one preset, per variant, and ``timeout_s`` (Preset's)."""
+
+    epochs: dict[str, int]
+    """Variant -> epochs each of its runs trains."""
+    seeds: dict[str, int]
+    """Variant -> seeds it runs by default (0, 1, ...): the success rate is over them."""
+
+
+PRESETS = {
+    "smoke": XorPreset(
+        epochs={"momentum": 200, "online": 100, "single-layer": 20},
+        seeds={"momentum": 1, "online": 1, "single-layer": 1},
+        timeout_s=180.0,
+    ),
+    "quick": XorPreset(
+        epochs={"momentum": 2001, "online": 3000, "single-layer": 20},
+        seeds={"momentum": 8, "online": 2, "single-layer": 1},
+        timeout_s=600.0,
+    ),
+    "full": XorPreset(
+        epochs={"momentum": 2001, "online": 3000, "single-layer": 20},
+        seeds={"momentum": 100, "online": 20, "single-layer": 5},
+        timeout_s=7200.0,
+    ),
 }
-SEEDS = {  # variant -> number of seeds per preset (smoke, quick, full)
-    "momentum": (1, 8, 100),
-    "online": (1, 2, 20),
-    "single-layer": (1, 1, 5),
-}
-PRESET_INDEX = {"smoke": 0, "quick": 1, "full": 2}
 
 
 class Xor(SupervisedWorkload):
@@ -65,12 +89,13 @@ class Xor(SupervisedWorkload):
     main_variants = ("momentum",)
     framework_free_backend = "numpy"
     microbench_variants = ("momentum",)
+    presets = PRESETS
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
-        return tuple(range(SEEDS[variant][PRESET_INDEX[preset]]))
+        return tuple(range(preset_named(PRESETS, preset, self.name).seeds[variant]))
 
     def config(self, variant: str, preset: str) -> TrainingConfig:
-        epochs = EPOCHS[variant][PRESET_INDEX[preset]]
+        epochs = preset_named(PRESETS, preset, self.name).epochs[variant]
         if variant == "momentum":
             return TrainingConfig(
                 MOMENTUM_NET,
