@@ -13,7 +13,7 @@ import sys
 import pytest
 import torch
 
-from benchmarks import cli
+from benchmarks import cli, options
 from benchmarks.cell import main as cell_main
 from benchmarks.records import Cell
 from shared.metadata import REPO_ROOT
@@ -83,19 +83,19 @@ def test_compare_refuses_a_threshold_that_is_not_a_finite_positive_number(
     [("-3", "'-3' is not a non-negative seed"), ("a", "'a' is not a seed"), ("1,,2", "''")],
 )
 def test_malformed_seed_lists_name_the_bad_part(text, phrase):
-    with pytest.raises(cli.BadInput, match=phrase):
-        cli.parse_seeds(text)
+    with pytest.raises(options.BadInput, match=phrase):
+        options.parse_seeds(text)
 
 
 def test_seed_lists_are_sorted_and_each_seed_once():
-    assert cli.parse_seeds("7,0-3,2-4") == [0, 1, 2, 3, 4, 7]
+    assert options.parse_seeds("7,0-3,2-4") == [0, 1, 2, 3, 4, 7]
 
 
 def test_a_billion_seeds_are_refused_before_any_list_is_built():
     """Under a 2 GiB address-space limit: a list of 10^9 seeds would need ~36 GB."""
     probe = (
         "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
-        "from benchmarks.cli import BadInput, parse_seeds\n"
+        "from benchmarks.options import BadInput, parse_seeds\n"
         "try:\n    parse_seeds('0-999999999')\nexcept BadInput as error:\n    print(error)"
     )
     result = subprocess.run(
