@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.records import ceiling_gflops, load_run, process_steady_seconds
+from benchmarks.records import Cell, ceiling_gflops, load_run, process_steady_seconds
 from benchmarks.stats import bootstrap_ratio, process_spread
 
 Record = dict[str, Any]
@@ -53,15 +53,11 @@ class Comparison:
 def cell_key(record: Record) -> tuple:
     """What names a cell, from a record or ``Cell.to_dict()``."""
     # The preset is part of the cell: the same variant at another size is another result.
-    keys = ("workload", "variant", "backend", "mode", "dtype", "seed", "preset")
-    return tuple(record[k] for k in keys)
+    return astuple(Cell.of(record))
 
 
 def _label(record: Record) -> str:
-    return (
-        f"{record['workload']}/{record['variant']} {record['backend']}:{record['mode']} "
-        f"{record['dtype']} seed {record['seed']}"
-    )
+    return Cell.of(record).label
 
 
 def pooled_spread(records: Iterable[Record]) -> np.ndarray:

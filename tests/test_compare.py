@@ -122,9 +122,7 @@ def test_run_compare_with_no_cell_in_common_exits_2_like_compare(base_run, tmp_p
     other.mkdir()
     record = json.loads(next(base_run.glob("*__seed*.json")).read_text())
     foreign = record | {"seed": 9}  # a cell that BASE does not have
-    (other / Cell(**{k: foreign[k] for k in Cell.__dataclass_fields__}).file_name).write_text(
-        json.dumps(foreign)
-    )
+    (other / Cell.of(foreign).file_name).write_text(json.dumps(foreign))
     result = cli("compare", str(base_run), str(other))
     assert result.returncode == 2
     assert result.stderr == f"error: {base_run} and {other} have no cell in common\n"

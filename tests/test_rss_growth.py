@@ -90,7 +90,7 @@ def test_report_and_summary_show_the_growing_cell(tmp_path: Path) -> None:
         supervised("online", [800.0 + 5 * e for e in range(50)]),
     ]
     for record in records:
-        name = Cell(**{k: record[k] for k in Cell.__dataclass_fields__}).file_name
+        name = Cell.of(record).file_name
         (tmp_path / name).write_text(json.dumps(record))
     write_report(tmp_path)
     report = (tmp_path / "report.md").read_text()

@@ -113,7 +113,7 @@ def xor_record() -> dict:
 
 def write_run(run_dir: Path, records: list[dict]) -> Path:
     for record in records:
-        name = Cell(**{k: record[k] for k in Cell.__dataclass_fields__}).file_name
+        name = Cell.of(record).file_name
         (run_dir / name).write_text(json.dumps(record))
     write_report(run_dir)
     return run_dir

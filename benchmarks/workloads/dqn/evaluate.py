@@ -22,7 +22,7 @@ from benchmarks.options import (
     check_threads,
     path_option,
 )
-from benchmarks.records import write_json_atomic
+from benchmarks.records import implementation, write_json_atomic
 from benchmarks.workloads import PRESETS, get_workload, workloads
 from benchmarks.workloads.dqn.config import DQNConfig
 from benchmarks.workloads.dqn.loop import (
@@ -83,10 +83,10 @@ def evaluate_checkpoint(
     module = registry.load(backend)
     module.configure(threads, seed)
     agent = build_agent(module, config, cast_params(online, dtype), dtype, mode)
+    writer = implementation(trained.get("backend"), trained.get("mode"))
     print(
-        f"evaluating {trained.get('backend')}:{trained.get('mode')}'s checkpoint on "
-        f"{backend}:{mode} {dtype}: {episodes} episode{'s' if episodes != 1 else ''}, "
-        f"epsilon {epsilon}, seed {seed}",
+        f"evaluating {writer}'s checkpoint on {implementation(backend, mode)} {dtype}: "
+        f"{episodes} episode{'s' if episodes != 1 else ''}, epsilon {epsilon}, seed {seed}",
         flush=True,
     )
     results = evaluate(agent, config, episodes, epsilon, seed)
