@@ -37,18 +37,23 @@ BACKENDS = backends_to_test(OTHER_BACKENDS)
 #   (~12 s each);
 # - Keras on JAX run eagerly dispatches every op from Python (~5-15 s a case); its jit
 #   mode runs every case through the same Keras layers;
-# - torch.compile in float64 compiles every case anew (~5-20 s each, against ~2 s in
-#   float32, which runs every case): float64 there checks that the dtype reaches the
-#   compiled graph, which a few cases show.
+# - a compiling mode in float64 (torch.compile, Keras's XLA, Keras on JAX's jit)
+#   compiles every case anew (~3-20 s each, against ~1-2 s in float32, which runs every
+#   case): float64 there checks that the dtype reaches the compiled program, which the
+#   linear, sigmoid and ReLU MLP cases and the batch-1 path show (float64 CNNs run in
+#   the same backends' other modes).
+FLOAT64_COMPILED_CASES = (
+    "copynet-reward",
+    "copynet-reward-linear",
+    "xor-single-layer",
+    "nbody-loss-ratio",
+)
 SLOW_MODE_CASES = {
     ("keras-torch", "compile"): ("copynet-reward", "xor-single-layer", "mlp-sgd-momentum-decay"),
     ("keras-jax", "eager"): ("copynet-reward", "xor-single-layer", "mlp-sgd-momentum-decay"),
-    ("torch", "compile", "float64"): (
-        "copynet-reward",
-        "copynet-reward-linear",
-        "xor-single-layer",
-        "nbody-loss-ratio",
-    ),
+    ("torch", "compile", "float64"): FLOAT64_COMPILED_CASES,
+    ("keras", "xla", "float64"): FLOAT64_COMPILED_CASES,
+    ("keras-jax", "jit", "float64"): FLOAT64_COMPILED_CASES,
 }
 
 
