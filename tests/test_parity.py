@@ -32,7 +32,7 @@ BACKENDS = backends_to_test(OTHER_BACKENDS)
 # Some (backend, mode[, dtype]) pairs cost seconds a case for what another pair already
 # shows, so by default they run the cases that cover the benchmark's batch-1 hot path and
 # every loss, optimizer, clipping and rate-change path; every case with
-# BENCH_FULL_PARITY=1 (~12 minutes more on the 2-core machine):
+# BENCH_FULL_PARITY=1 (many minutes more on the 2-core machine):
 # - Keras's torch.compile mode traces Keras's whole train step anew for every model
 #   (~12 s each);
 # - Keras on JAX run eagerly dispatches every op from Python (~5-15 s a case); its jit
