@@ -53,8 +53,11 @@ def suite_python(session: nox.Session) -> str:
 def bench(session: nox.Session) -> None:
     """Run the benchmark matrix (default preset quick) and write results/<run>/report.md.
 
-    Arguments after ``--`` go to ``python -m benchmarks run``, e.g.
-    ``nox -s bench -- --preset smoke --backend numpy,torch``.
+    Every framework runs with as many threads as the CPUs this process may use (its
+    affinity mask), unless ``--threads`` says otherwise. Arguments after ``--`` go to
+    ``python -m benchmarks run``, e.g. ``nox -s bench -- --preset smoke --backend
+    numpy,torch``, or ``nox -s bench -- --threads 1,2`` to run every cell at 1 and at 2
+    threads and chart the scaling.
     """
     python = suite_python(session)
     session.run(

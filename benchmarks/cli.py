@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.ceiling import gemm_size
@@ -21,7 +22,7 @@ from benchmarks.options import (
     check_count,
     check_output_folder,
     check_positive,
-    check_threads,
+    parse_threads,
     path_option,
     usable_cpus,
 )
@@ -58,7 +59,8 @@ def command_list(args: argparse.Namespace) -> int:
 
 
 def check_run_options(args: argparse.Namespace) -> None:
-    check_threads(args.threads)
+    """BadInput for a bad option; ``args.threads`` becomes the list of thread counts."""
+    args.threads = parse_threads(args.threads)
     if args.timeout is not None:
         check_positive(args.timeout, "--timeout")
     check_count(args.repeats, "--repeats", MAX_REPEATS)
@@ -96,9 +98,7 @@ def command_run(args: argparse.Namespace) -> int:
             + (f" ({len(not_applicable)} not applicable)" if not_applicable else ""),
             flush=True,
         )
-        options = RunOptions(
-            args.out, args.threads, args.timeout, args.resume, args.repeats, lock_fd
-        )
+        options = RunOptions(args.out, args.timeout, args.resume, args.repeats, lock_fd)
         return _run_matrix(args, cells, options, description)
 
 
@@ -155,12 +155,13 @@ def _close_run(out: Path, description, outcome: str, best_effort: bool = True) -
         raise
 
 
-def measure_ceilings(threads: int, lock_fd: int | None = None) -> list[dict]:
-    """The fp32 GEMM ceiling at the run's thread count and at every CPU it may use, each
-    in a process that holds the run folder's lock (``lock_fd``) while it measures."""
+def measure_ceilings(threads: list[int], lock_fd: int | None = None) -> list[dict]:
+    """The fp32 GEMM ceiling at each of the run's thread counts and at every CPU it may
+    use, each in a process that holds the run folder's lock (``lock_fd``) while it
+    measures."""
     from benchmarks.ceiling import measure_in_subprocess
 
-    counts = sorted({threads, usable_cpus()})
+    counts = sorted({*threads, usable_cpus()})
     print(
         f"measuring the fp32 GEMM ceiling with {' and '.join(map(str, counts))} thread(s)",
         flush=True,
@@ -195,11 +196,25 @@ def _check_run_dir(path: Path) -> RunContents:
 
 
 def _check_cells_in_common(base: Path, new: Path, new_cells: list[dict]) -> None:
-    """BadInput unless the run in ``base`` shares a cell with ``new_cells``."""
+    """BadInput unless the run in ``base`` shares a cell with ``new_cells``; when they
+    would but for the thread count, the message says so."""
     from benchmarks.compare import cell_key
 
-    if not {cell_key(r) for r in load_records(base)} & {cell_key(c) for c in new_cells}:
-        raise BadInput(f"{base} and {new} have no cell in common")
+    base_cells = load_records(base)
+    if {cell_key(r) for r in base_cells} & {cell_key(c) for c in new_cells}:
+        return
+    hint = ""
+    if {_but_threads(r) for r in base_cells} & {_but_threads(c) for c in new_cells}:
+        counts = [sorted({Cell.of(r).threads for r in run}) for run in (base_cells, new_cells)]
+        hint = (
+            f": {base} ran at --threads {','.join(map(str, counts[0]))}, {new} at "
+            f"{','.join(map(str, counts[1]))} (cells pair only at the same thread count)"
+        )
+    raise BadInput(f"{base} and {new} have no cell in common{hint}")
+
+
+def _but_threads(record: dict) -> tuple:
+    return replace(Cell.of(record), threads=1).key
 
 
 def command_compare(args: argparse.Namespace) -> int:
@@ -246,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)}")
     run.add_argument("--seeds", help="0,1,2 or 0-9: override the workload's seeds")
     run.add_argument(
-        "--threads", type=int, default=1, help="threads for every framework (default 1)"
+        "--threads",
+        help="threads for every framework: N, or N,M,.. to run every cell at each count "
+        f"(default: the CPUs this process may use, {usable_cpus()} here)",
     )
     run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
     run.add_argument("--out", type=path_option, help="run folder (default results/<time>-<preset>)")

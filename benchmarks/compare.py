@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,9 @@ class Comparison:
 
 def cell_key(record: Record) -> tuple:
     """What names a cell, from a record or ``Cell.to_dict()``."""
-    # The preset is part of the cell: the same variant at another size is another result.
-    return astuple(Cell.of(record))
+    # The preset and the thread count are part of the cell: the same variant at another
+    # size, or on another number of threads, is another result.
+    return Cell.of(record).key
 
 
 def _label(record: Record) -> str:

@@ -52,6 +52,24 @@ def check_threads(threads: int, option: str = "--threads") -> None:
         )
 
 
+def parse_threads(text: str | None, option: str = "--threads") -> list[int]:
+    """``--threads``: ``N``, or ``N,M,..`` to run every cell at each count (threads become
+    a matrix dimension); sorted, each count once. None (not given): every CPU this
+    process may use. BadInput for anything else, or a count outside 1..usable_cpus()."""
+    if text is None:
+        return [usable_cpus()]
+    limit, counts = usable_cpus(), set()
+    for part in text.split(","):
+        digits = part.strip()
+        if not (digits.isascii() and digits.isdigit() and 1 <= int(digits[:9]) <= limit):
+            raise BadInput(
+                f"{option} must be a count or a comma list of counts (1,2), each between "
+                f"1 and {limit} (the CPUs this process may use), got {text!r}"
+            )
+        counts.add(int(digits))
+    return sorted(counts)
+
+
 def check_count(value: int, option: str, limit: int) -> None:
     if not 1 <= value <= limit:
         raise BadInput(f"{option} must be between 1 and {limit:,}, got {value}")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from dataclasses import replace
 
-from benchmarks.options import BadInput, parse_seeds
+from benchmarks.options import BadInput, parse_seeds, parse_threads
 from benchmarks.records import Cell
 from benchmarks.workloads import Workload, get_workload, workloads
 from shared import registry
@@ -34,7 +35,8 @@ MODE_POLICIES = ("auto", "default", "all")
 
 
 def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
-    """The cells to run and the requested-but-not-applicable ones, with the reason."""
+    """The cells to run and the requested-but-not-applicable ones, with the reason; each
+    at every thread count of ``--threads``."""
     workload_names = names(args.workload, "workload", list(workloads()))
     backends = names(args.backend, "backend", list(registry.BACKENDS))
     all_variants = sorted({v for w in workload_names for v in get_workload(w).variants})
@@ -75,7 +77,27 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
             "workloads, modes and dtypes"
         )
     # each cell once, whatever overlaps the lists had
-    return list(dict.fromkeys(cells)), list(dict.fromkeys(not_applicable))
+    counts = _thread_counts(args)
+    cells = _at_each_count(list(dict.fromkeys(cells)), counts)
+    not_applicable = [
+        (at_count, reason)
+        for cell, reason in dict.fromkeys(not_applicable)
+        for at_count in _at_each_count([cell], counts)
+    ]
+    return cells, not_applicable
+
+
+def _thread_counts(args: argparse.Namespace) -> list[int]:
+    """``--threads`` as ``check_run_options`` left it (a list), or still as text."""
+    threads = getattr(args, "threads", None)
+    return threads if isinstance(threads, list) else parse_threads(threads)
+
+
+def _at_each_count(cells: list[Cell], counts: list[int]) -> list[Cell]:
+    """Each cell at each thread count; one cell's counts run one after another, so that
+    the thread-scaling chart compares processes that ran close together in time."""
+    several = len(counts) > 1
+    return [replace(cell, threads=n, threads_in_name=several) for cell in cells for n in counts]
 
 
 def _modes(

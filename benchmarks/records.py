@@ -73,10 +73,12 @@ def read_json(path: Path) -> Any:
         raise BadFile(path, f"not JSON this code reads ({type(error).__name__})") from None
 
 
-def read_record(path: Path, cell: Cell | None = None) -> Record:
+def read_record(path: Path, cell: Cell | None = None, default_threads: int = 1) -> Record:
     """The cell record in ``path`` (``.json`` or ``.json.gz``); raises BadFile unless it is
     a JSON object of this code's ``RECORD_VERSION`` naming ``cell`` (default: the cell
-    its file is named for)."""
+    its file is named for). A record from before the thread count was part of the cell
+    gets it here (``Cell.of``; ``default_threads``: the run's count), so that every
+    reader finds ``threads`` and ``threads_in_name`` in every record."""
     data = read_json(path)
     if not isinstance(data, dict):
         raise BadFile(path, f"holds a JSON {type(data).__name__}, not a cell record")
@@ -86,7 +88,7 @@ def read_record(path: Path, cell: Cell | None = None) -> Record:
         raise BadFile(
             path, f"record_version {data['record_version']!r}; this code reads {RECORD_VERSION}"
         )
-    named = cell_of(data)
+    named = cell_of(data, default_threads)
     if named is None or data.get("status") not in STATUSES:
         raise BadFile(path, "not a cell record (its cell fields or status are missing or bad)")
     expected = cell.file_name if cell else path.name.removesuffix(".gz")
@@ -95,6 +97,8 @@ def read_record(path: Path, cell: Cell | None = None) -> Record:
     problem = record_problem(data)
     if problem:
         raise BadFile(path, f"another schema: {problem}")
+    data.setdefault("threads", named.threads)
+    data.setdefault("threads_in_name", named.threads_in_name)
     return data
 
 
@@ -121,10 +125,11 @@ def scan_records(run_dir: Path) -> RecordScan:
     ``X.json.gz`` (the runner writes ``X.json``; a ``.gz`` is a compressed copy, such as
     the committed baseline's), the other is used when the winner is damaged."""
     scan = RecordScan({}, [])
+    default_threads = legacy_threads(read_run_info(run_dir)[0])
     for name, paths in record_files(run_dir).items():
         for path in paths:
             try:
-                scan.records[name] = read_record(path)
+                scan.records[name] = read_record(path, default_threads=default_threads)
                 break
             except BadFile as error:
                 scan.problems.append(error)
@@ -171,15 +176,36 @@ def _run_info_problem(info: dict[str, Any]) -> str | None:
         ):
             return "a 'gemm_ceiling' is not a list of measurements"
     threads = info.get("threads", 1)
-    if not isinstance(threads, int) or isinstance(threads, bool):
-        return "its 'threads' is not an integer"
+    counts = threads if isinstance(threads, list) else [threads]
+    if not (counts and all(_whole(count) for count in counts)):
+        return "its 'threads' is not an integer or a list of integers"
     return None
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def thread_counts(info: dict[str, Any]) -> list[int]:
+    """The thread counts of a run, from its ``run.json`` (``read_run_info``): ``threads``
+    is one count, or the list of a run with threads as a matrix dimension; older files
+    have only their environment's (1 where that is missing too)."""
+    threads = info.get("threads", (info.get("environment") or {}).get("threads", 1))
+    counts = threads if isinstance(threads, list) else [threads]
+    return [count for count in counts if _whole(count)] or [1]
+
+
+def legacy_threads(info: dict[str, Any]) -> int:
+    """The thread count of a record that has none of its own (written before the count
+    was part of the cell) and no environment: its run's, which had a single count."""
+    return thread_counts(info)[0]
+
+
 def ceiling_gflops(run_dir: Path) -> float | None:
-    """Best GEMM GFLOP/s measured at the run's thread count, if it was measured."""
+    """Best GEMM GFLOP/s measured at the run's thread count (the largest, when the run
+    measured several), if it was measured."""
     info, _ = read_run_info(run_dir)
-    threads = info.get("environment", {}).get("threads")
+    threads = max(thread_counts(info))
     matching = [c for c in info.get("gemm_ceiling") or [] if c.get("threads") == threads]
     return matching[0]["gflops_best"] if matching else None
 

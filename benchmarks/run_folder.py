@@ -154,7 +154,7 @@ def check_folder(
     folder: Path,
     resume: bool,
     planned: list[str],
-    threads: int,
+    threads: int | list[int],
     say: Callable[[str], None] = print,
     preset: str | None = None,
 ) -> dict[str, Any]:
@@ -219,7 +219,7 @@ def _check_output_kinds(folder: Path, planned: list[str]) -> None:
             raise RefusedFolder(f"{folder / name} is a folder where the run writes a file")
 
 
-def _check_matrix(info: dict[str, Any], planned: list[str], threads: int) -> None:
+def _check_matrix(info: dict[str, Any], planned: list[str], threads: int | list[int]) -> None:
     if info["matrix"] != planned:
         command = " ".join((info.get("argv") or [])[1:])
         raise RefusedFolder(
@@ -229,8 +229,14 @@ def _check_matrix(info: dict[str, Any], planned: list[str], threads: int) -> Non
         )
     if info.get("threads") != threads:
         raise RefusedFolder(
-            f"--resume: --threads {threads} here, {info.get('threads')} in the recorded run"
+            f"--resume: --threads {_counts_text(threads)} here, "
+            f"{_counts_text(info.get('threads'))} in the recorded run"
         )
+
+
+def _counts_text(threads: Any) -> str:
+    """A ``threads`` field as ``--threads`` takes it: ``2`` or ``1,2``."""
+    return ",".join(map(str, threads)) if isinstance(threads, list) else str(threads)
 
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:
@@ -301,13 +307,19 @@ class RunDescription:
         write_json_atomic(self.path, info)
 
 
+def threads_field(counts: list[int]) -> int | list[int]:
+    """``run.json``'s ``threads`` (and its environment's): the count of a run of one, as
+    it always was; the list of a run with threads as a matrix dimension."""
+    return counts[0] if len(counts) == 1 else list(counts)
+
+
 def matrix_fields(
-    cells: list[Cell], not_applicable: list[Cell], preset: str, threads: int
+    cells: list[Cell], not_applicable: list[Cell], preset: str, threads: list[int]
 ) -> dict[str, Any]:
-    """What ``--resume`` must plan again: every cell's file name, and the thread count."""
+    """What ``--resume`` must plan again: every cell's file name, and the thread counts."""
     return {
         "preset": preset,
-        "threads": threads,
+        "threads": threads_field(threads),
         "cells": len(cells),
         "not_applicable": len(not_applicable),
         "matrix": _names([*cells, *not_applicable]),
@@ -323,7 +335,8 @@ def open_for_run(
 ) -> tuple[RunDescription, int]:
     """Create and lock ``folder``, apply the start and resume rules, start this
     invocation's entry in ``run.json`` and write the not-applicable cells' records.
-    ``options``: the run command's (``resume``, ``preset``, ``threads``, ``repeats``).
+    ``options``: the run command's (``resume``, ``preset``, ``threads`` (the list of
+    counts), ``repeats``).
     Returns ``(RunDescription, lock file descriptor)``; raises RefusedFolder."""
     from shared.metadata import environment
 
@@ -336,14 +349,14 @@ def open_for_run(
         raise RefusedFolder(f"--out {folder}: {error.strerror or error}") from None
     try:
         recorded = check_folder(
-            folder, options.resume, matrix["matrix"], options.threads, preset=options.preset
+            folder, options.resume, matrix["matrix"], matrix["threads"], preset=options.preset
         )
     except RefusedFolder:
         os.close(lock_fd)
         raise
     remove_stale_temporaries(folder)
     description = RunDescription(folder, recorded, matrix)
-    description.start(argv, options.resume, options.repeats, environment(options.threads))
+    description.start(argv, options.resume, options.repeats, environment(matrix["threads"]))
     for cell, reason in not_applicable:
         if not (folder / cell.file_name).exists():
             record = new_record(cell, "skipped", f"not applicable: {reason}")

@@ -49,8 +49,9 @@ KEPT = "kept from the earlier run"
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How to run the cells (each at its own thread count, ``Cell.threads``)."""
+
     out_dir: Path
-    threads: int
     timeout_s: float | None = None  # None: the workload's timeout for the preset
     resume: bool = False
     repeats: int = 1  # processes per cell; the later ones add timings to the first's record
@@ -101,7 +102,7 @@ def _spawn(
         "--out",
         str(record_path.absolute()),  # the cell's working directory is the repository
         "--threads",
-        str(options.threads),
+        str(cell.threads),
         "--backend-module",
         info.module,
         "--progress",
@@ -109,7 +110,7 @@ def _spawn(
     ]
     env = {
         **os.environ,
-        **thread_environment(options.threads),
+        **thread_environment(cell.threads),
         **info.env,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
         # Absolute: the cell runs in the repository, where a relative one would land.

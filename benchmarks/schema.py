@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Required, TypedDict
 
 STATUSES = ("ok", "skipped", "diverged", "failed", "timeout")
@@ -28,7 +28,8 @@ def implementation(backend: str, mode: str) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """One measurement: a workload variant on one backend, mode, dtype and seed."""
+    """One measurement: a workload variant on one backend, mode, dtype and seed, at one
+    thread count per framework."""
 
     workload: str
     variant: str
@@ -37,28 +38,67 @@ class Cell:
     dtype: str
     seed: int
     preset: str
+    threads: int = 1  # threads every framework of the cell is configured with
+    # The run measures several thread counts (``run --threads 1,2``): the file name and
+    # the label carry the count. A run of one count keeps the names it always had, so
+    # that two runs at different counts still name their files alike; the count itself
+    # is always part of the cell (``key``): such cells are never paired or confused.
+    threads_in_name: bool = field(default=False, compare=False)
 
     @property
     def file_name(self) -> str:
+        threads = f"threads{self.threads}__" if self.threads_in_name else ""
         return (
             f"{self.workload}__{self.variant}__{self.backend}__{self.mode}__"
-            f"{self.dtype}__seed{self.seed}.json"
+            f"{self.dtype}__{threads}seed{self.seed}.json"
         )
 
     @property
     def label(self) -> str:
+        threads = f" threads {self.threads}" if self.threads_in_name else ""
         return (
             f"{self.workload}/{self.variant} {implementation(self.backend, self.mode)} "
-            f"{self.dtype} seed {self.seed}"
+            f"{self.dtype} seed {self.seed}{threads}"
         )
 
+    @property
+    def key(self) -> tuple:
+        """What names the measurement, whatever the file is called: every field but
+        ``threads_in_name`` (runs pair and resume cells by it)."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+
     @classmethod
-    def of(cls, record: dict[str, Any]) -> Cell:
-        """The cell a record (or any mapping with the cell's fields) belongs to."""
-        return cls(**{name: record[name] for name in cls.__dataclass_fields__})
+    def of(cls, record: dict[str, Any], default_threads: int = 1) -> Cell:
+        """The cell a record (or any mapping with the cell's fields) belongs to. A record
+        written before the thread count was part of the cell has it in its environment
+        (``record_threads``)."""
+        names = [name for name in cls.__dataclass_fields__ if name not in THREAD_FIELDS]
+        return cls(
+            **{name: record[name] for name in names},
+            threads=record_threads(record, default_threads),
+            threads_in_name=record.get("threads_in_name", False),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+THREAD_FIELDS = ("threads", "threads_in_name")  # cell fields a record may lack (older ones)
+
+
+def record_threads(record: dict[str, Any], default: int = 1) -> Any:
+    """A record's thread count: its ``threads``; for a record from before it had one,
+    the count its environment says was asked for; without an environment (a record the
+    runner wrote for a cell that failed or did not apply) ``default``, the run's."""
+    if "threads" in record:
+        return record["threads"]
+    environment = record.get("environment")
+    asked = environment.get("threads") if isinstance(environment, dict) else None
+    return asked if _count(asked) else default
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 class Record(TypedDict, total=False):
@@ -73,6 +113,8 @@ class Record(TypedDict, total=False):
     dtype: Required[str]
     seed: Required[int]
     preset: Required[str]
+    threads: int  # absent from records written before it was part of the cell
+    threads_in_name: bool  # likewise (such records' names never carry it)
     status: Required[str]  # one of STATUSES
     reason: Required[str]  # why the cell is not ok ("" or a note when it is)
     # Seconds: import_s, build_s, prepare_s, first_epoch_s, steady_median_s, ... (numbers;
@@ -127,14 +169,20 @@ def new_record(cell: Cell, status: str, reason: str = "", **fields: Any) -> Reco
     return record
 
 
-def cell_of(data: dict[str, Any]) -> Cell | None:
-    """The cell a record names, or None when a field is missing or of the wrong type."""
-    fields = {name: data.get(name) for name in Cell.__dataclass_fields__}
-    if not isinstance(fields["seed"], int) or isinstance(fields["seed"], bool):
+def cell_of(data: dict[str, Any], default_threads: int = 1) -> Cell | None:
+    """The cell a record names, or None when a field is missing or of the wrong type.
+    A record without a thread count takes it as ``Cell.of`` does."""
+    names = [name for name in Cell.__dataclass_fields__ if name not in THREAD_FIELDS]
+    values = {name: data.get(name) for name in names}
+    if not isinstance(values["seed"], int) or isinstance(values["seed"], bool):
         return None
-    if not all(isinstance(value, str) for name, value in fields.items() if name != "seed"):
+    if not all(isinstance(value, str) for name, value in values.items() if name != "seed"):
         return None
-    return Cell(**fields)
+    threads = record_threads(data, default_threads)
+    named = data.get("threads_in_name", False)
+    if not _count(threads) or not isinstance(named, bool):
+        return None
+    return Cell(**values, threads=threads, threads_in_name=named)
 
 
 def record_problem(data: dict[str, Any]) -> str | None:

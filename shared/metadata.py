@@ -122,8 +122,9 @@ def threads_in_effect() -> dict[str, Any]:
     return found
 
 
-def environment(threads: int) -> dict:
-    """The environment block every record carries."""
+def environment(threads: int | list[int]) -> dict:
+    """The environment block every record carries; ``threads`` is what was asked (in a
+    run's ``run.json``, the list of counts when threads are a matrix dimension)."""
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),

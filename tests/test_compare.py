@@ -40,6 +40,8 @@ def base_run(tmp_path_factory):
         "numpy",
         "--preset",
         "smoke",
+        "--threads",
+        "1",
         "--out",
         str(out),
     )
@@ -113,7 +115,7 @@ def test_run_compare_with_no_cell_in_common_exits_2_like_compare(base_run, tmp_p
     out = tmp_path / "elsewhere"
     result = cli(
         *("run", "--workload", "copynet", "--variant", "supervised", "--backend", "numpy"),
-        *("--preset", "smoke", "--out", str(out), "--compare", str(base_run)),
+        *("--preset", "smoke", "--threads", "1", "--out", str(out), "--compare", str(base_run)),
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr == f"error: {base_run} and {out} have no cell in common\n"

@@ -31,7 +31,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def smoke_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dqn") / "run"
     result = cli(
-        "run", "--workload", "dqn", "--backend", "numpy", "--preset", "smoke", "--out", str(out)
+        *("run", "--workload", "dqn", "--backend", "numpy", "--preset", "smoke"),
+        *("--threads", "1", "--out", str(out)),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return out

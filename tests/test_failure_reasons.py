@@ -24,7 +24,7 @@ def test_each_kind_of_cell_records_the_exception_that_ended_it(tmp_path, monkeyp
     the runner's progress line prints the record's reason."""
     monkeypatch.setattr(registry, "BACKENDS", dict(registry.BACKENDS))
     fake_backend.register()  # into the copy
-    options = RunOptions(tmp_path, threads=1, timeout_s=120)
+    options = RunOptions(tmp_path, timeout_s=120)
     reasons = {}
     for workload, variant in (
         ("copynet", "supervised"),

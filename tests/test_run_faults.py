@@ -32,7 +32,7 @@ def matrix(out: Path, modes: str) -> tuple[str, ...]:
     # Cells run in the order of ``modes``; each test ends it with the slow cell it kills.
     return (
         *("run", "--workload", "copynet", "--variant", "supervised", "--backend", "fake"),
-        *("--mode", modes, "--preset", "smoke", "--out", str(out)),
+        *("--mode", modes, "--preset", "smoke", "--threads", "1", "--out", str(out)),
     )
 
 

@@ -156,7 +156,7 @@ def test_written_files_respect_the_umask(tmp_path):
 def run_args(out: Path, *extra: str) -> list[str]:
     return [
         *("run", "--workload", "xor", "--variant", "momentum", "--backend", "numpy"),
-        *("--preset", "smoke", "--seeds", "0-1", "--out", str(out), *extra),
+        *("--preset", "smoke", "--seeds", "0-1", "--threads", "1", "--out", str(out), *extra),
     ]
 
 
@@ -373,7 +373,7 @@ def test_resume_counts_kept_rerun_damaged_and_missing_cells_apart(tmp_path, caps
     write_json_atomic(run / cell(0).file_name, xor_ok(0))
     write_json_atomic(run / cell(1).file_name, failed(1))
     (run / cell(2).file_name).write_text("")  # damaged: runs again, counted as damaged
-    found = _earlier_records([cell(seed) for seed in range(4)], RunOptions(run, 1))
+    found = _earlier_records([cell(seed) for seed in range(4)], RunOptions(run))
     assert sorted(found) == [cell(0).file_name, cell(1).file_name]
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line == (

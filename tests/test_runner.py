@@ -65,6 +65,8 @@ def test_real_cells_write_records_summary_and_report(tmp_path):
         "numpy,python",
         "--preset",
         "smoke",
+        "--threads",
+        "1",
         "--out",
         str(tmp_path),
     )
@@ -108,6 +110,8 @@ def test_each_fault_is_recorded_and_the_run_goes_on(tmp_path):
         "smoke",
         "--timeout",
         "20",
+        "--threads",
+        "1",
         "--out",
         str(tmp_path),
         timeout=200,
@@ -138,6 +142,8 @@ def test_interrupted_run_keeps_finished_cells_and_resume_finishes(tmp_path):
         "ok,slow",
         "--preset",
         "smoke",
+        "--threads",
+        "1",
         "--out",
         str(tmp_path),
     )
@@ -185,7 +191,8 @@ def test_repeats_add_processes_to_each_cell_and_a_failing_repeat_fails_it(tmp_pa
     out = tmp_path / "run"
     args = (
         *("run", "--workload", "copynet", "--variant", "supervised", "--backend", "fake"),
-        *("--mode", "ok,flaky", "--preset", "smoke", "--repeats", "3", "--out", str(out)),
+        *("--mode", "ok,flaky", "--preset", "smoke", "--repeats", "3", "--threads", "1"),
+        *("--out", str(out)),
     )
     env = {"FAKE_FLAKY_MARKER": str(tmp_path / "flaky-ran")}
     code, output = run(*args, env=env)
@@ -217,7 +224,7 @@ def test_nbody_cells_record_metrics_and_rollout_plots(tmp_path):
     process = subprocess.run(
         [sys.executable, "-m", "benchmarks", "run", "--workload", "nbody", "--variant",
          "two-body-curriculum,breen", "--backend", "numpy", "--preset", "smoke",
-         "--out", str(out)],
+         "--threads", "1", "--out", str(out)],
         cwd=REPO_ROOT,
         env={**os.environ, "BENCH_CACHE_DIR": str(tmp_path / "cache")},
         capture_output=True,
@@ -254,6 +261,6 @@ def test_a_cell_killed_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch)
     torn = [tmp_path / f".{stem}.json.abc123.tmp", tmp_path / f".{stem}.ckpt.npz.def456.tmp"]
     for path in torn:  # what the killed cell was writing
         path.write_bytes(b"half a fi")
-    record = run_cell_isolated(cell, RunOptions(tmp_path, threads=1, timeout_s=2.0))
+    record = run_cell_isolated(cell, RunOptions(tmp_path, timeout_s=2.0))
     assert record["status"] == "timeout"
     assert not [path for path in torn if path.exists()]

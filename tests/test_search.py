@@ -106,7 +106,8 @@ def test_same_designs_and_float64_rewards_on_every_backend(backend: str):
 def test_smoke_cell_through_the_cli(tmp_path: Path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "benchmarks", "run", "--workload", "search"]
-    command += ["--variant", VARIANT, "--backend", "numpy", "--preset", "smoke", "--out", str(out)]
+    command += ["--variant", VARIANT, "--backend", "numpy", "--preset", "smoke", "--threads", "1"]
+    command += ["--out", str(out)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     (path,) = out.glob("search__*.json")

@@ -41,6 +41,8 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ",".join(BACKENDS),
         "--preset",
         "smoke",
+        "--threads",
+        "1",
         "--out",
         str(out),
     )

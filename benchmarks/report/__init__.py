@@ -12,6 +12,7 @@ workload.
 - ``format``, ``groups``: number formats, and records grouped into table rows;
 - ``environment``, ``speed``, ``parity``, ``status``, ``memory``: the generic sections;
 - ``charts``: the loss curves, and the helpers every chart uses;
+- ``scaling``: steady step time against threads, in a run of several counts;
 - ``summary``: summary.csv and the CSV writer the workloads' exports use;
 - ``build``: the whole report, in order, and ``write_report``.
 """

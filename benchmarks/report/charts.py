@@ -12,6 +12,8 @@ import numpy as np
 from benchmarks.document import Block, Heading, Image
 from benchmarks.records import implementation
 from benchmarks.report.context import ReportContext
+from benchmarks.report.groups import named_threads
+from benchmarks.report.tables import at_threads
 from shared.files import write_figure_atomic
 
 Record = dict[str, Any]
@@ -38,8 +40,10 @@ def save_chart(fig, run_dir: Path, name: str) -> str:
 
 
 def series_label(record: Record) -> str:
-    """A record's line in a legend: ``backend:mode dtype``."""
-    return f"{implementation(record['backend'], record['mode'])} {record['dtype']}"
+    """A record's line in a legend: ``backend:mode dtype`` (at N threads, where the run
+    has several counts)."""
+    name = f"{implementation(record['backend'], record['mode'])} {record['dtype']}"
+    return at_threads(name, named_threads(record))
 
 
 def chart_section(heading: str, charts: list[Chart]) -> list[Block]:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.records import Cell
+from benchmarks.schema import THREAD_FIELDS
 from shared.files import write_atomic
 
 Record = dict[str, Any]
-CELL_COLUMNS = tuple(Cell.__dataclass_fields__)  # workload .. preset: what names a cell
+# workload .. preset: what names a cell; ``threads`` joins them in a run of several counts
+CELL_COLUMNS = tuple(name for name in Cell.__dataclass_fields__ if name not in THREAD_FIELDS)
 
 
 def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
@@ -22,6 +24,14 @@ def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]])
     writer.writeheader()
     writer.writerows(rows)
     return write_atomic(path, text.getvalue())
+
+
+def cell_columns_of(records: list[Record]) -> tuple[str, ...]:
+    """The columns naming the cells of ``records``: ``CELL_COLUMNS``, and ``threads``
+    where a record's run has several thread counts (a run of one keeps the columns it
+    always had; its count is in run.json)."""
+    several = any(record.get("threads_in_name") for record in records)
+    return (*CELL_COLUMNS, "threads") if several else CELL_COLUMNS
 
 
 def scalar_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -39,12 +49,12 @@ def write_cell_rows_csv(path: Path, records: list[Record], field: str) -> Path |
     """A CSV of one row per item of each record's ``field`` list (a list of objects),
     prefixed with the cell's columns; the items' scalar fields only. Nothing (None) when
     no record has such items."""
-    rows = []
+    rows, cell_columns = [], cell_columns_of(records)
     for record in records:
-        cell = {key: record.get(key, "") for key in CELL_COLUMNS}
+        cell = {key: record.get(key, "") for key in cell_columns}
         rows += [{**cell, **item} for item in record.get(field) or []]
     if not rows:
         return None
-    columns = [*CELL_COLUMNS, *(c for c in scalar_columns(rows) if c not in CELL_COLUMNS)]
+    columns = [*cell_columns, *(c for c in scalar_columns(rows) if c not in cell_columns)]
     rows = [{key: row.get(key, "") for key in columns} for row in rows]
     return write_csv_atomic(path, columns, rows)

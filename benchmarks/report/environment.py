@@ -19,7 +19,7 @@ def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any
     items = [
         f"preset: {info.get('preset', records[0]['preset'])}; cells: {len(records)}",
         f"CPU: {env.get('cpu', '?')} ({env.get('logical_cpus', '?')} logical CPUs); "
-        f"threads per framework: {env.get('threads', '?')}",
+        f"threads per framework: {threads_text(env)}",
         f"Python {env.get('python', '?')} on {env.get('platform', '?')}",
         f"versions: {versions}",
         f"commit: {env.get('git_commit', '?')}",
@@ -39,6 +39,17 @@ def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any
             "differ far more than epochs of one process). Other columns: medians over seeds."
         ),
     ]
+
+
+def threads_text(env: dict[str, Any]) -> str:
+    """The run's thread count, or its counts (``run --threads 1,2``), and of how many
+    CPUs the runner could use (where recorded: the default count)."""
+    threads = env.get("threads", "?")
+    text = str(threads)
+    if isinstance(threads, list):
+        text = f"{', '.join(map(str, threads))} (every cell at each)"
+    usable = env.get("usable_cpus")
+    return text + (f" (the runner could use {usable} CPUs)" if usable else "")
 
 
 def invocation_items(info: dict[str, Any]) -> list[str]:

@@ -16,14 +16,16 @@ Record = dict[str, Any]
 
 @dataclass(frozen=True)
 class Group:
-    """The records of one table row: a variant on one backend, mode and dtype, its seeds
-    (and their statuses, as the caller kept them) pooled, in the run's order."""
+    """The records of one table row: a variant on one backend, mode and dtype (and
+    thread count, in a run of several), its seeds (and their statuses, as the caller
+    kept them) pooled, in the run's order."""
 
     variant: str
     backend: str
     mode: str
     dtype: str
     records: list[Record]
+    threads: int | None = None  # None: the run has one thread count (rows do not name it)
 
     @property
     def implementation(self) -> str:
@@ -35,15 +37,21 @@ class Group:
         return self.records[0]
 
 
+def named_threads(record: Record) -> int | None:
+    """The record's thread count where its run has several (its name carries it), else
+    None."""
+    return record.get("threads") if record.get("threads_in_name") else None
+
+
 def groups(records: list[Record], statuses: Collection[str] | None = None) -> list[Group]:
     """The rows of ``records`` (of ``statuses`` only, when given), sorted by variant,
-    backend, mode and dtype; a row with no record left is left out."""
-    grouped: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
+    backend, mode, dtype and thread count; a row with no record left is left out."""
+    grouped: dict[tuple[str, str, str, str, int], list[Record]] = defaultdict(list)
     for record in records:
         if statuses is None or record["status"] in statuses:
             key = (record["variant"], record["backend"], record["mode"], record["dtype"])
-            grouped[key].append(record)
-    return [Group(*key, rows) for key, rows in sorted(grouped.items())]
+            grouped[(*key, named_threads(record) or 0)].append(record)
+    return [Group(*key, rows, threads or None) for (*key, threads), rows in sorted(grouped.items())]
 
 
 def ok_groups(records: list[Record]) -> list[Group]:

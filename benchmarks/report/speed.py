@@ -37,6 +37,10 @@ class SpeedRow:
     def dtype(self) -> str:
         return self.group.dtype
 
+    @property
+    def threads(self) -> int | None:
+        return self.group.threads
+
     @cached_property
     def sample(self) -> Processes:
         return steady_processes(self.group.records)
@@ -95,21 +99,25 @@ def speed_columns(framework_free: str | None) -> tuple[Column[SpeedRow], ...]:
     )
 
 
-def _fastest_by_variant(rows: list[Group]) -> dict[str, Processes]:
-    """For each variant, the steady processes of its fastest row."""
-    fastest: dict[str, tuple[float, Processes]] = {}
+Row = tuple[str, int | None]  # a row's variant and thread count: what it is compared within
+
+
+def _fastest_by_variant(rows: list[Group]) -> dict[Row, Processes]:
+    """For each variant (at each thread count), the steady processes of its fastest row."""
+    fastest: dict[Row, tuple[float, Processes]] = {}
     for group in rows:
         sample = steady_processes(group.records)
-        variant = group.variant
-        if sample and (variant not in fastest or center(sample) < fastest[variant][0]):
-            fastest[variant] = (center(sample), sample)
-    return {variant: sample for variant, (_, sample) in fastest.items()}
+        key = (group.variant, group.threads)
+        if sample and (key not in fastest or center(sample) < fastest[key][0]):
+            fastest[key] = (center(sample), sample)
+    return {key: sample for key, (_, sample) in fastest.items()}
 
 
-def _framework_free_steps(rows: list[Group], reference: str | None) -> dict[str, float]:
-    """variant -> per-step seconds of the framework-free loop, where it ran."""
+def _framework_free_steps(rows: list[Group], reference: str | None) -> dict[Row, float]:
+    """(variant, thread count) -> per-step seconds of the framework-free loop, where it
+    ran."""
     return {
-        group.variant: step
+        (group.variant, group.threads): step
         for group in rows
         if group.backend == reference
         and (step := median_of(group.records, timing("step_median_s"))) is not None
@@ -118,12 +126,18 @@ def _framework_free_steps(rows: list[Group], reference: str | None) -> dict[str,
 
 def speed_blocks(context: ReportContext, framework_free: str | None) -> list[Block]:
     """The speed table of the workload's ok and diverged cells; ``framework_free``: the
-    backend whose per-step time each row is divided by (None: no such column value)."""
+    backend whose per-step time each row is divided by (None: no such column value).
+    In a run of several thread counts, a row is compared with rows at its own count."""
     rows = groups(context.records, ("ok", "diverged"))
     fastest = _fastest_by_variant(rows)
     free = _framework_free_steps(rows, framework_free)
     speed_rows = [
-        SpeedRow(g, fastest.get(g.variant), free.get(g.variant), context.ceiling_gflops)
+        SpeedRow(
+            g,
+            fastest.get((g.variant, g.threads)),
+            free.get((g.variant, g.threads)),
+            context.ceiling_gflops,
+        )
         for g in rows
     ]
     return [Heading(3, "Speed"), table(speed_columns(framework_free), speed_rows)]

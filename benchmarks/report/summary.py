@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.memory import record_growth
-from benchmarks.report.csvs import write_csv_atomic
+from benchmarks.report.csvs import CELL_COLUMNS, cell_columns_of, write_csv_atomic
 from benchmarks.workloads import get_workload
 
 Record = dict[str, Any]
@@ -52,6 +52,8 @@ def summary_row(record: Record) -> dict[str, Any]:
     """One flat row: the cell, its timing, and every scalar metric as ``metric_<name>``;
     then the timing fields its workload adds (``Workload.summary_timing``)."""
     row = {key: record.get(key, "") for key in SUMMARY_COLUMNS[:9]}
+    if record.get("threads_in_name"):  # the run has several counts (write_summary_csv)
+        row["threads"] = record["threads"]
     timing = record.get("timing", {})
     row.update({key: value for key, value in timing.items() if key in SUMMARY_COLUMNS})
     metrics = record.get("metrics", {})
@@ -72,6 +74,10 @@ def summary_row(record: Record) -> dict[str, Any]:
 
 
 def write_summary_csv(run_dir: Path, records: list[Record]) -> Path:
+    """One row per record; a run of several thread counts has ``threads`` after the
+    cell's columns (``preset``), one of a single count the columns it always had."""
     rows = [summary_row(r) for r in records]
-    extra = sorted({key for row in rows for key in row} - set(SUMMARY_COLUMNS))
-    return write_csv_atomic(run_dir / "summary.csv", [*SUMMARY_COLUMNS, *extra], rows)
+    extra = sorted({key for row in rows for key in row} - set(SUMMARY_COLUMNS) - {"threads"})
+    cell = cell_columns_of(records)
+    columns = [*cell, *SUMMARY_COLUMNS[len(CELL_COLUMNS) :], *extra]
+    return write_csv_atomic(run_dir / "summary.csv", columns, rows)

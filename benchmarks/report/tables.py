@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from benchmarks.document import Table
 from benchmarks.records import implementation
+from benchmarks.report.groups import named_threads
 
 Row = TypeVar("Row")
 
@@ -33,23 +34,35 @@ def table(columns: Sequence[Column[Row]], rows: Iterable[Row]) -> Table:
     )
 
 
+def at_threads(name: str, threads: int | None) -> str:
+    """``name`` with the thread count, where a run has several (``threads`` not None)."""
+    if threads is None:
+        return name
+    return f"{name} at {threads} thread{'' if threads == 1 else 's'}"
+
+
 def identity(implementation_header: str = "backend:mode") -> tuple[Column[Any], ...]:
     """The columns that name a row of groups (anything with a ``variant``, an
-    ``implementation`` and a ``dtype``, as ``Group``): variant, ``backend:mode``, dtype."""
+    ``implementation`` and a ``dtype``, as ``Group``): variant, ``backend:mode`` (with
+    the row's thread count, ``threads``, where the run has several), dtype."""
     return (
         Column("variant", lambda group: group.variant),
-        Column(implementation_header, lambda group: group.implementation),
+        Column(
+            implementation_header,
+            lambda group: at_threads(group.implementation, getattr(group, "threads", None)),
+        ),
         Column("dtype", lambda group: group.dtype),
     )
 
 
 def record_identity(*names: str) -> tuple[Column[dict[str, Any]], ...]:
     """Columns naming a record's cell: each of ``names`` ("workload", "variant", "backend"
-    (as ``backend:mode``), "dtype", "seed"), its header the name itself."""
+    (as ``backend:mode``, with the thread count where the run has several), "dtype",
+    "seed"), its header the name itself."""
     values: dict[str, Callable[[dict[str, Any]], str]] = {
         "workload": lambda r: r["workload"],
         "variant": lambda r: r["variant"],
-        "backend": lambda r: implementation(r["backend"], r["mode"]),
+        "backend": lambda r: at_threads(implementation(r["backend"], r["mode"]), named_threads(r)),
         "dtype": lambda r: r["dtype"],
         "seed": lambda r: str(r["seed"]),
     }

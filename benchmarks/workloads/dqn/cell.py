@@ -12,6 +12,7 @@ import numpy as np
 
 from benchmarks.progress import EpochReporter
 from benchmarks.records import Cell
+from benchmarks.schema import cell_of
 from benchmarks.timing import steady_summary, throughput
 from benchmarks.workloads.base import Outcome
 from benchmarks.workloads.dqn.config import DQNConfig
@@ -137,7 +138,9 @@ def resume_state(
     another cell's progress: resuming from it would report a run that never happened."""
     try:
         online, target, meta = load_checkpoint(path, config.network)
-        if meta.get("cell") != cell.to_dict():
+        trained = meta.get("cell")
+        # cell_of: a checkpoint from before the thread count was part of the cell has none
+        if not isinstance(trained, dict) or cell_of(trained) != cell:
             raise BadCheckpoint(f"{path} belongs to another cell: {meta.get('cell')!r}")
         steps, episodes = meta.get("agent_steps"), meta.get("episodes")
         if not (isinstance(steps, int) and 0 <= steps <= config.agent_steps):

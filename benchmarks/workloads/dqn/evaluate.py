@@ -21,6 +21,7 @@ from benchmarks.options import (
     check_seed,
     check_threads,
     path_option,
+    usable_cpus,
 )
 from benchmarks.records import implementation, write_json_atomic
 from benchmarks.workloads import PRESETS, get_workload, workloads
@@ -192,6 +193,11 @@ def add_evaluate_command(
         "--epsilon", type=float, help="exploration while playing (default: the workload's 0.05)"
     )
     evaluate.add_argument("--seed", type=int, default=1000, help="the game's and acting seed")
-    evaluate.add_argument("--threads", type=int, default=1)
+    evaluate.add_argument(
+        "--threads",
+        type=int,
+        default=usable_cpus(),
+        help="threads for the framework (default: the CPUs this process may use, as `run`)",
+    )
     evaluate.add_argument("--out", type=path_option, help="also write the summary as JSON here")
     return {"evaluate": evaluate_command}

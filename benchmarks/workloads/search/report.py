@@ -61,6 +61,7 @@ class CostRow:
     variant = property(lambda self: self.group.variant)
     implementation = property(lambda self: self.group.implementation)
     dtype = property(lambda self: self.group.dtype)
+    threads = property(lambda self: self.group.threads)
 
     def cost(self, name: str) -> float | None:
         return _median_cost(self.group.records, name)

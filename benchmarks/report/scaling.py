@@ -1,0 +1,99 @@
+"""Thread scaling: each implementation's steady step time against the thread count, for
+a run of several counts (``run --threads 1,2``): a chart and a table of the same numbers.
+A run of one count has no such section."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from benchmarks.document import Block, Heading, Image, Paragraph
+from benchmarks.report.charts import pyplot, save_chart
+from benchmarks.report.context import ReportContext
+from benchmarks.report.format import seconds
+from benchmarks.report.groups import groups, median_of, timing
+from benchmarks.report.tables import Column, identity, table
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    """One implementation of a variant (in one dtype): its median steady step time over
+    seeds (seconds) at each thread count it ran ok at."""
+
+    variant: str
+    implementation: str
+    dtype: str
+    step_s: dict[int, float] = field(default_factory=dict)  # threads -> seconds per step
+
+    def at(self, threads: int) -> str:
+        return seconds(self.step_s.get(threads))
+
+    def speedup(self, fewest: int, most: int) -> str:
+        """Step time at ``fewest`` threads over that at ``most`` (both measured)."""
+        if fewest not in self.step_s or most not in self.step_s:
+            return "–"
+        return f"{self.step_s[fewest] / self.step_s[most]:.3g}×"
+
+
+def scaling_rows(context: ReportContext) -> list[ScalingRow]:
+    """A row per variant, implementation and dtype with a step time at some count;
+    nothing unless the workload's ok records span two thread counts or more."""
+    by_threads: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
+    for group in groups(context.records, ("ok",)):
+        step = median_of(group.records, timing("step_median_s"))
+        if group.threads is not None and step is not None:
+            key = (group.variant, group.implementation, group.dtype)
+            by_threads[key][group.threads] = step
+    if len({count for steps in by_threads.values() for count in steps}) < 2:
+        return []
+    return [
+        ScalingRow(*key, dict(sorted(steps.items()))) for key, steps in sorted(by_threads.items())
+    ]
+
+
+def plot_scaling(context: ReportContext, rows: list[ScalingRow]) -> str:
+    """``plots/<workload>__threads.png``: a line per row, x = threads, y = seconds per
+    step (log scale: implementations differ by orders of magnitude)."""
+    plt = pyplot()
+    fig, axis = plt.subplots(figsize=(7, 4))
+    # Name the variant and dtype too where backend:mode alone does not tell lines apart.
+    full = any(len({getattr(row, name) for row in rows}) > 1 for name in ("variant", "dtype"))
+    for row in rows:
+        label = f"{row.variant} {row.implementation} {row.dtype}" if full else row.implementation
+        counts = list(row.step_s)
+        axis.plot(counts, [row.step_s[n] for n in counts], marker="o", label=label)
+    counts = sorted({n for row in rows for n in row.step_s})
+    axis.set(xlabel="threads per framework", ylabel="steady seconds per step", yscale="log")
+    axis.set_xticks(counts)
+    axis.legend(fontsize=7)
+    fig.suptitle(f"{context.workload}: steady step time against threads")
+    fig.tight_layout()
+    return save_chart(fig, context.run_dir, f"{context.workload}__threads.png")
+
+
+def scaling_blocks(context: ReportContext) -> list[Block]:
+    """The workload's thread-scaling section: chart, then table; nothing for a run of
+    one thread count."""
+    rows = scaling_rows(context)
+    if not rows:
+        return []
+    counts = sorted({n for row in rows for n in row.step_s})
+    columns = (
+        *identity(),
+        *(Column(f"per step, {n} thread(s)", lambda row, n=n: row.at(n)) for n in counts),
+        Column(
+            f"speed-up {counts[0]} → {counts[-1]}",
+            lambda row: row.speedup(counts[0], counts[-1]),
+        ),
+    )
+    return [
+        Heading(3, "Steady step time against threads"),
+        Paragraph(
+            "Median over seeds of each cell's steady seconds per step, at each thread count "
+            "of the run (every framework configured with that many threads); speed-up: "
+            "the step time at the fewest threads over that at the most (above 1: faster "
+            "with more threads)."
+        ),
+        Image(plot_scaling(context, rows), f"{context.workload} step time against threads"),
+        table(columns, rows),
+    ]
