@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -125,6 +126,7 @@ def threads_in_effect() -> dict[str, Any]:
 def environment(threads: int) -> dict:
     """The environment block every record carries."""
     return {
+        "host": socket.gethostname(),  # a run fanned out on a cluster spans hosts
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": cpu_model(),
