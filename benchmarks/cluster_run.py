@@ -183,7 +183,7 @@ def _collect(future, cell: Cell, lost: list[str], fanout: Fanout, lines: _Lines)
 def _write(out_dir: Path, cell: Cell, result: dict[str, Any]) -> None:
     """The cell's log and kept files, then its record (last: a record on disk means the
     rest is there too), each atomically."""
-    if result.get("log"):
+    if "log" in result:  # as the serial runner, a log for every cell that ran, empty or not
         write_atomic(out_dir / "logs" / cell.file_name.replace(".json", ".log"), result["log"])
     for name, content in result.get("files", {}).items():
         write_atomic(out_dir / Path(name).name, content)

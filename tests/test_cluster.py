@@ -16,17 +16,23 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.runner import RunOptions, run_cells
+from benchmarks.schema import Cell
 from tests.cli_inprocess import assert_one_error_line, cli_main, forbid_work
-from tests.test_runner import launch, run
+from tests.test_runner import launch
 
 pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
 
 MATRIX = ("--workload", "copynet,xor", "--variant", "supervised,momentum", "--dtype", "float64")
 SMOKE = (*MATRIX, "--preset", "smoke", "--threads", "1")
-# The fake backend's slow mode: 200 XOR epochs of 20 ms, long enough to be killed in.
-SLOW = {"FAKE_SLOW_EPOCH_S": "0.02"}
+# The fake backend's slow mode: 200 XOR epochs of 10 ms, long enough to be killed in.
+SLOW = {"FAKE_SLOW_EPOCH_S": "0.01"}
 KILLED = ('"workload": "xor"', '"mode": "slow"')  # the cell whose worker the test kills
+SERIAL = [
+    Cell("copynet", "supervised", "numpy", "eager", "float64", 0, "smoke"),
+    Cell("xor", "momentum", "numpy", "eager", "float64", 0, "smoke"),
+]
 
 
 def _records(out: Path) -> dict[tuple[str, str, str], dict]:
@@ -63,10 +69,9 @@ def _listening(root: int) -> list[str]:
 def _run_both(tmp_path: Path):
     """The serial run's folder, the cluster run's, what the cluster run printed, what its
     processes listened on, and the records on disk (path -> (mtime, text)) when the test
-    killed the worker."""
+    killed the worker. The serial reference runs its cells here, without the CLI's
+    ceiling and report, while the cluster run finishes."""
     serial, spread = tmp_path / "serial", tmp_path / "cluster"
-    code, output = run("run", *SMOKE, "--backend", "numpy", "--out", str(serial))
-    assert code == 0, output
     cluster_args = ("--backend", "numpy,fake", "--mode", "eager,slow", "--local-cluster", "2")
     process = launch("run", *SMOKE, *cluster_args, "--out", str(spread), env=SLOW)
     deadline, worker = time.monotonic() + 120, None
@@ -77,6 +82,8 @@ def _run_both(tmp_path: Path):
     listening = _listening(process.pid)
     before = {p: (p.stat().st_mtime_ns, p.read_text()) for p in spread.glob("*__seed*.json")}
     os.kill(worker, signal.SIGKILL)
+    serial.mkdir()
+    run_cells(SERIAL, RunOptions(serial, threads=1))
     output, _ = process.communicate(timeout=180)
     assert process.returncode == 0, output
     return serial, spread, output, listening, before
