@@ -50,14 +50,14 @@ class _Lines:
         self.started = time.perf_counter()
         self.status = LiveStatus()
 
-    def finished(self, cell: Cell, outcome: str, ran: bool, where: str = "") -> None:
+    def finished(self, cell: Cell, outcome: str, ran: bool) -> None:
         self.done += 1
         self.ran += ran
         elapsed = time.perf_counter() - self.started
         eta = elapsed / max(self.ran, 1) * (self.total - self.done)
         self.status.line(
-            f"[{self.done:>{len(str(self.total))}}/{self.total}] {cell.label}: {outcome}"
-            f"{f' on {where}' if where else ''} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)"
+            f"[{self.done:>{len(str(self.total))}}/{self.total}] {cell.label}: {outcome} "
+            f"(elapsed {elapsed:.0f} s, ETA {eta:.0f} s)"
         )
 
     def running(self, count: int, workers: int) -> None:
@@ -100,7 +100,8 @@ def run_on_cluster(cells: list[Cell], options: RunOptions, fanout: Fanout) -> li
             suffix = "" if again is None else f" (run again: it was {_was(again)})"
             _write(options.out_dir, cell, record)
             records[cell.file_name] = record["record"]
-            lines.finished(cell, _outcome_text(record["record"]) + suffix, True, record["where"])
+            where = f" on {record['where']}" if record["where"] else ""
+            lines.finished(cell, _outcome_text(record["record"]) + where + suffix, ran=True)
         _top_up(fanout, queue, running, results, options, records, lines)
     return [records[cell.file_name] for cell in cells]
 

@@ -155,3 +155,16 @@ def test_bad_cluster_options_are_refused_before_any_work(
     assert code == 2
     assert_one_error_line(stderr, phrase)
     assert not (out / "run.json").exists()
+
+
+def test_a_worker_with_other_versions_or_no_cell_resource_is_refused():
+    from benchmarks.cluster import refusal
+
+    driver = {"python": "3.11.9", "numpy": "2.4.6", "framework-bench commit": "abc"}
+    fits = {"host": "h", "fingerprint": dict(driver), "resources": {"bench_cell": 1}}
+    assert refusal(fits, driver) is None
+    older = {**fits, "fingerprint": {**driver, "numpy": "2.4.5"}}
+    assert refusal(older, driver) == (
+        "versions differ from the driver's: numpy 2.4.6 here, 2.4.5 there"
+    )
+    assert "no bench_cell resource" in refusal({**fits, "resources": {}}, driver)
