@@ -118,14 +118,17 @@ class Fanout:
             return self.live
         from benchmarks.cluster_task import worker_facts
 
-        facts = self.client.run(worker_facts, on_error="ignore")  # one dying: left out
+        facts = self.client.run(worker_facts, on_error="return")
         for address, fact in sorted(facts.items()):
             if address in self.accepted or address in self.refused:
                 continue
+            if isinstance(fact, OSError):
+                continue  # going away (a lost connection): looked at again next time
             why = refusal(fact, self.driver)
             if why:
                 self.refused[address] = why
-                say(f"warning: worker {address} on {fact['host']} refused: {why}")
+                host = fact["host"] if isinstance(fact, dict) else "?"
+                say(f"warning: worker {address} on {host} refused: {why}")
             else:
                 self.accepted[address] = fact["host"]
         self.live = sorted(set(facts) & set(self.accepted))
@@ -142,10 +145,16 @@ class Fanout:
                 self.local.close()
 
 
-def refusal(fact: dict[str, Any], driver: dict[str, str]) -> str | None:
-    """Why a worker (``cluster_task.worker_facts``) may not run cells, or None."""
+def refusal(fact: dict[str, Any] | BaseException, driver: dict[str, str]) -> str | None:
+    """Why a worker (``cluster_task.worker_facts``, or the error it raised) may not run
+    cells, or None."""
     from benchmarks.cluster_task import CELL_RESOURCE
 
+    if isinstance(fact, BaseException):
+        return (
+            f"it could not be checked ({type(fact).__name__}: {fact}): is this suite "
+            "installed there, at the driver's commit?"
+        )
     theirs = fact["fingerprint"]
     differ = [
         name for name in sorted(set(driver) | set(theirs)) if driver.get(name) != theirs.get(name)
