@@ -207,6 +207,12 @@ def connect(address: str, tls: list[Path | None]) -> Fanout:
     from benchmarks.cluster_task import fingerprint
 
     security = None
+    if address.startswith("tls://") and not all(tls) and not _configured_tls():
+        raise BadInput(
+            f"--scheduler {address}: no certificates: give --tls-ca-file, --tls-cert and "
+            "--tls-key, or set distributed.comm.tls.ca-file and .client.cert and .key in "
+            "Dask's configuration"
+        )
     if all(tls):
         ca, cert, key = (str(path) for path in tls)
         security = Security(
@@ -214,7 +220,7 @@ def connect(address: str, tls: list[Path | None]) -> Fanout:
         )
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, security=security, set_as_default=False)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, TypeError) as error:  # TypeError: a TLS set-up Dask refused
         raise BadInput(f"--scheduler {address}: no Dask scheduler answered ({error})") from None
     fanout = Fanout(client, address, None, fingerprint())
     try:
@@ -228,6 +234,16 @@ def connect(address: str, tls: list[Path | None]) -> Fanout:
             ) from None
         raise
     return fanout
+
+
+def _configured_tls() -> bool:
+    """Whether Dask's configuration names a CA and a client certificate."""
+    import dask
+
+    return bool(
+        dask.config.get("distributed.comm.tls.ca-file", None)
+        and dask.config.get("distributed.comm.tls.client.cert", None)
+    )
 
 
 def _check_workers(fanout: Fanout, option: str) -> None:

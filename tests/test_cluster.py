@@ -143,6 +143,7 @@ def _loopback_only(spread: Path, listening: list[str]) -> None:
         (("--scheduler", "127.0.0.1:8786"), "must look like tcp://HOST:PORT"),
         (("--scheduler", "tcp://127.0.0.1:1"), "no Dask scheduler answered"),
         (("--tls-cert", "c.pem"), "go with --scheduler tls://"),
+        (("--scheduler", "tls://127.0.0.1:1"), "no certificates"),
     ],
 )
 def test_bad_cluster_options_are_refused_before_any_work(
