@@ -107,8 +107,9 @@ class Fanout:
     def shared_host(self, host: str | None) -> bool:
         """Whether cells on ``host`` shared it with other cells: always on a local
         cluster (the driver and the scheduler are there too), else when more than one
-        accepted worker runs there."""
-        return self.local is not None or list(self.accepted.values()).count(host) > 1
+        accepted worker runs there now (a restarted worker has a new address)."""
+        hosts = [self.accepted[address] for address in self.live]
+        return self.local is not None or hosts.count(host) > 1
 
     def workers(self, say=print, force: bool = False) -> list[str]:
         """The accepted workers alive now (looked up at most every REFRESH_S unless
