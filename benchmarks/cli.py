@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from benchmarks import cluster
 from benchmarks.ceiling import gemm_size
 from benchmarks.lifetime import exit_status
 from benchmarks.options import (
@@ -64,6 +65,7 @@ def check_run_options(args: argparse.Namespace) -> None:
     if args.timeout is not None:
         check_positive(args.timeout, "--timeout")
     check_count(args.repeats, "--repeats", MAX_REPEATS)
+    cluster.check_options(args)
     if args.resume and args.out is None:
         raise BadInput("--resume needs --out DIR, the run to finish")
     if args.resume and not args.out.is_dir():
@@ -87,7 +89,9 @@ def command_run(args: argparse.Namespace) -> int:
     from benchmarks.lifetime import interrupt_on_signals
     from benchmarks.runner import RunOptions
 
-    with interrupt_on_signals():  # SIGTERM and SIGHUP take Ctrl-C's way out
+    # SIGTERM and SIGHUP take Ctrl-C's way out. A --scheduler that does not answer is
+    # refused here, before the folder is touched.
+    with interrupt_on_signals(), cluster.fanout_for(args) as fanout:
         # Lock the folder and apply the start and resume rules, before any work.
         try:
             description, lock_fd = open_for_run(args.out, args, cells, not_applicable, sys.argv)
@@ -99,16 +103,22 @@ def command_run(args: argparse.Namespace) -> int:
             flush=True,
         )
         options = RunOptions(args.out, args.timeout, args.resume, args.repeats, lock_fd)
-        return _run_matrix(args, cells, options, description)
+        return _run_matrix(args, cells, options, description, fanout)
 
 
-def _run_matrix(args: argparse.Namespace, cells: list[Cell], options, description) -> int:
-    """Measure the ceiling, run the cells, write the report, end the invocation."""
+def _run_matrix(args: argparse.Namespace, cells: list[Cell], options, description, fanout) -> int:
+    """Measure the ceiling, run the cells (here, or on the Dask cluster of ``fanout``),
+    write the report, end the invocation."""
     from benchmarks.runner import run_cells
 
     try:
         description.set_ceiling(measure_ceilings(args.threads, options.lock_fd))
-        records = run_cells(cells, options)
+        if fanout is None:
+            records = run_cells(cells, options)
+        else:
+            from benchmarks.cluster_run import run_on_cluster
+
+            records = run_on_cluster(cells, options, fanout)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (lifetime.Interrupted)
         _close_run(args.out, description, f"interrupted by {_signal_name(interrupt)}")
         raise
@@ -281,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BASE",
         help="after the run, compare it with the run in BASE",
     )
+    cluster.add_options(run)
     compare = commands.add_parser("compare", help="cells whose time or metrics moved")
     compare.add_argument("base", type=path_option)
     compare.add_argument("new", type=path_option)

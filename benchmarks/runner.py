@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,9 @@ class RunOptions:
     resume: bool = False
     repeats: int = 1  # processes per cell; the later ones add timings to the first's record
     lock_fd: int | None = None  # the run folder's lock, inherited by every cell process
+    # The environment the cells start from (default: this process's); a Dask worker's
+    # leaves out the thread variables Dask set (benchmarks.cluster_task).
+    environ: Mapping[str, str] | None = None
 
 
 def thread_environment(threads: int) -> dict[str, str]:
@@ -109,7 +112,7 @@ def _spawn(
         str(progress_path(options).absolute()),
     ]
     env = {
-        **os.environ,
+        **(os.environ if options.environ is None else options.environ),
         **thread_environment(cell.threads),
         **info.env,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),

@@ -131,6 +131,9 @@ class Record(TypedDict, total=False):
     process_wall_s: float  # wall seconds of the cell's process, as the runner saw it
     diverged_at_epoch: int  # a diverged supervised cell: the first non-finite epoch
     output_tail: str  # a failed or timed-out cell: the end of its log
+    # A cell run on a Dask cluster (benchmarks.cluster_run): scheduler, worker, host,
+    # shared_host (other cells ran on the host at the same time), attempts.
+    cluster: dict[str, Any]
 
 
 def _json_types(hint: Any) -> tuple[type, ...]:

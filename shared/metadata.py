@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,7 @@ def environment(threads: int | list[int]) -> dict:
     """The environment block every record carries; ``threads`` is what was asked (in a
     run's ``run.json``, the list of counts when threads are a matrix dimension)."""
     return {
+        "host": socket.gethostname(),  # a run fanned out on a cluster spans hosts
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": cpu_model(),

@@ -38,6 +38,7 @@ def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any
             "that resamples processes, then epochs inside each (processes of the same code "
             "differ far more than epochs of one process). Other columns: medians over seeds."
         ),
+        *cluster_blocks(records),
     ]
 
 
@@ -87,3 +88,39 @@ def problem_blocks(problems: list[BadFile]) -> list[Block]:
         Heading(2, "Damaged or foreign files (left out)"),
         Bullets(tuple(f"{problem.path.name}: {problem.why}" for problem in problems)),
     ]
+
+
+def shared_host(record: Record) -> bool:
+    """Whether the cell ran on a Dask cluster's host beside other cells (a local
+    cluster, or several workers on one host): its timings are not comparable."""
+    return bool((record.get("cluster") or {}).get("shared_host"))
+
+
+def cluster_blocks(records: list[Record]) -> list[Block]:
+    """Where the cells of a run fanned out on Dask ran, by host, and which timings are
+    not comparable (``benchmarks.cluster_run``); nothing for a serial run."""
+    on_cluster = [r for r in records if "cluster" in r]
+    if not on_cluster:
+        return []
+    hosts: dict[str, int] = {}
+    for record in on_cluster:
+        host = record["cluster"].get("host") or "unknown (lost before it ran)"
+        hosts[host] = hosts.get(host, 0) + 1
+    shared = sum(map(shared_host, on_cluster))
+    retried = sum(bool(r["cluster"].get("retried_because")) for r in on_cluster)
+    text = (
+        f"{len(on_cluster)} of {len(records)} cells ran on a Dask cluster (scheduler "
+        f"{on_cluster[0]['cluster'].get('scheduler', '?')}), by host: "
+        + ", ".join(f"{host} {count}" for host, count in sorted(hosts.items()))
+        + "."
+    )
+    if shared:
+        text += (
+            f" {shared} of them shared their host with other cells running at the same time "
+            "(--local-cluster, or several workers on one host): their timings are marked "
+            "'shared host: not comparable' and compare neither with a serial run's nor with "
+            "each other; their statuses, metrics and parity are."
+        )
+    if retried:
+        text += f" {retried} cell(s) ran a second time after their worker was lost."
+    return [Heading(2, "Cluster"), Paragraph(text)]

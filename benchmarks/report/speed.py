@@ -7,6 +7,7 @@ from functools import cached_property
 
 from benchmarks.document import Block, Heading
 from benchmarks.report.context import ReportContext
+from benchmarks.report.environment import shared_host
 from benchmarks.report.format import seconds
 from benchmarks.report.groups import Group, groups, median_of, steady_processes, timing
 from benchmarks.report.tables import Column, identity, table
@@ -53,7 +54,11 @@ class SpeedRow:
 
     def steady(self) -> str:
         steady = center(self.sample) if self.sample else None
-        return f"{seconds(steady)} ± {self.seconds_of('steady_iqr_s')}"
+        return f"{seconds(steady)} ± {self.seconds_of('steady_iqr_s')}" + (
+            " (shared host: not comparable)"
+            if any(shared_host(r) for r in self.group.records)
+            else ""
+        )
 
     def ratio(self) -> str:
         if not (self.sample and self.fastest):
