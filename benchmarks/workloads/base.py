@@ -120,6 +120,7 @@ class AgentConfig(Protocol):
     loss: Loss
     optimizer: Optimizer
     td: TDSpec
+    agent_steps: int  # agent steps a cell plays
 
 
 @dataclass
@@ -224,6 +225,13 @@ class Workload(ABC):
     def timeout_s(self, preset: str) -> float:
         """Seconds a cell of ``preset`` may run: the preset's ``timeout_s``."""
         return self.preset(preset).timeout_s
+
+    def training_steps(self, variant: str, preset: str) -> int | None:
+        """Steps a cell of ``variant`` takes at ``preset`` (optimizer steps, agent steps):
+        what its time grows with, by which the run's estimates (``benchmarks.estimates``)
+        carry a time measured at one preset to another; None (the default) where its
+        time follows no step count (a search that stops at a time budget)."""
+        return None
 
     # What the report (benchmarks/report/) shows of this workload, besides its generic
     # sections (speed, parity, loss curves). The workload's own sections and charts live
