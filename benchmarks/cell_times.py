@@ -13,8 +13,9 @@ The table is one JSON object:
 - ``cells``: cell key ``workload/variant/backend/mode/dtype/preset`` -> one measurement
   per thread count: ``threads``; ``wall_s``, the median over the cell's processes (every
   seed, every ``--repeats`` process that finished ok) of the process's wall seconds as
-  the runner saw them; ``fixed_s``, the median import, build and prepare seconds (what
-  neither the step count nor the ceiling changes); ``steps``, the workload's
+  the runner saw them; ``fixed_s``, the median seconds of its first processes outside the
+  workload's loop (start, import, build, parity check: what neither the step count nor
+  the ceiling changes); ``steps``, the workload's
   ``training_steps`` at the preset (null where its time follows no step count);
   ``ceiling_share``, the steady GFLOP/s over the run's ceiling (null where not
   counted); ``processes``; ``run``.
@@ -46,7 +47,7 @@ from shared.specs import SpecError
 
 TABLE_PATH = REPO_ROOT / "results" / "cell_times.json"
 TABLE_VERSION = 1
-FIXED_PHASES = ("import_s", "build_s", "prepare_s")  # timing fields no step count changes
+FIXED_PHASES = ("import_s", "build_s", "prepare_s")  # fixed, where a record has no loop time
 ABOUT = (
     "Measured wall seconds of benchmark cells, for `run --dry-run` and the runner's "
     "longest-first order; refresh with `python -m benchmarks estimates --from RUN_DIR`."
@@ -128,7 +129,17 @@ def _process_walls(record: dict[str, Any]) -> list[float]:
 
 
 def _fixed_s(record: dict[str, Any]) -> float:
+    """Seconds of the cell's first process outside its loop (start, import, build, parity
+    check): its wall seconds less the loop's (``Workload.loop_seconds_field``); where the
+    record lacks that field, its import, build and prepare seconds."""
     timing = record.get("timing", {})
+    try:
+        loop = timing.get(get_workload(record["workload"]).loop_seconds_field)
+    except UnknownName:
+        loop = None
+    wall = record.get("process_wall_s")
+    if number(loop) and number(wall):
+        return max(wall - loop, 0.0)
     return sum(timing.get(name) or 0.0 for name in FIXED_PHASES)
 
 

@@ -6,13 +6,14 @@ A cell's estimate, by the first rule that applies (its listing says which):
 1. its framework is not installed, or ``--resume`` keeps its record: 0 s;
 2. measured: the table's measurement of the cell's key (workload, variant, backend,
    mode, dtype, preset) at the run's thread count, else at the nearest count. Its wall
-   seconds are the fixed part (import, build, prepare) plus the rest, and the rest is
-   scaled by the workload's ``training_steps`` now over those measured (where the
-   preset's sizes changed since) and, for a compute-bound cell (its steady GFLOP/s
-   reached ``COMPUTE_BOUND_SHARE`` of its run's GEMM ceiling), by the table run's
-   ceiling over this machine's: ``--ceiling``, else the newest ceiling measured on a
-   machine with this CPU model and count at the run's thread count (in the run folders
-   under ``results/``); unscaled where none is known;
+   seconds are the fixed part (outside the workload's loop: start, import, build,
+   parity check) plus the loop's, and the loop's are scaled by the workload's
+   ``training_steps`` now over those measured (where the preset's sizes changed since)
+   and, for a compute-bound cell (its steady GFLOP/s reached ``COMPUTE_BOUND_SHARE`` of
+   its run's GEMM ceiling), by the table run's ceiling over this machine's:
+   ``--ceiling``, else the newest ceiling measured on a machine with this CPU model and
+   count at the run's thread count (in the run folders under ``results/``); unscaled
+   where none is known;
 3. UNMEASURED, from another preset: the same cell measured at the preset nearest in
    steps, scaled as in 2 by the ratio of steps (a workload with no step count has none);
 4. UNMEASURED, nothing to go from: the cell's timeout, an upper bound.

@@ -226,6 +226,11 @@ class Workload(ABC):
         """Seconds a cell of ``preset`` may run: the preset's ``timeout_s``."""
         return self.preset(preset).timeout_s
 
+    # The timing field of a cell's record holding the seconds of its whole loop (what
+    # ``training_steps`` drives); the estimates hold the rest of the cell's process time
+    # (start, import, build, parity check) fixed.
+    loop_seconds_field: ClassVar[str] = "train_total_s"
+
     def training_steps(self, variant: str, preset: str) -> int | None:
         """Steps a cell of ``variant`` takes at ``preset`` (optimizer steps, agent steps):
         what its time grows with, by which the run's estimates (``benchmarks.estimates``)
