@@ -129,9 +129,10 @@ def _process_walls(record: dict[str, Any]) -> list[float]:
 
 
 def _fixed_s(record: dict[str, Any]) -> float:
-    """Seconds of the cell's first process outside its loop (start, import, build, parity
-    check): its wall seconds less the loop's (``Workload.loop_seconds_field``); where the
-    record lacks that field, its import, build and prepare seconds."""
+    """Seconds of the cell's first process that its step count does not drive: its wall
+    seconds less its loop's (``Workload.loop_seconds_field``) plus its first epoch or
+    step (tracing and compiling, however many steps follow); where
+    the record lacks the loop's seconds, its import, build and prepare seconds."""
     timing = record.get("timing", {})
     try:
         loop = timing.get(get_workload(record["workload"]).loop_seconds_field)
@@ -139,7 +140,9 @@ def _fixed_s(record: dict[str, Any]) -> float:
         loop = None
     wall = record.get("process_wall_s")
     if number(loop) and number(wall):
-        return max(wall - loop, 0.0)
+        first = timing.get("first_epoch_s")
+        first = min(first, loop) if number(first) else 0.0
+        return min(max(wall - loop + first, 0.0), wall)
     return sum(timing.get(name) or 0.0 for name in FIXED_PHASES)
 
 
