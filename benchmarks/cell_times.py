@@ -13,9 +13,9 @@ The table is one JSON object:
 - ``cells``: cell key ``workload/variant/backend/mode/dtype/preset`` -> one measurement
   per thread count: ``threads``; ``wall_s``, the median over the cell's processes (every
   seed, every ``--repeats`` process that finished ok) of the process's wall seconds as
-  the runner saw them; ``fixed_s``, the median seconds of its first processes outside the
-  workload's loop (start, import, build, parity check: what neither the step count nor
-  the ceiling changes); ``steps``, the workload's
+  the runner saw them; ``fixed_s``, the median seconds of its first processes that its
+  step count does not drive (start, import, build, the first epoch or step, parity
+  check); ``steps``, the workload's
   ``training_steps`` at the preset (null where its time follows no step count);
   ``ceiling_share``, the steady GFLOP/s over the run's ceiling (null where not
   counted); ``processes``; ``run``.

@@ -6,8 +6,8 @@ A cell's estimate, by the first rule that applies (its listing says which):
 1. its framework is not installed, or ``--resume`` keeps its record: 0 s;
 2. measured: the table's measurement of the cell's key (workload, variant, backend,
    mode, dtype, preset) at the run's thread count, else at the nearest count. Its wall
-   seconds are the fixed part (outside the workload's loop: start, import, build,
-   parity check) plus the loop's, and the loop's are scaled by the workload's
+   seconds are the fixed part (``fixed_s``: start, import, build, first epoch, parity
+   check) plus the loop's, and the loop's are scaled by the workload's
    ``training_steps`` now over those measured (where the preset's sizes changed since)
    and, for a compute-bound cell (its steady GFLOP/s reached ``COMPUTE_BOUND_SHARE`` of
    its run's GEMM ceiling), by the table run's ceiling over this machine's:

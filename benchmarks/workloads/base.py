@@ -228,7 +228,7 @@ class Workload(ABC):
 
     # The timing field of a cell's record holding the seconds of its whole loop (what
     # ``training_steps`` drives); the estimates hold the rest of the cell's process time
-    # (start, import, build, parity check) fixed.
+    # (start, import, build, its first epoch, parity check) fixed.
     loop_seconds_field: ClassVar[str] = "train_total_s"
 
     def training_steps(self, variant: str, preset: str) -> int | None:
