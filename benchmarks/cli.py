@@ -1,5 +1,7 @@
-"""Command line: ``python -m benchmarks {list,run,report,compare}``, and the commands
-the workloads add (``Workload.add_commands``).
+"""Command line: ``python -m benchmarks {list,run,report,compare,estimates}``, and
+the commands the workloads add (``Workload.add_commands``). ``estimates`` (refresh the
+table of measured cell times) is ``benchmarks.cell_times``'s, ``run --dry-run``
+``benchmarks.dry_run``'s.
 
 Every name is checked before anything is imported or run: a bad name exits with
 status 2 and the list of valid ones, and no framework is ever imported for it.
@@ -13,8 +15,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks import cluster
+from benchmarks import cell_times, cluster
 from benchmarks.ceiling import gemm_size
+from benchmarks.dry_run import dry_run
+from benchmarks.estimates import plan_estimate
 from benchmarks.lifetime import exit_status
 from benchmarks.options import (
     MAX_REPEATS,
@@ -66,6 +70,8 @@ def check_run_options(args: argparse.Namespace) -> None:
         check_positive(args.timeout, "--timeout")
     check_count(args.repeats, "--repeats", MAX_REPEATS)
     cluster.check_options(args)
+    if args.ceiling is not None:
+        check_positive(args.ceiling, "--ceiling")
     if args.resume and args.out is None:
         raise BadInput("--resume needs --out DIR, the run to finish")
     if args.resume and not args.out.is_dir():
@@ -85,6 +91,9 @@ def command_run(args: argparse.Namespace) -> int:
         _check_run_dir(args.compare)
         planned = [*cells, *(cell for cell, _ in not_applicable)]
         _check_cells_in_common(args.compare, args.out, [c.to_dict() for c in planned])
+    if args.dry_run:
+        return dry_run(args, cells, not_applicable, RESULTS_DIR)
+    cells = plan_estimate(args, cells, RESULTS_DIR).order  # longest first
     # Imported here: planning and validation above never load the harness's heavy parts.
     from benchmarks.lifetime import interrupt_on_signals
     from benchmarks.runner import RunOptions
@@ -292,6 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="after the run, compare it with the run in BASE",
     )
     cluster.add_options(run)
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the cells, longest first, with each one's and the run's estimated "
+        "wall time (results/cell_times.json), and exit: nothing is imported or written",
+    )
+    run.add_argument(
+        "--ceiling",
+        type=float,
+        metavar="GFLOPS",
+        help="this machine's fp32 GEMM ceiling for the estimates (default: the newest "
+        "one a run under results/ measured on this CPU model)",
+    )
     compare = commands.add_parser("compare", help="cells whose time or metrics moved")
     compare.add_argument("base", type=path_option)
     compare.add_argument("new", type=path_option)
@@ -306,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report = commands.add_parser("report", help="rebuild report.md and summary.csv")
     report.add_argument("run_dir", type=path_option)
-    handlers = dict(HANDLERS)
+    handlers = {**HANDLERS, **cell_times.add_commands(commands)}
     for workload in workloads().values():
         handlers.update(workload.add_commands(commands))
     parser.set_defaults(handlers=handlers)

@@ -120,6 +120,7 @@ class AgentConfig(Protocol):
     loss: Loss
     optimizer: Optimizer
     td: TDSpec
+    agent_steps: int  # agent steps a cell plays
 
 
 @dataclass
@@ -224,6 +225,18 @@ class Workload(ABC):
     def timeout_s(self, preset: str) -> float:
         """Seconds a cell of ``preset`` may run: the preset's ``timeout_s``."""
         return self.preset(preset).timeout_s
+
+    # The timing field of a cell's record holding the seconds of its whole loop (what
+    # ``training_steps`` drives); the estimates hold the rest of the cell's process time
+    # (start, import, build, its first epoch, parity check) fixed.
+    loop_seconds_field: ClassVar[str] = "train_total_s"
+
+    def training_steps(self, variant: str, preset: str) -> int | None:
+        """Steps a cell of ``variant`` takes at ``preset`` (optimizer steps, agent steps):
+        what its time grows with, by which the run's estimates (``benchmarks.estimates``)
+        carry a time measured at one preset to another; None (the default) where its
+        time follows no step count (a search that stops at a time budget)."""
+        return None
 
     # What the report (benchmarks/report/) shows of this workload, besides its generic
     # sections (speed, parity, loss curves). The workload's own sections and charts live

@@ -61,6 +61,10 @@ class SupervisedWorkload(Workload):
     def networks(self) -> Iterable[Network]:
         return (self.config(variant, PRESETS[0]).network for variant in self.variants)
 
+    def training_steps(self, variant: str, preset: str) -> int | None:
+        config = self.config(variant, preset)
+        return config.epochs * config.steps_per_epoch
+
     def start(self, cell: Cell, record_path: Path | None) -> CellRun:
         return SupervisedRun(self, cell)
 
@@ -155,6 +159,9 @@ class AgentWorkload(Workload):
 
     def networks(self) -> Iterable[Network]:
         return (self.agent_config(variant, PRESETS[0]).network for variant in self.variants)
+
+    def training_steps(self, variant: str, preset: str) -> int | None:
+        return self.agent_config(variant, preset).agent_steps
 
 
 class AgentRun(CellRun):

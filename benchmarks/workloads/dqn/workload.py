@@ -83,6 +83,7 @@ class DQN(AgentWorkload):
     description = "DQN on Atari Space Invaders: Nature CNN, replay, target network"
     variants = tuple(GAMES)
     main_variants = ("space-invaders",)
+    loop_seconds_field = "play_total_s"
     microbench_variants = ("space-invaders",)  # the TD step at batch 32, random frames
     presets = PRESETS
 

@@ -128,6 +128,7 @@ class Search(MultiModelWorkload):
     description = "MetaQNN architecture search on 8x8 digits: Q-learning vs random search"
     variants = tuple(SPLITS)
     main_variants = ("digits",)
+    loop_seconds_field = "search_total_s"
     presets = PRESETS
     # The timing of a cell that trains many models instead of epochs.
     summary_timing = (
