@@ -37,7 +37,7 @@ BACKENDS = backends_to_test(OTHER_BACKENDS)
 #   (~12 s each);
 # - Keras on JAX run eagerly dispatches every op from Python (~5-15 s a case); its jit
 #   mode runs every case through the same Keras layers;
-# - a compiling mode in float64 (torch.compile, Keras's XLA, Keras on JAX's jit)
+# - a compiling mode in float64 (torch.compile, Keras on JAX's jit)
 #   compiles every case anew (~3-20 s each, against ~1-2 s in float32, which runs every
 #   case): float64 there checks that the dtype reaches the compiled program, which the
 #   linear, sigmoid and ReLU MLP cases and the batch-1 path show (float64 CNNs run in
@@ -52,7 +52,9 @@ SLOW_MODE_CASES = {
     ("keras-torch", "compile"): ("copynet-reward", "xor-single-layer", "mlp-sgd-momentum-decay"),
     ("keras-jax", "eager"): ("copynet-reward", "xor-single-layer", "mlp-sgd-momentum-decay"),
     ("torch", "compile", "float64"): FLOAT64_COMPILED_CASES,
-    ("keras", "xla", "float64"): FLOAT64_COMPILED_CASES,
+    # Keras's function mode runs every case through the same train step that XLA
+    # compiles here (~5-12 s a CNN case): one case per network family, CNN included.
+    ("keras", "xla"): (*FLOAT64_COMPILED_CASES, "mlp-sgd-momentum-decay", "cnn-digits-ce"),
     ("keras-jax", "jit", "float64"): FLOAT64_COMPILED_CASES,
 }
 

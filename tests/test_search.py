@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANT = "digits-few"  # 10 steps an epoch: the smallest candidates to train
 WORKLOAD = Search()
 SMOKE = WORKLOAD.search_config(VARIANT, "smoke")
-# Shorter than the smoke preset (about 8 candidates, as many compilations per backend),
+# Shorter than the smoke preset (about 6 candidates, as many compilations per backend),
 # still with a greedy stage that follows what Q-learning learned.
-CONFIG = dataclasses.replace(SMOKE, schedule=EpsilonSchedule(((1.0, 2), (0.2, 2))))
+CONFIG = dataclasses.replace(SMOKE, schedule=EpsilonSchedule(((1.0, 2), (0.2, 1))))
 OTHERS = backends_to_test(("torch", "jax", "keras", "keras-jax", "keras-torch"))
 
 
