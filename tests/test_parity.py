@@ -59,6 +59,13 @@ SLOW_MODE_CASES = {
 }
 
 
+# Modes whose step path (train_step, loss_and_grads) is another mode's own code, that
+# differ only in train_epoch: their epoch test runs, their step test would repeat the
+# other mode's. JAX's scan mode is jit's model with the epoch in one lax.scan
+# (backends/jax/model.py: ScanModel and JitModel share JaxModel's step).
+STEP_PATH_OF = {("jax", "scan"): "jit"}
+
+
 def _runs(backend: str, mode: str, dtype: str, case: Case) -> bool:
     subset = SLOW_MODE_CASES.get((backend, mode), SLOW_MODE_CASES.get((backend, mode, dtype)))
     if subset is not None and os.environ.get("BENCH_FULL_PARITY") != "1":
@@ -76,6 +83,8 @@ def combos(backends: list[str], epoch_path: bool = False):
                     if epoch_path and case.schedule is not None and case.quantiles is None:
                         continue  # the rate changes between steps: covered step by step
                     if not case.every_mode and (epoch_path or mode != info.default_mode):
+                        continue
+                    if not epoch_path and (backend, mode) in STEP_PATH_OF:
                         continue
                     if dtype in case.dtypes and _runs(backend, mode, dtype, case):
                         yield pytest.param(
