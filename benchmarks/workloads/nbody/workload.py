@@ -109,12 +109,16 @@ PRESETS = {
         timeout_s=3 * 86400.0,
     ),
 }
-# The same timeouts as PRESETS': the workload's (NBody.presets) are read from there.
+# The timeouts are PRESETS' (the workload's, NBody.presets, are read from there).
 BREEN_PRESETS = {
-    "smoke": BreenPreset(8, 4, 32, 64, 3, 1e-3, 2.0, horizon=0.4, timeout_s=300.0),
-    "quick": BreenPreset(500, 20, 100, 5000, 50, 1e-3, 2.0, horizon=3.9, timeout_s=900.0),
+    "smoke": BreenPreset(
+        8, 4, 32, 64, 3, 1e-3, 2.0, horizon=0.4, timeout_s=PRESETS["smoke"].timeout_s
+    ),
+    "quick": BreenPreset(
+        500, 20, 100, 5000, 50, 1e-3, 2.0, horizon=3.9, timeout_s=PRESETS["quick"].timeout_s
+    ),
     "full": BreenPreset(
-        9_900, 100, 1_000, 5000, 10_000, 1e-3, 2.0, horizon=3.9, timeout_s=3 * 86400.0
+        9_900, 100, 1_000, 5000, 10_000, 1e-3, 2.0, horizon=3.9, timeout_s=PRESETS["full"].timeout_s
     ),
 }
 BREEN_STEP = 1e-4  # simulator step
