@@ -51,18 +51,18 @@ def suite_python(session: nox.Session) -> str:
 
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
-    """Run the benchmark matrix (default preset quick) and write results/<run>/report.md.
+    """Run the benchmark matrix and write results/<run>/report.md: by default the brief
+    preset, every workload on every backend in its default mode (minutes).
 
     Every framework runs with as many threads as the CPUs this process may use (its
     affinity mask), unless ``--threads`` says otherwise. Arguments after ``--`` go to
     ``python -m benchmarks run``, e.g. ``nox -s bench -- --preset smoke --backend
-    numpy,torch``, or ``nox -s bench -- --threads 1,2`` to run every cell at 1 and at 2
+    numpy,torch``, ``nox -s bench -- --preset quick`` for the larger matrix that sweeps
+    every mode (hours), or ``nox -s bench -- --threads 1,2`` to run every cell at 1 and at 2
     threads and chart the scaling.
     """
     python = suite_python(session)
-    session.run(
-        python, "-m", "benchmarks", "run", "--preset", "quick", *session.posargs, external=True
-    )
+    session.run(python, "-m", "benchmarks", "run", *session.posargs, external=True)
 
 
 @nox.session(venv_backend="none")

@@ -34,7 +34,7 @@ from benchmarks.options import (
 from benchmarks.plan import plan, runnable_workloads
 from benchmarks.records import Cell, RunContents, load_records, load_run
 from benchmarks.run_folder import RefusedFolder, open_for_run
-from benchmarks.workloads import PRESETS, BadRegistration, workloads
+from benchmarks.workloads import BRIEF, PRESETS, BadRegistration, workloads
 from shared import registry
 from shared.paths import absolute
 from shared.registry import UnknownName
@@ -45,7 +45,7 @@ RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
 def command_list(args: argparse.Namespace) -> int:
-    print("workloads (variants; seeds per preset smoke/quick/full):")
+    print(f"workloads (variants; seeds per preset {'/'.join(PRESETS)}):")
     for workload in workloads().values():
         print(f"  {workload.name}: {workload.description}")
         for variant in workload.variants:
@@ -270,14 +270,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode",
         default="auto",
         help="M[,M..]; all; default (each backend's first mode); or auto (the default: "
-        "every mode on each workload's main variants, first seed; the default mode elsewhere)",
+        "each backend's default mode at preset brief; at the other presets every mode on "
+        "each workload's main variants, first seed, and the default mode elsewhere)",
     )
     run.add_argument(
         "--dtype",
         default="default",
         help="float32, float64, all, or default (each backend's first dtype)",
     )
-    run.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)}")
+    run.add_argument(
+        "--preset",
+        default=BRIEF,
+        help=f"one of {', '.join(PRESETS)} (default {BRIEF}: minutes; quick sweeps the modes)",
+    )
     run.add_argument("--seeds", help="0,1,2 or 0-9: override the workload's seeds")
     run.add_argument(
         "--threads",

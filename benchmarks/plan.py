@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from benchmarks.options import BadInput, parse_seeds, parse_threads
 from benchmarks.records import Cell
-from benchmarks.workloads import Workload, get_workload, workloads
+from benchmarks.workloads import BRIEF, Workload, get_workload, workloads
 from shared import registry
 from shared.params import DTYPES
 from shared.registry import UnknownName
@@ -62,7 +62,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
                 info = registry.get(backend)
                 main = variant in workload.main_variants and seed == variant_seeds[0]
                 for mode, dtype in itertools.product(
-                    _modes(args.mode, info, workload, main, modes),
+                    _modes(args.mode, info, workload, main and args.preset != BRIEF, modes),
                     dtypes or (info.dtypes[0],),
                 ):
                     cell = Cell(workload_name, variant, backend, mode, dtype, seed, args.preset)
@@ -107,9 +107,10 @@ def _modes(
     main: bool,
     requested: tuple[str, ...],
 ) -> tuple[str, ...]:
-    """``auto``: every mode for a workload's main variants (first seed), the default
-    mode elsewhere; ``default``: the default mode; ``all``: every mode; else as named.
-    The policies pick among the modes that apply to the workload."""
+    """``auto``: every mode for a workload's main variants (first seed; ``main`` is
+    false at the brief preset), the default mode elsewhere; ``default``: the default
+    mode; ``all``: every mode; else as named. The policies pick among the modes that
+    apply to the workload."""
     applicable = info.modes_for(workload) or (info.default_mode,)
     if policy == "all" or (policy == "auto" and main):
         return applicable

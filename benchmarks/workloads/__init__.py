@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from benchmarks.workloads.base import PRESETS, EpochData, TrainingConfig, Workload
+from benchmarks.workloads.base import BRIEF, PRESETS, EpochData, TrainingConfig, Workload
 from shared.registry import UnknownName
 
 REGISTERED = (
@@ -29,6 +29,7 @@ REGISTERED = (
 EXTRA_VARIABLE = "BENCH_WORKLOADS"
 
 __all__ = [
+    "BRIEF",
     "PRESETS",
     "BadRegistration",
     "EpochData",

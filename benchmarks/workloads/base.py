@@ -30,7 +30,11 @@ from shared.params import InitScheme
 from shared.specs import Network, SpecError
 from shared.td import TDSpec
 
-PRESETS = ("smoke", "quick", "full")
+PRESETS = ("smoke", "brief", "quick", "full")
+# The default of ``run`` and ``nox -s bench``: every workload's main variants on every
+# backend in its default mode, sized so that the whole matrix fits in 20 minutes on two
+# cores. The other presets sweep every mode of the main variants under ``--mode auto``.
+BRIEF = "brief"
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
@@ -193,6 +197,10 @@ class Workload(ABC):
         return preset_named(self.presets, name, self.name)
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
+        """The variants a run at ``preset`` plans when ``--variant`` is not given: the
+        main ones at ``brief`` (when the workload names any), else every variant."""
+        if preset == BRIEF and self.main_variants:
+            return self.main_variants
         return self.variants
 
     @abstractmethod

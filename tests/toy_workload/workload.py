@@ -43,6 +43,7 @@ class ToyPreset(Preset):
 
 PRESETS = {
     "smoke": ToyPreset(samples=64, epochs=30, seeds=1, timeout_s=180.0),
+    "brief": ToyPreset(samples=128, epochs=100, seeds=1, timeout_s=300.0),
     "quick": ToyPreset(samples=256, epochs=200, seeds=1, timeout_s=600.0),
     "full": ToyPreset(samples=1024, epochs=1000, seeds=3, timeout_s=7200.0),
 }

@@ -13,7 +13,8 @@ Reward steps are grouped in epochs of 1,000 steps for timing: 10 epochs in the q
 preset, 25 (the source's 25,000 steps) in full.
 
 Presets (``PRESETS``): ``smoke`` (at most 20 supervised epochs, 2,000 reward steps, one
-seed), ``quick`` (every variant's own epochs, 10,000 reward steps, one seed), ``full``
+seed), ``brief`` (the bench default: 5,000 reward steps, one seed; the main variants),
+``quick`` (every variant's own epochs, 10,000 reward steps, one seed), ``full``
 (the source's 25,000 reward steps, five seeds).
 """
 
@@ -76,6 +77,7 @@ class CopyNetPreset(Preset):
 # step) fit the default matrix; full is the source's 25,000.
 PRESETS = {
     "smoke": CopyNetPreset(20, 2_000, 1, timeout_s=180.0),
+    "brief": CopyNetPreset(None, 5_000, 1, timeout_s=300.0),
     "quick": CopyNetPreset(None, 10_000, 1, timeout_s=600.0),
     "full": CopyNetPreset(None, 25_000, 5, timeout_s=7200.0),
 }

@@ -27,7 +27,9 @@ Presets:
 - ``smoke``: a small space (2 filter counts, kernels 1 and 3, one dense width, depth
   3), 5 episodes per agent, 2 epochs: a handful of tiny candidates, seconds (minutes
   in the compile modes; a 300 s budget).
-- ``quick`` (the bench default): the full space, 40 episodes per agent (20 at
+- ``brief`` (the bench default): the full space, 4 epochs per candidate, and no
+  episode starts after 30 s of search: a few candidates per agent, what each costs.
+- ``quick``: the full space, 40 episodes per agent (20 at
   epsilon 1, then 0.7, 0.5, 0.3 and 0.1 for 5 each), 4 epochs per candidate, and a
   budget: no episode starts after 300 s of search (the record says how far it got).
 - ``full``: MetaQNN's schedule (1,500 episodes at epsilon 1, then 100 to 150 at each
@@ -98,6 +100,13 @@ class SearchPreset(Preset):
 PRESETS = {
     "smoke": SearchPreset(
         SMOKE_SPACE, EpsilonSchedule(((1.0, 3), (0.5, 2))), 2, 300.0, timeout_s=900.0
+    ),
+    "brief": SearchPreset(
+        SearchSpace(),
+        EpsilonSchedule(((1.0, 10), (0.5, 5), (0.1, 5))),
+        4,
+        30.0,
+        timeout_s=300.0,
     ),
     "quick": SearchPreset(
         SearchSpace(),
