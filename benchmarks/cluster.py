@@ -34,7 +34,7 @@ LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT_S = 10.0  # for a --scheduler to answer
 WORKER_WAIT_S = 60.0  # for a first worker to join an existing cluster
 REFRESH_S = 5.0  # how often the driver looks for workers that joined or left
-MEASURE_TIMEOUT_S = 600.0  # for a host's GEMM ceiling (one process per thread count)
+MEASURE_TIMEOUT_S = 300.0  # for a host's GEMM ceiling: a lost worker must not stall the run
 ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}", re.ASCII)
 TLS_OPTIONS = ("tls_ca_file", "tls_cert", "tls_key")
 
