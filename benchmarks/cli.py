@@ -118,15 +118,21 @@ def command_run(args: argparse.Namespace) -> int:
 def _run_matrix(args: argparse.Namespace, cells: list[Cell], options, description, fanout) -> int:
     """Measure the ceiling, run the cells (here, or on the Dask cluster of ``fanout``),
     write the report, end the invocation."""
+    from benchmarks.hosts import host_block, host_facts
     from benchmarks.runner import run_cells
 
     try:
-        description.set_ceiling(measure_ceilings(args.threads, options.lock_fd))
+        ceilings = measure_ceilings(args.threads, options.lock_fd)
+        description.set_ceiling(ceilings)
+        # Every record names this host and its ceiling; on a cluster, the driver's host
+        # is measured already, the others once each before their first cell.
+        options = replace(options, host=host_block(host_facts(), ceilings))
         if fanout is None:
             records = run_cells(cells, options)
         else:
             from benchmarks.cluster_run import run_on_cluster
 
+            fanout.measure_hosts(args.threads, known=options.host)
             records = run_on_cluster(cells, options, fanout)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (lifetime.Interrupted)
         _close_run(args.out, description, f"interrupted by {_signal_name(interrupt)}")

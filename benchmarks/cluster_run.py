@@ -10,7 +10,8 @@ time, it is recorded as failed with the reason. Each record is written once, by 
 driver, when its task's result arrives: nothing finished is lost or written twice.
 
 Every record gets a ``cluster`` field: scheduler, worker, host, ``shared_host`` (the
-host ran other cells at the same time: its timings are not comparable), attempts.
+host ran other cells at the same time: its timings are not comparable), attempts; and
+a cell that ran gets its host's block (``benchmarks.hosts``), measured once per host.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ def _collect(future, cell: Cell, lost: list[str], fanout: Fanout, lines: _Lines)
     }
     if isinstance(record.get("environment"), dict):
         record["environment"]["shared_host"] = record["cluster"]["shared_host"]
+    if host in fanout.hosts:  # measured before its first cell (Fanout.measure_hosts)
+        record["host"] = fanout.hosts[host]
     where = f"{result['worker']} ({host})" if "worker" in result else ""
     return {**result, "where": where}
 

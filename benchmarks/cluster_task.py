@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.hosts import host_facts
 from benchmarks.runner import RunOptions, run_cell_isolated
 from benchmarks.schema import Cell
 from shared import registry
@@ -46,9 +47,10 @@ def fingerprint() -> dict[str, str]:
 
 def worker_facts(dask_worker: Any) -> dict[str, Any]:
     """Run on every worker by ``Client.run`` (which passes ``dask_worker``): its host
-    name, fingerprint and resources."""
+    name, fingerprint, resources and machine (``hosts.host_facts``)."""
     return {
         "host": socket.gethostname(),
+        "machine": host_facts(),
         "fingerprint": fingerprint(),
         "resources": dict(dask_worker.state.total_resources),
     }

@@ -59,6 +59,9 @@ class RunOptions:
     # The environment the cells start from (default: this process's); a Dask worker's
     # leaves out the thread variables Dask set (benchmarks.cluster_task).
     environ: Mapping[str, str] | None = None
+    # The host block (``benchmarks.hosts``) every record of this runner gets; None on a
+    # Dask worker, whose driver adds its host's (``benchmarks.cluster_run``).
+    host: dict[str, Any] | None = None
 
 
 def thread_environment(threads: int) -> dict[str, str]:
@@ -187,6 +190,7 @@ def run_cell_isolated(
     missing = registry.missing_packages(cell.backend)
     if missing:
         record = new_record(cell, "skipped", f"not installed: {', '.join(missing)}")
+        record.update({"host": options.host} if options.host else {})
         write_json_atomic(record_path, record)
         return record
     timeout_s = options.timeout_s or get_workload(cell.workload).timeout_s(cell.preset)
@@ -207,6 +211,7 @@ def run_cell_isolated(
         record = new_record(
             cell, outcome, detail, output_tail=_tail(log_path), process_wall_s=wall_s
         )
+    record.update({"host": options.host} if options.host else {})
     write_json_atomic(record_path, record)
     return record
 

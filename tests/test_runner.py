@@ -83,6 +83,10 @@ def test_real_cells_write_records_summary_and_report(tmp_path):
     ok = found[("copynet", "numpy")]
     assert ok["timing"]["epochs_run"] == 20 and ok["timing"]["steady_count"] == 19
     assert ok["environment"]["versions"]["numpy"]
+    # the host and its GEMM ceiling, measured once by the runner, at the cell's count
+    assert ok["host"]["host_class"].startswith(ok["host"]["cpu"])
+    assert {c["threads"] for c in ok["host"]["gemm_ceiling"]} >= {1}
+    assert "host" not in found[("xor", "python")]  # not applicable: it ran nowhere
     assert len(ok["epochs"]) == 20 and ok["metrics"]["probes"]["1"] > 0
     assert all(row["rss_mb"] > 0 for row in ok["epochs"])  # RSS after each epoch
     assert ok["parity"] == {"reference": True}

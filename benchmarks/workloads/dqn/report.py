@@ -4,6 +4,7 @@ acting, the game and the replay memory, memory, and the scores reached."""
 from __future__ import annotations
 
 from benchmarks.document import Block, Heading, Paragraph
+from benchmarks.hosts import record_ceiling
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, megabytes, seconds
 from benchmarks.report.groups import Group, ok_groups
@@ -22,7 +23,8 @@ def _metric(header: str, name: str, digits: int = 4) -> Column[Group]:
 def columns(ceiling: float | None) -> tuple[Column[Group], ...]:
     def gflops(group: Group) -> str:
         value = group.first["timing"].get("gflops")
-        share = f" ({value / ceiling:.0%})" if value and ceiling else ""
+        own = record_ceiling(group.first, ceiling)  # the host it ran on
+        share = f" ({value / own:.0%})" if value and own else ""
         return f"{fmt(value, 3)}{share}"
 
     return (
