@@ -206,13 +206,19 @@ class RunProgress:
         return max(self.pending_s - spent, 0.0) * pace / at_once
 
     def _summary(self) -> str:
-        """``3 failed, 2 running | elapsed 1 min 05 s, ETA ~ 4 min 10 s``."""
+        """``3 failed, 2 running | elapsed 1 min 05 s, ETA ~ 4 min 10 s``; no ETA once
+        all is done or without estimates, and ``past the estimates`` when only running
+        processes are left and each has run longer than its estimate."""
         running = f", {len(self.running)} running" if len(self.running) > 1 else ""
         eta = self._eta_s()
-        return (
-            f"{self.failed} failed{running} | elapsed {duration(self.clock() - self.started_at)}"
-            + ("" if eta is None or self.done >= self.total else f", ETA ~ {duration(eta)}")
-        )
+        if eta is None or self.done >= self.total:
+            eta_text = ""
+        elif eta == 0:
+            eta_text = ", past the estimates"
+        else:
+            eta_text = f", ETA ~ {duration(eta)}"
+        elapsed = duration(self.clock() - self.started_at)
+        return f"{self.failed} failed{running} | elapsed {elapsed}{eta_text}"
 
     def _render(self) -> Any:
         """The live display: a bar of processes done, the counts, one line per running

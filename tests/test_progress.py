@@ -44,6 +44,10 @@ def test_the_eta_is_the_estimates_left_at_the_pace_so_far():
     assert progress.eta_s() == 40.0  # 20 s of estimates left, at pace 2
     progress.set_workers(2)  # two run at once on a cluster
     assert progress.eta_s() == 20.0
+    progress.started(CELLS[1])
+    progress.started(CELLS[2])
+    clock.now = 40.0  # both past their estimates
+    assert progress.eta_s() == 0.0 and progress._summary().endswith(", past the estimates")
     assert RunProgress(CELLS, stream=out).eta_s() is None  # no estimates: no ETA
 
 
