@@ -131,6 +131,12 @@ def test_each_fault_is_recorded_and_the_run_goes_on(tmp_path):
     assert nan["status"] == "diverged" and nan["diverged_at_epoch"] == 3
     assert found[("ghost", "ok")]["status"] == "skipped"
     assert "not installed" in found[("ghost", "ok")]["reason"]
+    # Through a pipe: one plain line per cell with the counts so far, no control codes.
+    planned = sum(not r.get("reason", "").startswith("not applicable") for r in found.values())
+    lines = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(lines) == planned and "\x1b" not in output, output
+    assert all(" failed | elapsed " in line for line in lines), lines
+    assert lines[-1].startswith(f"[{planned}/{planned}]") and "| 2 failed |" in lines[-1]
 
 
 def test_interrupted_run_keeps_finished_cells_and_resume_finishes(tmp_path):
