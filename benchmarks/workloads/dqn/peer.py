@@ -51,8 +51,8 @@ DIFFERENCES = (
     "SB3's replay buffer stores whole 4-frame observations, 28,224 bytes a transition "
     "(ours one frame, 7,063)",
     "SB3 initialises the network orthogonally (ours Glorot uniform); no effect on speed",
-    "SB3 trains after every 4th agent step past the random steps (ours at the first "
-    "learning step, then every 4th); the same TD steps within 4 agent steps",
+    "SB3 trains after each 4-step rollout that ends past the random steps: its first "
+    "TD step comes up to 3 agent steps after ours, the count is the same",
     "the garbage collector runs as Python schedules it (our loop collects between steps)",
     "the first greedy action is made and timed before training; the first target sync "
     "is not timed apart (a weight copy in eager torch)",
