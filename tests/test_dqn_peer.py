@@ -59,6 +59,8 @@ def test_smoke_peer_writes_its_record_and_the_report_shows_it(tmp_path: Path) ->
     row = next(line for line in table.splitlines() if peer.PEER_LABEL in line)
     assert f"| {speed:.3g} |" in row
     assert "is no backend of this suite" in table
+    (run_dir / peer.PEER_FILE).write_text('{"peer_version": 1, "timing": [1]}')
+    assert "reference row is left out" in dqn_table(run_dir)  # damaged: said, not shown
 
 
 @pytest.mark.parametrize(

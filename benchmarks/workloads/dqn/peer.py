@@ -13,6 +13,7 @@ and what cannot.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -174,7 +175,7 @@ def measure_peer(config: DQNConfig, preset: str, threads: int, seed: int) -> dic
         "versions": distribution_versions(VERSIONS),
         "environment": environment(threads),
         "sb3_settings": settings,
-        "game": config.atari.__dict__,
+        "game": dataclasses.asdict(config.atari),
         "differences": list(DIFFERENCES),
         "timing": result.pop("timing"),
         "metrics": {
@@ -224,6 +225,8 @@ def read_peer(run_dir: Path) -> dict[str, Any] | None:
         return {"problem": str(error)}
     if not isinstance(record, dict) or record.get("peer_version") != PEER_VERSION:
         return {"problem": f"{path}: not a dqn-peer record of version {PEER_VERSION}"}
+    if not all(isinstance(record.get(key), dict) for key in ("timing", "metrics")):
+        return {"problem": f"{path}: its timing or metrics are not JSON objects"}
     return record
 
 
