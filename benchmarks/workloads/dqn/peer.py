@@ -3,7 +3,7 @@ pick instead of this suite's, on our DQN cell's game and settings, measured on t
 machine into a run folder; the report's DQN table shows it as a reference row.
 
 SB3 is the ``sb3`` extra (``pip install -e '.[sb3]'``; the suite's environment has it).
-The peer plays the same preset as the run (its ``run.json``; default ``quick``) at the
+The peer plays the same preset as the run (its ``run.json``; default ``brief``) at the
 same thread count, and its agent steps/s with learning on are defined as ours
 (loop.py): agent steps after the random steps over their wall time, the first TD step
 left out. sb3_peer.py plays it; ``SETTINGS_NOTE`` and ``DIFFERENCES`` say what matches
@@ -34,6 +34,7 @@ from benchmarks.options import (
 )
 from benchmarks.records import BadFile, read_json, read_run_info, thread_counts
 from benchmarks.run_folder import lock_run_folder
+from benchmarks.workloads.base import BRIEF
 from benchmarks.workloads.dqn.config import DQNConfig
 from benchmarks.workloads.kinds import AgentWorkload
 from shared.files import write_json_atomic
@@ -100,13 +101,13 @@ def _installed(name: str) -> bool:
 
 def peer_defaults(run_dir: Path) -> tuple[str, int]:
     """``(preset, threads)`` of the run in ``run_dir`` (its ``run.json``): its preset
-    (``quick`` when it has none) and its thread count (the CPUs this process may use when
+    (``brief`` when it has none) and its thread count (the CPUs this process may use when
     the run has several or none)."""
     info, _ = read_run_info(run_dir)
     counts = thread_counts(info) if info else []
     preset = info.get("preset")
     return (
-        preset if isinstance(preset, str) else "quick",
+        preset if isinstance(preset, str) else BRIEF,
         counts[0] if len(counts) == 1 else usable_cpus(),
     )
 
@@ -243,7 +244,7 @@ def add_peer_command(
     peer.add_argument("--out", type=path_option, required=True, help="the run folder")
     # not "preset": the command line's generic check would refuse an unset one
     peer.add_argument(
-        "--preset", dest="peer_preset", help="default: the run's preset (quick without run.json)"
+        "--preset", dest="peer_preset", help="default: the run's preset (brief without run.json)"
     )
     peer.add_argument(
         "--threads",
