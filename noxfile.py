@@ -2,8 +2,9 @@
 ``nox -s microbench`` (pytest-benchmark on single training steps).
 
 bench and tests share one virtual environment, ``.nox/suite``, holding every
-framework at the versions pinned in pyproject.toml. It is created on first use and
-reinstalled only when pyproject.toml changes, never on every run.
+framework (and Stable-Baselines3, the DQN peer) at the versions pinned in
+pyproject.toml. It is created on first use and reinstalled only when pyproject.toml
+changes, never on every run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import nox
 nox.options.sessions = ["lint", "tests"]
 ROOT = Path(__file__).resolve().parent
 SUITE_ENV = ROOT / ".nox" / "suite"
-SUITE_EXTRAS = ".[frameworks,dev]"
+# sb3: the DQN peer (`python -m benchmarks dqn-peer`), 2 MB; its test runs in `tests`
+SUITE_EXTRAS = ".[frameworks,sb3,dev]"
 
 
 def suite_python(session: nox.Session) -> str:

@@ -16,7 +16,9 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
+from benchmarks.hosts import host_block, host_facts
 from benchmarks.lifetime import PARENT_PID_ENV, die_with_parent
 from shared.metadata import REPO_ROOT
 
@@ -79,6 +81,16 @@ def measure_in_subprocess(threads: int, pass_fds: tuple[int, ...] = ()) -> dict[
         pass_fds=pass_fds,
     )
     return {"threads": threads, **json.loads(result.stdout)}
+
+
+def measure_host(threads: list[int]) -> dict[str, Any]:
+    """This host's block (``hosts.host_block``), its ceiling measured at each of
+    ``threads`` and at every CPU it may use, a fresh process each. A Dask driver sends it
+    once to each host that runs cells, as a task that takes the worker's cell resource,
+    so that no cell of that worker runs meanwhile (``cluster.Fanout.measure_hosts``)."""
+    facts = host_facts()
+    counts = sorted({*threads, facts["usable_cpus"]})
+    return host_block(facts, [measure_in_subprocess(count) for count in counts])
 
 
 def main() -> int:

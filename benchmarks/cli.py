@@ -93,7 +93,8 @@ def command_run(args: argparse.Namespace) -> int:
         _check_cells_in_common(args.compare, args.out, [c.to_dict() for c in planned])
     if args.dry_run:
         return dry_run(args, cells, not_applicable, RESULTS_DIR)
-    cells = plan_estimate(args, cells, RESULTS_DIR).order  # longest first
+    estimate = plan_estimate(args, cells, RESULTS_DIR)
+    cells = estimate.order  # longest first
     # Imported here: planning and validation above never load the harness's heavy parts.
     from benchmarks.lifetime import interrupt_on_signals
     from benchmarks.runner import RunOptions
@@ -112,22 +113,32 @@ def command_run(args: argparse.Namespace) -> int:
             flush=True,
         )
         options = RunOptions(args.out, args.timeout, args.resume, args.repeats, lock_fd)
-        return _run_matrix(args, cells, options, description, fanout)
+        estimates = {cell.file_name: e.seconds for cell, e in estimate.cells}
+        return _run_matrix(args, cells, estimates, options, description, fanout)
 
 
-def _run_matrix(args: argparse.Namespace, cells: list[Cell], options, description, fanout) -> int:
+def _run_matrix(
+    args: argparse.Namespace, cells: list[Cell], estimates, options, description, fanout
+) -> int:
     """Measure the ceiling, run the cells (here, or on the Dask cluster of ``fanout``),
-    write the report, end the invocation."""
+    write the report, end the invocation. ``estimates``: each cell's estimated seconds
+    (by file name), for the progress's ETA."""
+    from benchmarks.hosts import host_block, host_facts
     from benchmarks.runner import run_cells
 
     try:
-        description.set_ceiling(measure_ceilings(args.threads, options.lock_fd))
+        ceilings = measure_ceilings(args.threads, options.lock_fd)
+        description.set_ceiling(ceilings)
+        # Every record names this host and its ceiling; on a cluster, the driver's host
+        # is measured already, the others once each before their first cell.
+        options = replace(options, host=host_block(host_facts(), ceilings))
         if fanout is None:
-            records = run_cells(cells, options)
+            records = run_cells(cells, options, estimates)
         else:
             from benchmarks.cluster_run import run_on_cluster
 
-            records = run_on_cluster(cells, options, fanout)
+            fanout.measure_hosts(args.threads, known=options.host)
+            records = run_on_cluster(cells, options, fanout, estimates)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (lifetime.Interrupted)
         _close_run(args.out, description, f"interrupted by {_signal_name(interrupt)}")
         raise

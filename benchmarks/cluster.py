@@ -34,6 +34,7 @@ LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT_S = 10.0  # for a --scheduler to answer
 WORKER_WAIT_S = 60.0  # for a first worker to join an existing cluster
 REFRESH_S = 5.0  # how often the driver looks for workers that joined or left
+MEASURE_TIMEOUT_S = 300.0  # for a host's GEMM ceiling: a lost worker must not stall the run
 ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}", re.ASCII)
 TLS_OPTIONS = ("tls_ca_file", "tls_cert", "tls_key")
 
@@ -103,6 +104,11 @@ class Fanout:
     refused: dict[str, str] = field(default_factory=dict)  # worker address -> why
     live: list[str] = field(default_factory=list)  # accepted workers seen at the last look
     looked_at: float = float("-inf")  # time.monotonic() of the last look
+    machines: dict[str, dict] = field(default_factory=dict)  # host -> hosts.host_facts there
+    # host -> its host block (benchmarks.hosts), measured once per host per run: the
+    # records of its cells carry it. Empty until measure_hosts gives the thread counts.
+    hosts: dict[str, dict] = field(default_factory=dict)
+    threads: list[int] = field(default_factory=list)  # the counts each host is measured at
 
     def shared_host(self, host: str | None) -> bool:
         """Whether cells on ``host`` shared it with other cells: always on a local
@@ -132,9 +138,59 @@ class Fanout:
                 say(f"warning: worker {address} on {host} refused: {why}")
             else:
                 self.accepted[address] = fact["host"]
+                self.machines.setdefault(fact["host"], fact["machine"])
         self.live = sorted(set(facts) & set(self.accepted))
+        self._measure_new_hosts(say)
         self.looked_at = time.monotonic()
         return self.live
+
+    def measure_hosts(self, threads: list[int], known: dict[str, Any] | None = None) -> None:
+        """Measure every host of the accepted workers at ``threads`` (and at the CPUs each
+        may use), and from now on each host that joins, before its first cell; ``known``:
+        a host block measured already (the driver's host's), never measured again."""
+        self.threads = list(threads)
+        if known is not None:
+            self.hosts.setdefault(known["name"], known)
+        self.workers(force=True)
+
+    def _measure_new_hosts(self, say) -> None:
+        """Measure each live worker's host that has no block yet, all at once, by a task
+        on one worker there that takes its cell resource (no cell runs beside it on that
+        worker; a host's other workers get no cell before this returns). A host whose
+        measurement fails gets its facts with no ceiling, and a warning."""
+        from benchmarks.ceiling import measure_host
+        from benchmarks.cluster_task import CELL_RESOURCE
+        from benchmarks.failures import describe_exception
+        from benchmarks.hosts import host_block
+
+        new: dict[str, str] = {}  # host -> the worker that measures it
+        for address in self.live if self.threads else []:
+            if self.accepted[address] not in self.hosts:
+                new.setdefault(self.accepted[address], address)
+        if new:
+            say(f"measuring the fp32 GEMM ceiling on {', '.join(sorted(new))}")
+        futures = {
+            host: self.client.submit(
+                measure_host,
+                self.threads,
+                key=f"gemm-ceiling-{host}-{time.monotonic_ns()}",
+                pure=False,
+                resources={CELL_RESOURCE: 1},
+                workers=[address],
+                allow_other_workers=False,
+            )
+            for host, address in new.items()
+        }
+        for host, future in futures.items():
+            try:
+                self.hosts[host] = future.result(timeout=MEASURE_TIMEOUT_S)
+            except Exception as error:  # lost worker, timeout, a failed measurement
+                future.cancel()
+                say(
+                    f"warning: the GEMM ceiling of {host} was not measured "
+                    f"({describe_exception(error)}): its cells get no share of ceiling"
+                )
+                self.hosts[host] = host_block(self.machines[host], [])
 
     def close(self) -> None:
         """Close the client, and the local cluster with its workers (their cells die with

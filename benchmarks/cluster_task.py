@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.hosts import host_facts
 from benchmarks.runner import RunOptions, run_cell_isolated
 from benchmarks.schema import Cell
 from shared import registry
@@ -29,6 +30,7 @@ CELL_RESOURCE = "bench_cell"  # every worker has 1, every task takes 1: one cell
 CLUSTER_DISTRIBUTIONS = ("dask", "distributed", "cloudpickle", "msgpack", "tornado")
 LOG_LIMIT_CHARS = 1_000_000  # the end of a cell's log that travels back to the driver
 DASK_ENVIRON_KEYS = ("distributed.nanny.pre-spawn-environ", "distributed.nanny.environ")
+STARTED_TOPIC = "bench-cell-started"  # a task's event as its cell starts, for the progress
 
 
 def fingerprint() -> dict[str, str]:
@@ -46,9 +48,10 @@ def fingerprint() -> dict[str, str]:
 
 def worker_facts(dask_worker: Any) -> dict[str, Any]:
     """Run on every worker by ``Client.run`` (which passes ``dask_worker``): its host
-    name, fingerprint and resources."""
+    name, fingerprint, resources and machine (``hosts.host_facts``)."""
     return {
         "host": socket.gethostname(),
+        "machine": host_facts(),
         "fingerprint": fingerprint(),
         "resources": dict(dask_worker.state.total_resources),
     }
@@ -79,6 +82,11 @@ def run_cell_task(
     worker = get_worker()
     cell = Cell(**cell_fields)
     registry.BACKENDS.setdefault(info.name, info)
+    # The driver's progress shows which worker runs the cell (cluster_run._follow_starts).
+    worker.log_event(
+        STARTED_TOPIC,
+        {"cell": cell.file_name, "worker": worker.address, "host": socket.gethostname()},
+    )
     scratch = Path(tempfile.mkdtemp(prefix="bench-cell-", dir=worker.local_directory))
     try:
         options = RunOptions(scratch, timeout_s, environ=cell_environ())

@@ -13,6 +13,11 @@ A final metric has moved when it differs by more than a relative 1e-6 (runs are
 seeded: the same code gives the same numbers). A status change (ok -> failed, ...)
 always counts, and so does a cell that only one of the runs has: a cell missing from
 NEW is a result lost, one missing from BASE a result nothing vouches for.
+
+A cell is paired only with the same cell from the same host class (``benchmarks.hosts``:
+CPU model, usable CPUs, memory): one that ran on another kind of machine in the other
+run is listed as "not comparable: different host", never as a change, whatever its
+times, status or metrics (another CPU's BLAS may round differently).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.hosts import comparable, host_class_of
 from benchmarks.records import Cell, ceiling_gflops, load_run, process_steady_seconds
 from benchmarks.stats import bootstrap_ratio, process_spread
 
@@ -32,6 +38,7 @@ Record = dict[str, Any]
 METRIC_RTOL = 1e-6
 MIN_STEADY_EPOCHS = 3
 CEILING_NOTE_RATIO = 1.10  # GEMM ceilings of the two runs further apart: say so
+NOT_COMPARABLE = "not comparable: different host"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class Comparison:
     only_base: int = 0  # cells missing from NEW
     only_new: int = 0  # cells missing from BASE
     notes: list[str] = field(default_factory=list)
+    # Cells in both runs that ran on machines of different host classes: not compared.
+    not_comparable: list[Change] = field(default_factory=list)
 
 
 def cell_key(record: Record) -> tuple:
@@ -128,6 +137,9 @@ def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comp
     result.notes += [f"left out: {p}" for p in [*base_run.problems, *new_run.problems]]
     for key in common:
         before, after = base[key], new[key]
+        if not comparable(before, after):
+            result.not_comparable.append(_other_host(before, after))
+            continue
         if before["status"] != after["status"]:
             result.changes.append(
                 Change(_label(after), "status", f"{before['status']} -> {after['status']}")
@@ -140,6 +152,13 @@ def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comp
         result.changes += metric_changes(before, after)
     result.changes += one_sided_changes(base, new)
     return result
+
+
+def _other_host(before: Record, after: Record) -> Change:
+    """The line of a cell that ran on other kinds of machine in the two runs."""
+    kinds = [host_class_of(record) for record in (before, after)]
+    labels = [kind.label if kind else "unknown" for kind in kinds]
+    return Change(_label(after), NOT_COMPARABLE, f"{labels[0]} -> {labels[1]}")
 
 
 def one_sided_changes(base: dict[tuple, Record], new: dict[tuple, Record]) -> list[Change]:
@@ -183,9 +202,12 @@ def format_changes(comparison: Comparison, base: Path, new: Path) -> str:
         for count, side in ((comparison.only_base, "BASE"), (comparison.only_new, "NEW"))
         if count
     ]
+    if comparison.not_comparable:
+        one_sided.append(f"{len(comparison.not_comparable)} {NOT_COMPARABLE}")
     extra = f" ({', '.join(one_sided)})" if one_sided else ""
     lines = [f"compared {comparison.compared} cells: {base} -> {new}{extra}"]
     lines += [f"note: {note}" for note in comparison.notes]
+    lines += [f"{c.cell}  {c.what}: {c.detail}" for c in comparison.not_comparable]
     changes = comparison.changes
     if not changes:
         return "\n".join([*lines, "no cell moved beyond its spread"])

@@ -13,18 +13,9 @@ from pathlib import Path
 
 from benchmarks import cell_times
 from benchmarks.estimates import RunEstimate, plan_estimate
+from benchmarks.progress import duration
 from benchmarks.records import Cell, read_run_info, scan_records
 from benchmarks.run_folder import check_folder, matrix_fields
-
-
-def duration(seconds: float) -> str:
-    """``45 s``, ``12 min 05 s``, ``2 h 03 min``."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def kept_on_resume(

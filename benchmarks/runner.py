@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks.failures import failure_reason
 from benchmarks.lifetime import PARENT_PID_ENV
-from benchmarks.progress import LiveStatus, read_epoch
+from benchmarks.progress import RunProgress, read_epoch
 from benchmarks.records import (
     BadFile,
     Cell,
@@ -59,6 +59,9 @@ class RunOptions:
     # The environment the cells start from (default: this process's); a Dask worker's
     # leaves out the thread variables Dask set (benchmarks.cluster_task).
     environ: Mapping[str, str] | None = None
+    # The host block (``benchmarks.hosts``) every record of this runner gets; None on a
+    # Dask worker, whose driver adds its host's (``benchmarks.cluster_run``).
+    host: dict[str, Any] | None = None
 
 
 def thread_environment(threads: int) -> dict[str, str]:
@@ -187,6 +190,7 @@ def run_cell_isolated(
     missing = registry.missing_packages(cell.backend)
     if missing:
         record = new_record(cell, "skipped", f"not installed: {', '.join(missing)}")
+        record.update({"host": options.host} if options.host else {})
         write_json_atomic(record_path, record)
         return record
     timeout_s = options.timeout_s or get_workload(cell.workload).timeout_s(cell.preset)
@@ -207,13 +211,17 @@ def run_cell_isolated(
         record = new_record(
             cell, outcome, detail, output_tail=_tail(log_path), process_wall_s=wall_s
         )
+    record.update({"host": options.host} if options.host else {})
     write_json_atomic(record_path, record)
     return record
 
 
-def run_cells(cells: Iterable[Cell], options: RunOptions) -> list[dict[str, Any]]:
-    """Run every cell, ``options.repeats`` rounds of the whole matrix, printing one
-    progress line per process; with ``options.resume``, keep what the folder holds
+def run_cells(
+    cells: Iterable[Cell], options: RunOptions, estimates: Mapping[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """Run every cell, ``options.repeats`` rounds of the whole matrix, showing progress
+    on stderr (``benchmarks.progress``; ``estimates``: cell file name -> estimated
+    seconds, for the ETA); with ``options.resume``, keep what the folder holds
     (``rerun_on_resume``).
 
     Rounds rather than back-to-back repeats: a burst of load from elsewhere on the
@@ -221,57 +229,47 @@ def run_cells(cells: Iterable[Cell], options: RunOptions) -> list[dict[str, Any]
     cells = list(cells)
     found = _earlier_records(cells, options) if options.resume else {}
     records: list[dict[str, Any]] = []
-    progress = _Progress(len(cells) * options.repeats)
-    try:
-        for repeat in range(options.repeats):
-            for index, cell in enumerate(cells):
-                prefix = progress.prefix(cell, repeat, options.repeats)
-                if repeat == 0:
-                    record, outcome = _first_process(cell, found, options, progress, prefix)
-                    records.append(record)
-                else:
-                    records[index], outcome = _repeat_process(
-                        cell, records[index], repeat, options, progress, prefix
-                    )
-                progress.finished(prefix, outcome, ran=not (outcome or "").startswith(KEPT))
-    finally:  # interrupted too: the live epoch count of the last cell is no result
-        progress_path(options).unlink(missing_ok=True)
+    with RunProgress(cells, options.repeats, estimates) as progress:
+        try:
+            for repeat in range(options.repeats):
+                for index, cell in enumerate(cells):
+                    if repeat == 0:
+                        record, outcome = _first_process(cell, found, options, progress)
+                        records.append(record)
+                        ran = not outcome.startswith(KEPT)
+                        _finished(progress, cell, repeat, record, outcome, ran)
+                    else:
+                        records[index], outcome, rerun = _repeat_process(
+                            cell, records[index], repeat, options, progress
+                        )
+                        _finished(progress, cell, repeat, rerun, outcome, rerun is not None)
+        finally:  # interrupted too: the live epoch count of the last cell is no result
+            progress_path(options).unlink(missing_ok=True)
     return records
 
 
-class _Progress:
-    """Counts processes and prints their lines (live status while one runs)."""
+def _finished(
+    progress: RunProgress,
+    cell: Cell,
+    repeat: int,
+    record: dict[str, Any] | None,
+    outcome: str | None,
+    ran: bool,
+) -> None:
+    """Tell ``progress`` how the process ended (``record``: the one it wrote); an
+    ``outcome`` of None: it had nothing to run."""
+    if outcome is None:
+        progress.dropped(cell)
+        return
+    status = record["status"] if record is not None else "ok"
+    wall_s = record.get("process_wall_s") if record is not None and ran else None
+    progress.finished(cell, outcome, status, wall_s, ran=ran, repeat=repeat)
 
-    def __init__(self, total: int):
-        self.total, self.index, self.ran, self.failed = total, 0, 0, 0
-        self.started = time.perf_counter()
-        self.status = LiveStatus()
 
-    def prefix(self, cell: Cell, repeat: int, repeats: int) -> str:
-        self.index += 1
-        rep = f" (repeat {repeat + 1}/{repeats})" if repeats > 1 else ""
-        return f"[{self.index:>{len(str(self.total))}}/{self.total}] {cell.label}{rep}"
-
-    def ticker(self, prefix: str, options: RunOptions) -> Callable[[], None]:
-        def show_running() -> None:
-            epoch = read_epoch(progress_path(options))
-            self.status.show(
-                f"{prefix}: running{f', epoch {epoch}' if epoch else ''} | "
-                f"{self.index - 1} done, {self.failed} failed | "
-                f"elapsed {time.perf_counter() - self.started:.0f} s"
-            )
-
-        return show_running
-
-    def finished(self, prefix: str, outcome: str | None, ran: bool) -> None:
-        if outcome is None:
-            return  # nothing to run (a repeat of a cell that did not finish ok)
-        elapsed = time.perf_counter() - self.started
-        if ran and outcome.startswith(("FAILED", "TIMEOUT")):
-            self.failed += 1
-        self.ran += ran
-        eta = elapsed / max(self.ran, 1) * (self.total - self.index)
-        self.status.line(f"{prefix}: {outcome} (elapsed {elapsed:.0f} s, ETA {eta:.0f} s)")
+def _ticker(progress: RunProgress, cell: Cell, repeat: int, options: RunOptions):
+    """Marks the process started; the returned ``on_tick`` passes its epoch on."""
+    progress.started(cell, repeat)
+    return lambda: progress.epoch(cell, repeat, read_epoch(progress_path(options)))
 
 
 def rerun_on_resume(record: dict[str, Any]) -> bool:
@@ -321,13 +319,12 @@ def _first_process(
     cell: Cell,
     found: dict[str, dict[str, Any]],
     options: RunOptions,
-    progress: _Progress,
-    prefix: str,
+    progress: RunProgress,
 ) -> tuple[dict[str, Any], str]:
     earlier = found.get(cell.file_name)
     if earlier is not None and not rerun_on_resume(earlier):
         return earlier, KEPT + ("" if earlier["status"] == "ok" else f": {_was(earlier)}")
-    record = run_cell_isolated(cell, options, progress.ticker(prefix, options))
+    record = run_cell_isolated(cell, options, _ticker(progress, cell, 0, options))
     again = "" if earlier is None else f" (run again: it was {_was(earlier)})"
     return record, _outcome_text(record) + again
 
@@ -337,22 +334,23 @@ def _repeat_process(
     record: dict[str, Any],
     repeat: int,
     options: RunOptions,
-    progress: _Progress,
-    prefix: str,
-) -> tuple[dict[str, Any], str | None]:
-    """Run the cell's process once more and fold its timings into ``record``."""
+    progress: RunProgress,
+) -> tuple[dict[str, Any], str | None, dict[str, Any] | None]:
+    """Run the cell's process once more and fold its timings into ``record``: the
+    folded record, the line's outcome (None: nothing to run, the cell did not finish
+    ok) and the process's own record (None: none ran)."""
     if record["status"] != "ok":
-        return record, None
+        return record, None, None
     if len(record.get("repeats", [])) >= repeat:
-        return record, KEPT
+        return record, KEPT, None
     scratch = options.out_dir / "repeats" / f"{cell.file_name[:-5]}__repeat{repeat}.json"
-    rerun = run_cell_isolated(cell, options, progress.ticker(prefix, options), scratch)
+    rerun = run_cell_isolated(cell, options, _ticker(progress, cell, repeat, options), scratch)
     record = add_repeat(record, rerun)
     write_json_atomic(options.out_dir / cell.file_name, record)
     scratch.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # not empty: another repeat's scratch is there
         scratch.parent.rmdir()
-    return record, _outcome_text(rerun)
+    return record, _outcome_text(rerun), rerun
 
 
 def _outcome_text(record: dict[str, Any]) -> str:
@@ -362,4 +360,6 @@ def _outcome_text(record: dict[str, Any]) -> str:
         steady = timing.get("steady_median_s")
         steady_text = f", steady {steady * 1e3:.3g} ms/epoch" if steady is not None else ""
         return f"ok in {record.get('process_wall_s', 0):.1f} s{steady_text}"
-    return f"{status.upper()}: {record.get('reason', '')}"
+    wall_s = record.get("process_wall_s")
+    after = f" after {wall_s:.1f} s" if isinstance(wall_s, (int, float)) else ""
+    return f"{status.upper()}{after}: {record.get('reason', '')}"

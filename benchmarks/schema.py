@@ -101,6 +101,21 @@ def _count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+class Host(TypedDict):
+    """A record's ``host``: the machine the cell ran on (``benchmarks.hosts``), with its
+    fp32 GEMM ceiling measured once per host per run."""
+
+    name: str  # its host name
+    cpu: str  # CPU model
+    usable_cpus: int  # logical CPUs the runner (or Dask worker) may use: sched_getaffinity
+    logical_cpus: int  # logical CPUs of the machine
+    memory_bytes: int  # total memory
+    # One per thread count measured: threads, gflops_best, gflops_median (GFLOP/s),
+    # gemm_size; empty when it could not be measured there.
+    gemm_ceiling: list[dict[str, Any]]
+    host_class: str  # what compare and the report pair cells within: CPU, CPUs, GiB
+
+
 class Record(TypedDict, total=False):
     """A cell record's top-level fields (JSON: a float may be written as an integer)."""
 
@@ -134,10 +149,15 @@ class Record(TypedDict, total=False):
     # A cell run on a Dask cluster (benchmarks.cluster_run): scheduler, worker, host,
     # shared_host (other cells ran on the host at the same time), attempts.
     cluster: dict[str, Any]
+    # Where the cell ran; absent from records written before it, from not-applicable
+    # cells and from cells that ran nowhere (their worker lost, no worker left).
+    host: Host
 
 
 def _json_types(hint: Any) -> tuple[type, ...]:
     """The Python types a JSON value of annotation ``hint`` loads as."""
+    if typing.is_typeddict(hint):
+        return (dict,)  # its own fields are checked apart (``HOST_TYPES``)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return tuple(kind for arg in typing.get_args(hint) for kind in _json_types(arg))
     if hint is float:
@@ -152,6 +172,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     for name, hint in typing.get_type_hints(Record).items()
     if name not in IDENTITY
 }
+HOST_TYPES = {name: _json_types(hint) for name, hint in typing.get_type_hints(Host).items()}
 
 
 def new_record(cell: Cell, status: str, reason: str = "", **fields: Any) -> Record:
@@ -221,4 +242,20 @@ def _nested_problem(data: dict[str, Any]) -> str | None:
             and all(number(v) for v in steady)
         ):
             return "a 'repeats' entry is not an object with a status and steady seconds"
+    return _host_problem(data["host"]) if "host" in data else None
+
+
+def _host_problem(host: dict[str, Any]) -> str | None:
+    """What in a ``host`` block does not fit ``Host``, or None: every field present,
+    of its type; each ceiling an object with an integer thread count and numeric GFLOP/s."""
+    for name, kinds in HOST_TYPES.items():
+        if not isinstance(host.get(name), kinds) or isinstance(host.get(name), bool):
+            return f"its host's {name!r} is missing or not a JSON {kinds[0].__name__}"
+    for ceiling in host["gemm_ceiling"]:
+        if not (
+            isinstance(ceiling, dict)
+            and _count(ceiling.get("threads"))
+            and number(ceiling.get("gflops_best"))
+        ):
+            return "a host 'gemm_ceiling' entry is not an object with threads and gflops_best"
     return None

@@ -105,10 +105,14 @@ def _same_as_serial(serial: Path, spread: Path, output: str) -> None:
         assert cluster["shared_host"] is True and cluster["attempts"] == 1
         assert fanned[key]["environment"]["shared_host"] is True
         assert fanned[key]["environment"]["host"] == cluster["host"]
+        # the driver's host block: measured once, by the driver, on the host it shares
+        assert fanned[key]["host"]["name"] == cluster["host"]
+        assert fanned[key]["host"]["gemm_ceiling"]
         # the cell's thread variables are the run's, not the ones Dask sets in workers
         assert "MALLOC_TRIM_THRESHOLD_" not in fanned[key]["environment"]["thread_env"]
     assert "shared host: not comparable" in (spread / "report.md").read_text()
-    assert sum(line.startswith("[") for line in output.splitlines()) == 4, output
+    lines = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(lines) == 4 and all(" on tcp://127.0.0.1:" in line for line in lines), output
 
 
 def _killed_cell_ran_again(spread: Path, output: str, before: dict) -> None:

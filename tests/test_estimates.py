@@ -209,11 +209,13 @@ def test_the_refresh_command_refuses_a_folder_without_a_run(tmp_path, capsys):
 
 def test_the_runner_runs_the_longest_cells_first(table_path, tmp_path, monkeypatch, capsys):
     """The real run command, its cells recorded instead of run: the order of the dry
-    run, longest first."""
+    run, longest first, and their estimates passed on for the progress's ETA."""
     ran: list[Cell] = []
+    passed: dict[str, float] = {}
 
-    def run_cells(cells, options):
+    def run_cells(cells, options, estimates):
         ran.extend(cells)
+        passed.update(estimates)
         return []
 
     monkeypatch.setattr(cli, "measure_ceilings", lambda *args: [])
@@ -222,3 +224,4 @@ def test_the_runner_runs_the_longest_cells_first(table_path, tmp_path, monkeypat
     code, _, stderr = run_main(capsys, *XOR_SMOKE, "--out", tmp_path / "run")
     assert code == 0, stderr
     assert [cell.variant for cell in ran] == sorted(VARIANT_S, key=lambda v: -VARIANT_S[v])
+    assert passed == {xor_cell(v).file_name: s for v, s in VARIANT_S.items()}

@@ -83,6 +83,10 @@ def test_real_cells_write_records_summary_and_report(tmp_path):
     ok = found[("copynet", "numpy")]
     assert ok["timing"]["epochs_run"] == 20 and ok["timing"]["steady_count"] == 19
     assert ok["environment"]["versions"]["numpy"]
+    # the host and its GEMM ceiling, measured once by the runner, at the cell's count
+    assert ok["host"]["host_class"].startswith(ok["host"]["cpu"])
+    assert {c["threads"] for c in ok["host"]["gemm_ceiling"]} >= {1}
+    assert "host" not in found[("xor", "python")]  # not applicable: it ran nowhere
     assert len(ok["epochs"]) == 20 and ok["metrics"]["probes"]["1"] > 0
     assert all(row["rss_mb"] > 0 for row in ok["epochs"])  # RSS after each epoch
     assert ok["parity"] == {"reference": True}
@@ -127,6 +131,12 @@ def test_each_fault_is_recorded_and_the_run_goes_on(tmp_path):
     assert nan["status"] == "diverged" and nan["diverged_at_epoch"] == 3
     assert found[("ghost", "ok")]["status"] == "skipped"
     assert "not installed" in found[("ghost", "ok")]["reason"]
+    # Through a pipe: one plain line per cell with the counts so far, no control codes.
+    planned = sum(not r.get("reason", "").startswith("not applicable") for r in found.values())
+    lines = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(lines) == planned and "\x1b" not in output, output
+    assert all(" failed | elapsed " in line for line in lines), lines
+    assert lines[-1].startswith(f"[{planned}/{planned}]") and "| 2 failed |" in lines[-1]
 
 
 def test_interrupted_run_keeps_finished_cells_and_resume_finishes(tmp_path):

@@ -11,6 +11,7 @@ from typing import Any
 from benchmarks.document import Block, Heading, to_html, to_markdown
 from benchmarks.failures import describe_exception
 from benchmarks.records import BadFile, Cell, RunContents, ceiling_gflops, load_run
+from benchmarks.report.by_host import hosts_blocks
 from benchmarks.report.charts import loss_sections
 from benchmarks.report.context import ReportContext
 from benchmarks.report.environment import environment_blocks, problem_blocks
@@ -56,7 +57,7 @@ def workload_blocks(context: ReportContext) -> list[Block]:
 
 def report_blocks(run_dir: Path, contents: RunContents) -> list[Block]:
     records = contents.records
-    blocks = environment_blocks(run_dir, records, contents.info)
+    blocks = environment_blocks(run_dir, records, contents.info) + hosts_blocks(records)
     ceiling = ceiling_gflops(run_dir)
     for workload in sorted({r["workload"] for r in records}):
         context = ReportContext(workload, run_dir, _ran(records, workload), ceiling)

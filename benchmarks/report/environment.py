@@ -34,7 +34,9 @@ def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any
             "the garbage collector off; per step = steady epoch / optimizer steps per epoch. "
             "Every seed, and every repeat of a cell (--repeats), is a process of its own; a "
             "row's steady time is the median over its processes of each one's median epoch. "
-            "Ratios are to the fastest row of the same variant, with a bootstrap 95% interval "
+            "Ratios are to the fastest row of the same variant on the same host class (CPU "
+            "model, usable CPUs, memory; a run on several has a table per class), with a "
+            "bootstrap 95% interval "
             "that resamples processes, then epochs inside each (processes of the same code "
             "differ far more than epochs of one process). Other columns: medians over seeds."
         ),

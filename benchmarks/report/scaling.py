@@ -4,10 +4,13 @@ A run of one count has no such section."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from benchmarks.document import Block, Heading, Image, Paragraph
+from benchmarks.hosts import by_host_class
+from benchmarks.report.by_host import per_host_class
 from benchmarks.report.charts import pyplot, save_chart
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import seconds
@@ -51,9 +54,9 @@ def scaling_rows(context: ReportContext) -> list[ScalingRow]:
     ]
 
 
-def plot_scaling(context: ReportContext, rows: list[ScalingRow]) -> str:
-    """``plots/<workload>__threads.png``: a line per row, x = threads, y = seconds per
-    step (log scale: implementations differ by orders of magnitude)."""
+def plot_scaling(context: ReportContext, rows: list[ScalingRow], name: str) -> str:
+    """``plots/<name>.png``: a line per row, x = threads, y = seconds per step (log
+    scale: implementations differ by orders of magnitude)."""
     plt = pyplot()
     fig, axis = plt.subplots(figsize=(7, 4))
     # Name the variant and dtype too where backend:mode alone does not tell lines apart.
@@ -68,24 +71,28 @@ def plot_scaling(context: ReportContext, rows: list[ScalingRow]) -> str:
     axis.legend(fontsize=7)
     fig.suptitle(f"{context.workload}: steady step time against threads")
     fig.tight_layout()
-    return save_chart(fig, context.run_dir, f"{context.workload}__threads.png")
+    return save_chart(fig, context.run_dir, f"{name}.png")
 
 
 def scaling_blocks(context: ReportContext) -> list[Block]:
-    """The workload's thread-scaling section: chart, then table; nothing for a run of
-    one thread count."""
-    rows = scaling_rows(context)
-    if not rows:
+    """The workload's thread-scaling section: chart (``plots/<workload>__threads.png``),
+    then table; nothing for a run of one thread count. A run on several host classes
+    has a chart and table per class (``<workload>__threads__host<N>.png``): a step time
+    against threads says something of one kind of machine only."""
+    several = len(by_host_class(context.records)) > 1
+    numbers = itertools.count(1)
+
+    def section(records: list[dict]) -> list[Block]:
+        rows = scaling_rows(replace(context, records=records))
+        if not rows:
+            return []
+        name = f"{context.workload}__threads" + (f"__host{next(numbers)}" if several else "")
+        alt = f"{context.workload} step time against threads"
+        return [Image(plot_scaling(context, rows, name), alt), table(_columns(rows), rows)]
+
+    sections = per_host_class(context.records, section)
+    if not sections:
         return []
-    counts = sorted({n for row in rows for n in row.step_s})
-    columns = (
-        *identity(),
-        *(Column(f"per step, {n} thread(s)", lambda row, n=n: row.at(n)) for n in counts),
-        Column(
-            f"speed-up {counts[0]} → {counts[-1]}",
-            lambda row: row.speedup(counts[0], counts[-1]),
-        ),
-    )
     return [
         Heading(3, "Steady step time against threads"),
         Paragraph(
@@ -94,6 +101,17 @@ def scaling_blocks(context: ReportContext) -> list[Block]:
             "the step time at the fewest threads over that at the most (above 1: faster "
             "with more threads)."
         ),
-        Image(plot_scaling(context, rows), f"{context.workload} step time against threads"),
-        table(columns, rows),
+        *sections,
     ]
+
+
+def _columns(rows: list[ScalingRow]) -> tuple[Column[ScalingRow], ...]:
+    counts = sorted({n for row in rows for n in row.step_s})
+    return (
+        *identity(),
+        *(Column(f"per step, {n} thread(s)", lambda row, n=n: row.at(n)) for n in counts),
+        Column(
+            f"speed-up {counts[0]} → {counts[-1]}",
+            lambda row: row.speedup(counts[0], counts[-1]),
+        ),
+    )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from benchmarks.document import Block, Heading
+from benchmarks.hosts import record_ceiling
+from benchmarks.report.by_host import per_host_class
 from benchmarks.report.context import ReportContext
 from benchmarks.report.environment import shared_host
 from benchmarks.report.format import seconds
@@ -14,6 +17,7 @@ from benchmarks.report.tables import Column, identity, table
 from benchmarks.stats import bootstrap_ratio, center
 
 Processes = list[list[float]]
+Record = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class SpeedRow:
     group: Group
     fastest: Processes | None  # the steady processes of the variant's fastest row
     free_step: float | None  # per-step seconds of the variant's framework-free loop
-    ceiling: float | None  # the run's GEMM ceiling, GFLOP/s
+    ceiling: float | None  # the GEMM ceiling of the row's host, GFLOP/s
 
     @property
     def variant(self) -> str:
@@ -132,17 +136,24 @@ def _framework_free_steps(rows: list[Group], reference: str | None) -> dict[Row,
 def speed_blocks(context: ReportContext, framework_free: str | None) -> list[Block]:
     """The speed table of the workload's ok and diverged cells; ``framework_free``: the
     backend whose per-step time each row is divided by (None: no such column value).
-    In a run of several thread counts, a row is compared with rows at its own count."""
-    rows = groups(context.records, ("ok", "diverged"))
-    fastest = _fastest_by_variant(rows)
-    free = _framework_free_steps(rows, framework_free)
-    speed_rows = [
-        SpeedRow(
-            g,
-            fastest.get((g.variant, g.threads)),
-            free.get((g.variant, g.threads)),
-            context.ceiling_gflops,
-        )
-        for g in rows
-    ]
-    return [Heading(3, "Speed"), table(speed_columns(framework_free), speed_rows)]
+    In a run of several thread counts, a row is compared with rows at its own count; in
+    a run on several host classes, with rows of its own class, in a table per class
+    (``report.by_host``). GFLOP/s are a share of the row's own host's ceiling."""
+
+    def speed_table(records: list[Record]) -> list[Block]:
+        rows = groups(records, ("ok", "diverged"))
+        fastest = _fastest_by_variant(rows)
+        free = _framework_free_steps(rows, framework_free)
+        speed_rows = [
+            SpeedRow(
+                g,
+                fastest.get((g.variant, g.threads)),
+                free.get((g.variant, g.threads)),
+                record_ceiling(g.first, context.ceiling_gflops),
+            )
+            for g in rows
+        ]
+        return [table(speed_columns(framework_free), speed_rows)] if rows else []
+
+    tables = per_host_class(context.records, speed_table)
+    return [Heading(3, "Speed"), *(tables or [table(speed_columns(framework_free), [])])]

@@ -3,12 +3,17 @@ acting, the game and the replay memory, memory, and the scores reached."""
 
 from __future__ import annotations
 
-from benchmarks.document import Block, Heading, Paragraph
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.document import Block, Heading, Paragraph, Table
+from benchmarks.hosts import record_ceiling
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, megabytes, seconds
 from benchmarks.report.groups import Group, ok_groups
 from benchmarks.report.tables import Column, identity, table
 from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
+from benchmarks.workloads.dqn.peer import PEER_FILE, PEER_LABEL, read_peer
 
 
 def _time(header: str, name: str) -> Column[Group]:
@@ -22,7 +27,8 @@ def _metric(header: str, name: str, digits: int = 4) -> Column[Group]:
 def columns(ceiling: float | None) -> tuple[Column[Group], ...]:
     def gflops(group: Group) -> str:
         value = group.first["timing"].get("gflops")
-        share = f" ({value / ceiling:.0%})" if value and ceiling else ""
+        own = record_ceiling(group.first, ceiling)  # the host it ran on
+        share = f" ({value / own:.0%})" if value and own else ""
         return f"{fmt(value, 3)}{share}"
 
     return (
@@ -64,6 +70,50 @@ ABOUT = (
 )
 
 
+@dataclass(frozen=True)
+class PeerRow:
+    """The peer record as a table row: what ``columns`` read of a ``Group``."""
+
+    variant: str
+    implementation: str
+    dtype: str
+    first: dict[str, Any]
+    threads: int | None = None
+
+
+def peer_blocks(context: ReportContext, table_block: Table) -> tuple[Table, str]:
+    """``table_block`` with the ``dqn-peer`` reference row added when the run folder has
+    its file, and the sentence that says what the row is (or how to add it)."""
+    peer = read_peer(context.run_dir)
+    if peer is None:
+        return table_block, (
+            " `python -m benchmarks dqn-peer --out RUN_DIR` (this run's folder) adds "
+            "Stable-Baselines3's DQN on the same game and settings as a reference row "
+            "(the sb3 extra)."
+        )
+    if "problem" in peer:
+        return table_block, f" The reference row is left out: {peer['problem']}."
+    several = any(record.get("threads_in_name") for record in context.records)
+    row = PeerRow(
+        peer.get("variant", "?"),
+        PEER_LABEL,
+        peer.get("dtype", "?"),
+        peer,
+        peer.get("threads") if several else None,
+    )
+    cells = tuple(column.value(row) for column in columns(context.ceiling_gflops))
+    versions = peer.get("versions", {})
+    note = (
+        f" The last row, {PEER_LABEL}, is no backend of this suite but a peer for "
+        f"reference: stable-baselines3 {versions.get('stable-baselines3', '?')} on torch "
+        f"{versions.get('torch', '?')}, measured by `python -m benchmarks dqn-peer` "
+        f"({PEER_FILE}) at preset {peer.get('preset')}, {peer.get('threads')} torch "
+        f"thread(s), on {peer.get('environment', {}).get('host', '?')} at "
+        f"{peer.get('started', '?')}; what differs from our cells is listed in its file."
+    )
+    return Table(table_block.header, (*table_block.rows, cells)), note
+
+
 def dqn_sections(context: ReportContext) -> list[Block]:
     """Per backend and mode (seed 0 of each row): throughput, memory and scores."""
     ceiling, records = context.ceiling_gflops, context.records
@@ -74,8 +124,9 @@ def dqn_sections(context: ReportContext) -> list[Block]:
         if flops and ceiling
         else ""
     )
+    speeds, peer_note = peer_blocks(context, table(columns(ceiling), ok_groups(records)))
     return [
         Heading(3, "DQN: throughput, memory and scores (seed 0 of each row)"),
-        table(columns(ceiling), ok_groups(records)),
-        Paragraph(ABOUT + floor),
+        speeds,
+        Paragraph(ABOUT + floor + peer_note),
     ]

@@ -37,6 +37,7 @@ from benchmarks.workloads.dqn.cell import DQNRun
 from benchmarks.workloads.dqn.charts import score_sections
 from benchmarks.workloads.dqn.config import REWARD_CLIP, DQNConfig, nature_q_network
 from benchmarks.workloads.dqn.evaluate import add_evaluate_command
+from benchmarks.workloads.dqn.peer import add_peer_command
 from benchmarks.workloads.dqn.report import dqn_sections
 from benchmarks.workloads.kinds import AgentWorkload
 from shared.losses import Huber
@@ -112,7 +113,7 @@ class DQN(AgentWorkload):
     def add_commands(
         self, commands: argparse._SubParsersAction
     ) -> dict[str, Callable[[argparse.Namespace], int]]:
-        return add_evaluate_command(commands)
+        return {**add_evaluate_command(commands), **add_peer_command(commands, self)}
 
     def agent_config(self, variant: str, preset: str) -> DQNConfig:
         return self.dqn_config(variant, preset)

@@ -11,6 +11,7 @@ import numpy as np
 
 from benchmarks.document import Block, Bullets, Heading, Paragraph
 from benchmarks.records import implementation
+from benchmarks.report.by_host import per_host_class
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, seconds
 from benchmarks.report.groups import Group, median_of, ok_groups, timing
@@ -134,19 +135,27 @@ COST_ABOUT = (
 )
 
 
-def cost_sections(context: ReportContext) -> list[Block]:
-    """Per backend and mode: what one candidate of the search costs, phase by phase."""
-    rows = ok_groups(context.records)
+def _cost_table(records: list[Record]) -> list[Block]:
+    """The cost table of ``records`` (one host class: rows are ranked), or nothing."""
+    rows = ok_groups(records)
     fastest: dict[str, float] = {}
     for group in rows:
         total = _median_cost(group.records, "candidate_s")
         if total and total < fastest.get(group.variant, np.inf):
             fastest[group.variant] = total
-    if not rows:
+    rows_out = [CostRow(group, fastest.get(group.variant)) for group in rows]
+    return [table(COST_COLUMNS, rows_out)] if rows else []
+
+
+def cost_sections(context: ReportContext) -> list[Block]:
+    """Per backend and mode: what one candidate of the search costs, phase by phase (a
+    table per host class, where the run has several: ``report.by_host``)."""
+    tables = per_host_class(context.records, _cost_table)
+    if not tables:
         return []
     return [
         Heading(3, "What a candidate costs: build, first call, training"),
-        table(COST_COLUMNS, [CostRow(group, fastest.get(group.variant)) for group in rows]),
+        *tables,
         Paragraph(COST_ABOUT),
     ]
 
