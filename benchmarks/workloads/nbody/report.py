@@ -45,8 +45,8 @@ ABOUT = (
     "own predictions for every step of each validation trajectory: position error "
     "(RMS over bodies, mean over systems) and median relative energy drift at the "
     "last step, next to the simulator's own drift (Breen: velocities by central "
-    "differences, so that column shows the differencing error). reference.md: good "
-    "rollouts needed losses around 1e-6 to 1e-8 in the source, after hours."
+    "differences, so that column shows the differencing error). In the source, good "
+    "rollouts needed losses around 1e-6 to 1e-8, after hours."
 )
 
 
@@ -65,9 +65,9 @@ def nbody_sections(context: ReportContext) -> list[Block]:
             Paragraph(
                 f"One training step is {flops / 1e9:.3g} GFLOP (counted from the spec); at "
                 f"this run's measured GEMM ceiling ({ceiling:.0f} GFLOP/s) it cannot take "
-                f"less than {seconds(flops / (ceiling * 1e9))}. reference.md: ~27 ms on the 2-core "
-                "machine class at its 177 GFLOP/s two-thread ceiling, <= 40 ms a fair "
-                "target for the best framework."
+                f"less than {seconds(flops / (ceiling * 1e9))}. Measured before: ~27 ms "
+                "on the 2-core machine class at its 177 GFLOP/s two-thread ceiling, <= 40 ms "
+                "a fair target for the best framework."
             )
         )
     return blocks
