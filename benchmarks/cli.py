@@ -27,6 +27,7 @@ from benchmarks.options import (
     check_count,
     check_output_folder,
     check_positive,
+    output_failed,
     parse_threads,
     path_option,
     usable_cpus,
@@ -383,9 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownName, BadInput, RefusedFolder) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except WriteFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    except (WriteFailed, BrokenPipeError) as error:  # BrokenPipe: `list | head`, head quit
+        return output_failed(error)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP during a run
         folder = getattr(args, "out", None) or "<its folder>"
         print(

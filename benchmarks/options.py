@@ -11,6 +11,7 @@ import argparse
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 from shared.paths import unwritable_reason
@@ -31,6 +32,30 @@ class BadInput(ValueError):
 class WriteFailed(Exception):
     """A command's files could not be written (full disk, ...); the message says which
     and what was kept."""
+
+
+def output_failed(error: Exception) -> int:
+    """Say in one ``error:`` line on stderr that a command's files or output could not be
+    written, and return exit status 1. A closed pipe (``list | head`` once ``head`` has
+    quit) is one case: stdout, and stderr when it is the same pipe (``2>&1 | head``), are
+    then pointed at the null device, since Python's flush at exit would otherwise fail
+    again (a traceback, exit status 120)."""
+    if isinstance(error, BrokenPipeError):
+        _to_null(sys.stdout)
+        error = WriteFailed(f"the output could not be written: {error}")
+    try:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _to_null(sys.stderr)
+    return 1
+
+
+def _to_null(stream) -> None:
+    """Point ``stream``'s file descriptor at the null device: what it still buffers, and
+    anything written later, goes nowhere instead of failing."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, stream.fileno())
+    os.close(null)
 
 
 def usable_cpus() -> int:

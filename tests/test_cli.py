@@ -94,3 +94,22 @@ def test_a_dataset_that_would_not_fit_in_memory_exits_2_before_any_work(tmp_path
     assert imported == []
     assert "nbody/two-body at preset smoke" in stderr and "would not fit in memory" in stderr
     assert not out.exists()
+
+
+def test_output_into_a_closed_pipe_is_one_error_line_and_exit_1():
+    """`list | head` once head has quit: one line, no traceback, no exit-time flush error."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the child writes: its first write fails (EPIPE)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks", "list"],
+            cwd=REPO_ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == "error: the output could not be written: [Errno 32] Broken pipe\n"
