@@ -60,7 +60,7 @@ def command_list(args: argparse.Namespace) -> int:
         print(f"  {info.name}: {info.description}; dtypes {', '.join(info.dtypes)}{only}; {state}")
         for mode, note in info.modes.items():
             print(f"    {mode}: {note}")
-    print(f"presets: {', '.join(PRESETS)}")
+    print(f"presets: {', '.join(p + (' (the default)' if p == BRIEF else '') for p in PRESETS)}")
     return 0
 
 

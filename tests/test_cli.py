@@ -113,3 +113,10 @@ def test_output_into_a_closed_pipe_is_one_error_line_and_exit_1():
         os.close(write_end)
     assert result.returncode == 1
     assert result.stderr == "error: the output could not be written: [Errno 32] Broken pipe\n"
+
+
+def test_list_names_the_default_preset(capsys):
+    from benchmarks.cli import main
+
+    assert main(["list"]) == 0
+    assert "presets: smoke, brief (the default), quick, full\n" in capsys.readouterr().out
