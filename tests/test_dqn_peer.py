@@ -67,6 +67,7 @@ def test_smoke_peer_writes_its_record_and_the_report_shows_it(tmp_path: Path) ->
     ("args", "message"),
     [
         (["--out", "{missing}"], "does not exist"),
+        (["--out", "{xor run}"], "holds a run with no dqn cell, so its report would not"),
         (["--out", "{run}", "--preset", "huge"], "no preset 'huge'"),
         (["--out", "{run}", "--threads", "0"], "--threads must be between 1"),
         (["--out", "{run}", "--seed", "-1"], "--seed must be between"),
@@ -92,7 +93,11 @@ def test_bad_input_exits_2_before_any_work(
         args = [arg for arg in args if arg != "--sb3-missing"]
         monkeypatch.setattr(peer, "_installed", lambda name: name != "stable_baselines3")
     (tmp_path / "run").mkdir()
+    (tmp_path / "xor").mkdir()
+    matrix = ["xor__momentum__numpy__eager__float32__seed0.json"]
+    (tmp_path / "xor" / "run.json").write_text(json.dumps({"preset": "smoke", "matrix": matrix}))
     paths = {"{missing}": str(tmp_path / "missing"), "{run}": str(tmp_path / "run")}
+    paths["{xor run}"] = str(tmp_path / "xor")
     assert main(["dqn-peer", *(paths.get(arg, arg) for arg in args)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error and error.count("\n") == 1

@@ -118,6 +118,12 @@ def check_peer_options(args: argparse.Namespace, workload: AgentWorkload) -> DQN
     settings of its Space Invaders cell at that preset."""
     if not args.out.is_dir():
         raise BadInput(f"{args.out} {'is not a folder' if args.out.exists() else 'does not exist'}")
+    matrix = read_run_info(args.out)[0].get("matrix")
+    if matrix and not any(name.startswith(f"{workload.name}__") for name in matrix):
+        raise BadInput(  # its report would have no DQN table to show the peer in
+            f"{args.out} holds a run with no {workload.name} cell, so its report would not "
+            f"show the peer: give the folder of a run with one (run --workload {workload.name})"
+        )
     preset, threads = peer_defaults(args.out)
     args.peer_preset = preset if args.peer_preset is None else args.peer_preset
     args.threads = threads if args.threads is None else args.threads
