@@ -227,25 +227,24 @@ def _check_run_dir(path: Path) -> RunContents:
 
 
 def _check_cells_in_common(base: Path, new: Path, new_cells: list[dict]) -> None:
-    """BadInput unless the run in ``base`` shares a cell with ``new_cells``; when they
-    would but for the thread count, the message says so."""
+    """BadInput unless the run in ``base`` shares a cell with ``new_cells``; when their
+    presets or thread counts differ, the message names both runs' (the usual cause)."""
     from benchmarks.compare import cell_key
 
     base_cells = load_records(base)
     if {cell_key(r) for r in base_cells} & {cell_key(c) for c in new_cells}:
         return
+    runs = [[Cell.of(r) for r in run] for run in (base_cells, new_cells)]
+    presets = [",".join(sorted({cell.preset for cell in run})) for run in runs]
+    counts = [",".join(map(str, sorted({cell.threads for cell in run}))) for run in runs]
     hint = ""
-    if {_but_threads(r) for r in base_cells} & {_but_threads(c) for c in new_cells}:
-        counts = [sorted({Cell.of(r).threads for r in run}) for run in (base_cells, new_cells)]
+    if presets[0] != presets[1] or counts[0] != counts[1]:
         hint = (
-            f": {base} ran at --threads {','.join(map(str, counts[0]))}, {new} at "
-            f"{','.join(map(str, counts[1]))} (cells pair only at the same thread count)"
+            f": {base} ran at --threads {counts[0]}, preset {presets[0]}; {new} at "
+            f"{counts[1]}, preset {presets[1]} (cells pair only at the same thread count "
+            f"and preset)"
         )
     raise BadInput(f"{base} and {new} have no cell in common{hint}")
-
-
-def _but_threads(record: dict) -> tuple:
-    return replace(Cell.of(record), threads=1).key
 
 
 def command_compare(args: argparse.Namespace) -> int:

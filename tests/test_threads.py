@@ -114,3 +114,16 @@ def test_records_from_before_the_thread_count_load_compare_and_report(tmp_path, 
     write_json_atomic(new / Cell.of(records[0]).file_name, runner_written)
     write_json_atomic(new / "run.json", {"run_info_version": 2, "threads": 2, "argv": []})
     assert {r["threads"] for r in load_run(new).records} == {2}
+
+
+def test_compare_with_no_cell_in_common_names_both_presets_and_counts(tmp_path, capsys):
+    """The committed baseline (quick, 1 thread) against a smoke run at 2: say why."""
+    cell = Cell("xor", "momentum", "numpy", "eager", "float32", 0, "quick", threads=1)
+    runs = {"base": cell, "new": Cell.of({**cell.to_dict(), "preset": "smoke", "threads": 2})}
+    for name, run_cell in runs.items():
+        (tmp_path / name).mkdir()
+        record = new_record(run_cell, "failed", "x", output_tail="")
+        write_json_atomic(tmp_path / name / run_cell.file_name, record)
+    code, stderr = cli_main(capsys, "compare", tmp_path / "base", tmp_path / "new")
+    assert code == 2
+    assert_one_error_line(stderr, "ran at --threads 1, preset quick;", "at 2, preset smoke")
