@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks.document import Block, Bullets, Heading, Paragraph
+from benchmarks.progress import duration
 from benchmarks.records import BadFile
 
 Record = dict[str, Any]
@@ -25,6 +27,10 @@ def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any
         f"commit: {env.get('git_commit', '?')}",
     ]
     items += invocation_items(info)
+    items.append(
+        "raw data beside this report: summary.csv (a row per cell, for pandas), a JSON "
+        "record per cell (every epoch, timing, metric, environment), plots/, logs/"
+    )
     return [
         Heading(1, f"Benchmark report: {run_dir.name}"),
         Bullets(tuple(items)),
@@ -73,6 +79,8 @@ def invocation_items(info: dict[str, Any]) -> list[str]:
                 f"{outcome}; commit {commit}"
             )
             prefix = f"invocation {number}: "
+        else:
+            items.append(run_item(invocation))
         for ceiling in invocation.get("gemm_ceiling") or []:
             items.append(
                 f"{prefix}measured fp32 GEMM ceiling ({ceiling['gemm_size']}² NumPy matmul, "
@@ -80,6 +88,23 @@ def invocation_items(info: dict[str, Any]) -> list[str]:
                 f"best, {ceiling['gflops_median']:.1f} median"
             )
     return items
+
+
+def run_item(invocation: dict[str, Any]) -> str:
+    """The command of a run made in one invocation and how long it took (GEMM ceiling and
+    cells, the report excluded), from ``run.json``; a run still going, killed or from
+    before ``ended`` was kept gives its start only."""
+    argv = invocation.get("argv") or []
+    text = f"command: `python -m benchmarks {' '.join(argv[1:])}`" if argv else "command: ?"
+    try:
+        started, ended = (
+            datetime.strptime(invocation[key], "%Y-%m-%dT%H:%M:%S%z")
+            for key in ("started", "ended")
+        )
+    except (KeyError, TypeError, ValueError):  # still running, killed, or an older run.json
+        return f"{text}; started {invocation.get('started', '?')}"
+    took = duration((ended - started).total_seconds())
+    return f"{text}; started {invocation['started']}, took {took}"
 
 
 def problem_blocks(problems: list[BadFile]) -> list[Block]:
