@@ -394,3 +394,10 @@ def test_the_report_opens_with_a_single_runs_command_and_time():
     assert invocation_items({"invocations": [run]})[0].endswith(
         "; started 2026-11-29T17:39:19+0000"
     )
+
+
+def test_a_smoke_reports_opening_says_it_answers_nothing():
+    from benchmarks.report.environment import environment_blocks
+
+    blocks = environment_blocks(Path("run"), [{"preset": "smoke"}], {"preset": "smoke"})
+    assert "preset: smoke (checks that every cell runs: too short" in blocks[1].items[0]

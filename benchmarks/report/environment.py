@@ -11,6 +11,11 @@ from benchmarks.progress import duration
 from benchmarks.records import BadFile
 
 Record = dict[str, Any]
+# said beside the preset: a smoke run's "never solved" and noisy times read as results
+PRESET_NOTES = {
+    "smoke": " (checks that every cell runs: too short for anything to converge, and "
+    "its few epochs make rough times; the default, brief, is the comparison)"
+}
 
 
 def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any]) -> list[Block]:
@@ -18,8 +23,9 @@ def environment_blocks(run_dir: Path, records: list[Record], info: dict[str, Any
         (r["environment"] for r in records if "environment" in r), {}
     )
     versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
+    preset = info.get("preset", records[0]["preset"])
     items = [
-        f"preset: {info.get('preset', records[0]['preset'])}; cells: {len(records)}",
+        f"preset: {preset}{PRESET_NOTES.get(preset, '')}; cells: {len(records)}",
         f"CPU: {env.get('cpu', '?')} ({env.get('logical_cpus', '?')} logical CPUs); "
         f"threads per framework: {threads_text(env)}",
         f"Python {env.get('python', '?')} on {env.get('platform', '?')}",
