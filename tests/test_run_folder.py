@@ -379,25 +379,3 @@ def test_resume_counts_kept_rerun_damaged_and_missing_cells_apart(tmp_path, caps
     assert line == (
         "resume: keeping 1 (1 ok); running again 1 (1 failed) and 1 damaged; not run yet 1"
     )
-
-
-def test_the_report_opens_with_a_single_runs_command_and_time():
-    from benchmarks.report.environment import invocation_items
-
-    run = {"argv": ["/x/benchmarks/__main__.py", "run", "--preset", "smoke"]}
-    run |= {"started": "2026-11-29T17:39:19+0000", "ended": "2026-11-29T17:40:08+0000"}
-    assert invocation_items({"invocations": [run]}) == [
-        "command: `python -m benchmarks run --preset smoke`; "
-        "started 2026-11-29T17:39:19+0000, took 49 s"
-    ]
-    del run["ended"]  # still running, or killed
-    assert invocation_items({"invocations": [run]})[0].endswith(
-        "; started 2026-11-29T17:39:19+0000"
-    )
-
-
-def test_a_smoke_reports_opening_says_it_answers_nothing():
-    from benchmarks.report.environment import environment_blocks
-
-    blocks = environment_blocks(Path("run"), [{"preset": "smoke"}], {"preset": "smoke"})
-    assert "preset: smoke (checks that every cell runs: too short" in blocks[1].items[0]
