@@ -96,3 +96,28 @@ def test_bad_input_exits_2_before_any_work(
     assert main(["dqn-peer", *(paths.get(arg, arg) for arg in args)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error and error.count("\n") == 1
+
+
+# A hand-edited peer file of the right version: each field the report reads, of another
+# JSON type (or a learning time no longer than its first calls).
+GOOD_TIMING = {"learning_agent_steps": 200, "learning_s": 2.0, "learning_first_calls_s": 0.5}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"timing": {**GOOD_TIMING, "learning_agent_steps": "200"}},
+        {"timing": {**GOOD_TIMING, "steady_median_s": "fast"}},
+        {"timing": {**GOOD_TIMING, "learning_first_calls_s": 2.0}},
+        {"environment": ["vm"]},
+        {"versions": "2.9.2"},
+        {"peak_rss_mb": "412"},
+        {"threads": "2"},
+    ],
+)
+def test_a_hand_edited_peer_file_is_left_out_with_the_reason(tmp_path: Path, edit: dict) -> None:
+    good = {"peer_version": 1, "timing": GOOD_TIMING, "metrics": {"episodes": 1}}
+    (tmp_path / peer.PEER_FILE).write_text(json.dumps(good))
+    assert peer.PEER_LABEL in dqn_table(tmp_path)  # the unedited file is shown
+    (tmp_path / peer.PEER_FILE).write_text(json.dumps({**good, **edit}))
+    assert "The reference row is left out" in dqn_table(tmp_path)
