@@ -16,7 +16,7 @@ from benchmarks.document import to_markdown
 from benchmarks.report.context import ReportContext
 from benchmarks.workloads.dqn import peer
 from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
-from benchmarks.workloads.dqn.report import dqn_sections
+from benchmarks.workloads.dqn.report import dqn_sections, peer_mismatch
 from shared.metadata import REPO_ROOT
 from tests.cli_inprocess import WorkStarted
 
@@ -121,3 +121,13 @@ def test_a_hand_edited_peer_file_is_left_out_with_the_reason(tmp_path: Path, edi
     assert peer.PEER_LABEL in dqn_table(tmp_path)  # the unedited file is shown
     (tmp_path / peer.PEER_FILE).write_text(json.dumps({**good, **edit}))
     assert "The reference row is left out" in dqn_table(tmp_path)
+
+
+def test_a_peer_of_another_preset_or_thread_count_is_not_shown_beside_the_cells() -> None:
+    cells = [{"workload": "dqn", "preset": "brief", "threads": 2}]
+    played = {"preset": "brief", "threads": 2}
+    assert peer_mismatch(played, cells) is None
+    assert peer_mismatch(played, []) is None  # no cells: nothing to differ from
+    for other in ({"preset": "smoke"}, {"threads": 1}):
+        why = peer_mismatch({**played, **other}, cells)
+        assert why is not None and "this run's DQN cells: preset brief at 2 thread(s)" in why
