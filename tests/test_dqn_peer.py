@@ -131,3 +131,19 @@ def test_a_peer_of_another_preset_or_thread_count_is_not_shown_beside_the_cells(
     for other in ({"preset": "smoke"}, {"threads": 1}):
         why = peer_mismatch({**played, **other}, cells)
         assert why is not None and "this run's DQN cells: preset brief at 2 thread(s)" in why
+
+
+def test_a_damaged_run_json_is_refused_not_read_as_the_brief_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def tripwire(*args: object, **kwargs: object) -> None:
+        raise WorkStarted("SB3 started before the input was refused")
+
+    monkeypatch.setattr(peer, "measure_peer", tripwire)
+    monkeypatch.setattr(peer, "lock_run_folder", tripwire)
+    (tmp_path / "run.json").write_text('{"preset": "smo')  # a run of unknown preset
+    assert main(["dqn-peer", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "run.json" in error and "give --preset and --threads" in error
+    with pytest.raises(WorkStarted):  # both given: nothing left to read from it
+        main(["dqn-peer", "--out", str(tmp_path), "--preset", "smoke", "--threads", "1"])

@@ -119,6 +119,12 @@ def check_peer_options(args: argparse.Namespace, workload: AgentWorkload) -> DQN
     settings of its Space Invaders cell at that preset."""
     if not args.out.is_dir():
         raise BadInput(f"{args.out} {'is not a folder' if args.out.exists() else 'does not exist'}")
+    _, damaged = read_run_info(args.out)
+    if damaged and (args.peer_preset is None or args.threads is None):
+        # not brief by default: the peer would sit beside cells of another preset
+        raise BadInput(
+            f"{damaged}: the run's preset and threads are unknown; give --preset and --threads"
+        )
     preset, threads = peer_defaults(args.out)
     args.peer_preset = preset if args.peer_preset is None else args.peer_preset
     args.threads = threads if args.threads is None else args.threads
