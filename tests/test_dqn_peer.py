@@ -147,3 +147,16 @@ def test_a_damaged_run_json_is_refused_not_read_as_the_brief_preset(
     assert "run.json" in error and "give --preset and --threads" in error
     with pytest.raises(WorkStarted):  # both given: nothing left to read from it
         main(["dqn-peer", "--out", str(tmp_path), "--preset", "smoke", "--threads", "1"])
+
+
+def test_an_interrupted_peer_does_not_tell_to_resume_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(peer, "measure_peer", interrupted)  # Ctrl-C while SB3 plays
+    assert main(["dqn-peer", "--out", str(tmp_path), "--preset", "smoke"]) == 130
+    error = capsys.readouterr().err
+    assert error.startswith("interrupted") and "--resume" not in error
+    assert not (tmp_path / peer.PEER_FILE).exists()
