@@ -146,25 +146,29 @@ def _fixed_s(record: dict[str, Any]) -> float:
     return sum(timing.get(name) or 0.0 for name in FIXED_PHASES)
 
 
-def measure_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Measurement]]:
+def measure_run(
+    run_dir: Path,
+) -> tuple[dict[str, Any], dict[tuple[str, int], Measurement]]:
     """What the run in ``run_dir`` measured: its description for ``runs`` and one
-    measurement per cell key of its ok records (seeds pooled)."""
+    measurement per cell key and thread count of its ok records (seeds pooled; a run of
+    ``--threads 1,2`` measures each key at each count)."""
     contents = load_run(run_dir)
     info = contents.info
     environment = info.get("environment") or {}
     threads = info.get("threads", environment.get("threads", 1))
     ceiling = ceiling_gflops(run_dir)
-    by_key: dict[str, list[dict[str, Any]]] = {}
+    by_key: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for record in contents.records:
         if record["status"] == "ok" and _process_walls(record):
-            by_key.setdefault(cell_key(Cell.of(record)), []).append(record)
+            cell = Cell.of(record)
+            by_key.setdefault((cell_key(cell), cell.threads), []).append(record)
     measured = {}
     for key, records in by_key.items():
         first = Cell.of(records[0])
         gflops = [r["timing"]["gflops"] for r in records if number(r["timing"].get("gflops"))]
         walls = [wall for record in records for wall in _process_walls(record)]
         measured[key] = Measurement(
-            threads=threads,
+            threads=first.threads,
             wall_s=statistics.median(walls),
             fixed_s=statistics.median([_fixed_s(record) for record in records]),
             steps=training_steps(first.workload, first.variant, first.preset),
@@ -211,7 +215,7 @@ def merge(table: Table, run: str, description: dict[str, Any], measured: dict) -
     """``table`` with ``measured`` (from ``run``) replacing the measurements of the same
     key and thread count; runs no measurement refers to any more are dropped."""
     cells = {key: list(rows) for key, rows in table.cells.items()}
-    for key, new in measured.items():
+    for (key, _), new in measured.items():
         cells[key] = [m for m in cells.get(key, []) if m.threads != new.threads] + [new]
         cells[key].sort(key=lambda m: m.threads)
     runs = {**table.runs, run: description}
@@ -239,7 +243,7 @@ def command_estimates(args: argparse.Namespace) -> int:
         if not measured:
             raise BadInput(f"--from: {path} holds no cell that finished ok")
         table = merge(table, path.name, description, measured)
-        print(f"{path.name}: {len(measured)} cell key(s) measured")
+        print(f"{path.name}: {len(measured)} measurement(s), one per cell key and thread count")
     try:
         write_json_atomic(table_path, table.to_json())
     except OSError as error:

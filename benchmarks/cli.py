@@ -387,10 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         return output_failed(error)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP during a run
         folder = getattr(args, "out", None) or "<its folder>"
-        print(
-            f"interrupted{f' by {interrupt.args[0]}' if interrupt.args else ''}: every "
-            f"finished cell is kept; finish the run with the same command and --resume "
-            f"--out {folder}",
-            file=sys.stderr,
-        )
+        said = f"interrupted{f' by {interrupt.args[0]}' if interrupt.args else ''}"
+        # only a run has cells to keep and --resume; the other commands write each file
+        # whole (atomically), so an interrupted one left none half-written
+        hint = "nothing half-written was left; run the same command again"
+        if args.command == "run":
+            hint = "every finished cell is kept; finish the run with the same command and "
+            hint += f"--resume --out {folder}"
+        print(f"{said}: {hint}", file=sys.stderr)
         return exit_status(interrupt)

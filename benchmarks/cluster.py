@@ -22,6 +22,7 @@ import contextlib
 import importlib.util
 import logging
 import re
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -226,6 +227,16 @@ def refusal(fact: dict[str, Any] | BaseException, driver: dict[str, str]) -> str
     return None
 
 
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored here (and in the processes started meanwhile), then as it was."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def start_local_cluster(workers: int) -> Fanout:
     """A LocalCluster of ``workers`` processes, one thread and one cell resource each,
     every address on the loopback, no dashboard; a worker lost mid-task fails its task
@@ -235,7 +246,10 @@ def start_local_cluster(workers: int) -> Fanout:
 
     from benchmarks.cluster_task import CELL_RESOURCE, fingerprint
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # Its worker processes ignore Ctrl-C (they inherit the ignoring): the terminal sends
+    # it to the whole foreground group, and workers killed by it before the driver
+    # closes them print a traceback each and a scheduler error per cell they ran.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), _ctrl_c_ignored():
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

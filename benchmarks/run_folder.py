@@ -183,12 +183,15 @@ def check_folder(
             )
     else:
         # No matrix recorded (a run.json from before matrices were, or none, or a damaged
-        # one): every record there must belong to this command's matrix, preset included.
+        # one): every record there must belong to this command's matrix, preset and
+        # thread count included (file names leave both out).
+        found = scan_records(folder).records
         other_preset = {
             name
-            for name, record in scan_records(folder).records.items()
+            for name, record in found.items()
             if preset is not None and record["preset"] != preset
         }
+        _check_record_threads(found.values(), threads)
         foreign = sorted((set(records) - set(planned)) | other_preset)
         if foreign:
             raise RefusedFolder(
@@ -231,6 +234,18 @@ def _check_matrix(info: dict[str, Any], planned: list[str], threads: int | list[
         raise RefusedFolder(
             f"--resume: --threads {_counts_text(threads)} here, "
             f"{_counts_text(info.get('threads'))} in the recorded run"
+        )
+
+
+def _check_record_threads(records: Iterable[dict[str, Any]], threads: int | list[int]) -> None:
+    """RefusedFolder when a record ran at a thread count this command does not plan:
+    without a recorded matrix, a record's own count (``Cell.of``) is all that says it."""
+    planned = threads if isinstance(threads, list) else [threads]
+    recorded = sorted({Cell.of(record).threads for record in records})
+    if not set(recorded) <= set(planned):
+        raise RefusedFolder(
+            f"--resume: --threads {_counts_text(threads)} here, "
+            f"{_counts_text(recorded)} in the recorded run's records"
         )
 
 

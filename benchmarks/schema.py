@@ -12,6 +12,7 @@ meaning or type does.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -247,15 +248,27 @@ def _nested_problem(data: dict[str, Any]) -> str | None:
 
 def _host_problem(host: dict[str, Any]) -> str | None:
     """What in a ``host`` block does not fit ``Host``, or None: every field present,
-    of its type; each ceiling an object with an integer thread count and numeric GFLOP/s."""
+    of its type; CPU counts at least 1 and memory not negative (a host class of 0 CPUs
+    would split the report's tables); each ceiling an object with an integer thread
+    count and a positive, finite GFLOP/s."""
     for name, kinds in HOST_TYPES.items():
         if not isinstance(host.get(name), kinds) or isinstance(host.get(name), bool):
             return f"its host's {name!r} is missing or not a JSON {kinds[0].__name__}"
+    for name in ("usable_cpus", "logical_cpus"):
+        if not _count(host[name]):
+            return f"its host's {name!r} is not a count of at least 1"
+    if host["memory_bytes"] < 0:
+        return "its host's 'memory_bytes' is negative"
     for ceiling in host["gemm_ceiling"]:
         if not (
             isinstance(ceiling, dict)
             and _count(ceiling.get("threads"))
-            and number(ceiling.get("gflops_best"))
+            and number(best := ceiling.get("gflops_best"))
+            and math.isfinite(best)
+            and best > 0
         ):
-            return "a host 'gemm_ceiling' entry is not an object with threads and gflops_best"
+            return (
+                "a host 'gemm_ceiling' entry is not an object with threads and a positive "
+                "gflops_best"
+            )
     return None

@@ -173,3 +173,23 @@ def test_a_worker_with_other_versions_or_no_cell_resource_is_refused():
         "versions differ from the driver's: numpy 2.4.6 here, 2.4.5 there"
     )
     assert "no bench_cell resource" in refusal({**fits, "resources": {}}, driver)
+
+
+def test_local_cluster_workers_start_ignoring_ctrl_c(monkeypatch):
+    """The terminal sends Ctrl-C to the whole foreground group: the workers started
+    meanwhile inherit SIGINT ignored, the driver alone handles it and closes them."""
+    import distributed
+
+    from benchmarks import cluster
+
+    seen = []
+
+    def fake_cluster(**kwargs):
+        seen.append(signal.getsignal(signal.SIGINT))
+        raise RuntimeError("no cluster in this test")
+
+    monkeypatch.setattr(distributed, "LocalCluster", fake_cluster)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(RuntimeError, match="no cluster"):
+        cluster.start_local_cluster(2)
+    assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is before

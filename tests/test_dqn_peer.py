@@ -16,7 +16,7 @@ from benchmarks.document import to_markdown
 from benchmarks.report.context import ReportContext
 from benchmarks.workloads.dqn import peer
 from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
-from benchmarks.workloads.dqn.report import dqn_sections
+from benchmarks.workloads.dqn.report import dqn_sections, peer_mismatch
 from shared.metadata import REPO_ROOT
 from tests.cli_inprocess import WorkStarted
 
@@ -101,3 +101,67 @@ def test_bad_input_exits_2_before_any_work(
     assert main(["dqn-peer", *(paths.get(arg, arg) for arg in args)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error and error.count("\n") == 1
+
+
+# A hand-edited peer file of the right version: each field the report reads, of another
+# JSON type (or a learning time no longer than its first calls).
+GOOD_TIMING = {"learning_agent_steps": 200, "learning_s": 2.0, "learning_first_calls_s": 0.5}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"timing": {**GOOD_TIMING, "learning_agent_steps": "200"}},
+        {"timing": {**GOOD_TIMING, "steady_median_s": "fast"}},
+        {"timing": {**GOOD_TIMING, "learning_first_calls_s": 2.0}},
+        {"environment": ["vm"]},
+        {"versions": "2.9.2"},
+        {"peak_rss_mb": "412"},
+        {"threads": "2"},
+    ],
+)
+def test_a_hand_edited_peer_file_is_left_out_with_the_reason(tmp_path: Path, edit: dict) -> None:
+    good = {"peer_version": 1, "timing": GOOD_TIMING, "metrics": {"episodes": 1}}
+    (tmp_path / peer.PEER_FILE).write_text(json.dumps(good))
+    assert peer.PEER_LABEL in dqn_table(tmp_path)  # the unedited file is shown
+    (tmp_path / peer.PEER_FILE).write_text(json.dumps({**good, **edit}))
+    assert "The reference row is left out" in dqn_table(tmp_path)
+
+
+def test_a_peer_of_another_preset_or_thread_count_is_not_shown_beside_the_cells() -> None:
+    cells = [{"workload": "dqn", "preset": "brief", "threads": 2}]
+    played = {"preset": "brief", "threads": 2}
+    assert peer_mismatch(played, cells) is None
+    assert peer_mismatch(played, []) is None  # no cells: nothing to differ from
+    for other in ({"preset": "smoke"}, {"threads": 1}):
+        why = peer_mismatch({**played, **other}, cells)
+        assert why is not None and "this run's DQN cells: preset brief at 2 thread(s)" in why
+
+
+def test_a_damaged_run_json_is_refused_not_read_as_the_brief_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def tripwire(*args: object, **kwargs: object) -> None:
+        raise WorkStarted("SB3 started before the input was refused")
+
+    monkeypatch.setattr(peer, "measure_peer", tripwire)
+    monkeypatch.setattr(peer, "lock_run_folder", tripwire)
+    (tmp_path / "run.json").write_text('{"preset": "smo')  # a run of unknown preset
+    assert main(["dqn-peer", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "run.json" in error and "give --preset and --threads" in error
+    with pytest.raises(WorkStarted):  # both given: nothing left to read from it
+        main(["dqn-peer", "--out", str(tmp_path), "--preset", "smoke", "--threads", "1"])
+
+
+def test_an_interrupted_peer_does_not_tell_to_resume_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(peer, "measure_peer", interrupted)  # Ctrl-C while SB3 plays
+    assert main(["dqn-peer", "--out", str(tmp_path), "--preset", "smoke"]) == 130
+    error = capsys.readouterr().err
+    assert error.startswith("interrupted") and "--resume" not in error
+    assert not (tmp_path / peer.PEER_FILE).exists()

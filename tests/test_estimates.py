@@ -225,3 +225,19 @@ def test_the_runner_runs_the_longest_cells_first(table_path, tmp_path, monkeypat
     assert code == 0, stderr
     assert [cell.variant for cell in ran] == sorted(VARIANT_S, key=lambda v: -VARIANT_S[v])
     assert passed == {xor_cell(v).file_name: s for v, s in VARIANT_S.items()}
+
+
+def test_the_refresh_command_keeps_each_thread_count_of_a_threads_matrix_run(tmp_path, capsys):
+    run, table = tmp_path / "scaling", tmp_path / "t.json"
+    run.mkdir()
+    for threads, wall in ((1, 10.0), (2, 6.0)):
+        cell = Cell("xor", "momentum", "numpy", "eager", "float32", 0, "smoke", threads, True)
+        record = new_record(cell, "ok", timing={}, metrics={}, process_wall_s=wall)
+        write_json_atomic(run / record_name(record), record)
+    write_json_atomic(
+        run / "run.json", {"run_info_version": 2, "preset": "smoke", "threads": [1, 2]}
+    )
+    code, _, stderr = run_main(capsys, "estimates", "--from", run, "--table", table)
+    assert code == 0, stderr
+    rows = read_table(table).cells[cell_key(xor_cell("momentum"))]
+    assert [(m.threads, m.wall_s) for m in rows] == [(1, 10.0), (2, 6.0)]

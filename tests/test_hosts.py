@@ -170,3 +170,22 @@ def test_a_dask_driver_measures_each_host_once(monkeypatch):
     assert client.measured_on == ["tcp://a1", "tcp://c1"]  # one worker per host, once
     assert fanout.hosts["a"]["gemm_ceiling"][0]["gflops_best"] == 9.0
     assert fanout.hosts["b"] is not None and fanout.hosts["c"]["gemm_ceiling"] == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("usable_cpus", 0), ("logical_cpus", -2), ("memory_bytes", -5), ("gflops_best", 0.0)],
+)
+def test_a_host_block_of_impossible_counts_is_left_out_not_a_class_of_its_own(
+    tmp_path, field, value
+):
+    path = write_run(tmp_path / "run", [record("numpy", 0.1, SLOW)])
+    path = next(path.glob("*.json"))
+    data = json.loads(path.read_text())
+    if field == "gflops_best":
+        data["host"]["gemm_ceiling"][0][field] = value
+    else:
+        data["host"][field] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(BadFile, match="host"):
+        read_record(path)

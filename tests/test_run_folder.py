@@ -169,6 +169,18 @@ def recorded_run(folder: Path, seeds: range, threads: int = 1) -> Path:
     return folder
 
 
+def older_run(folder: Path, threads: int) -> Path:
+    """Records from before the thread count was part of the cell (their environment has
+    it) and no run.json: a run started before run.json recorded a matrix."""
+    folder.mkdir()
+    for seed in range(2):
+        record = {k: v for k, v in failed(seed).items() if k not in ("threads", "threads_in_name")}
+        write_json_atomic(
+            folder / cell(seed).file_name, {**record, "environment": {"threads": threads}}
+        )
+    return folder
+
+
 @pytest.mark.parametrize(
     ("setup", "extra", "message"),
     [
@@ -188,9 +200,10 @@ def recorded_run(folder: Path, seeds: range, threads: int = 1) -> Path:
             ["--resume"],
             "holds records of cells this command would not run: 1 cell(s)",
         ),
+        (lambda path: older_run(path, 2), ["--resume"], "--threads 1 here, 2 in the recorded"),
     ],
     ids=["resume-missing", "resume-empty", "run-into-a-run", "run-into-records",
-         "other-matrix", "other-threads", "foreign-records"],
+         "other-matrix", "other-threads", "foreign-records", "older-run-other-threads"],
 )  # fmt: skip
 def test_start_and_resume_rules_exit_2_before_any_work(tmp_path, capsys, setup, extra, message):
     out = tmp_path / "run"

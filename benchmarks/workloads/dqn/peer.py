@@ -34,6 +34,7 @@ from benchmarks.options import (
 )
 from benchmarks.records import BadFile, read_json, read_run_info, thread_counts
 from benchmarks.run_folder import lock_run_folder
+from benchmarks.schema import number
 from benchmarks.workloads.base import BRIEF
 from benchmarks.workloads.dqn.config import DQNConfig
 from benchmarks.workloads.kinds import AgentWorkload
@@ -118,7 +119,13 @@ def check_peer_options(args: argparse.Namespace, workload: AgentWorkload) -> DQN
     settings of its Space Invaders cell at that preset."""
     if not args.out.is_dir():
         raise BadInput(f"{args.out} {'is not a folder' if args.out.exists() else 'does not exist'}")
-    matrix = read_run_info(args.out)[0].get("matrix")
+    info, damaged = read_run_info(args.out)
+    if damaged and (args.peer_preset is None or args.threads is None):
+        # not brief by default: the peer would sit beside cells of another preset
+        raise BadInput(
+            f"{damaged}: the run's preset and threads are unknown; give --preset and --threads"
+        )
+    matrix = info.get("matrix")
     if matrix and not any(name.startswith(f"{workload.name}__") for name in matrix):
         raise BadInput(  # its report would have no DQN table to show the peer in
             f"{args.out} holds a run with no {workload.name} cell, so its report would not "
@@ -232,9 +239,29 @@ def read_peer(run_dir: Path) -> dict[str, Any] | None:
         return {"problem": str(error)}
     if not isinstance(record, dict) or record.get("peer_version") != PEER_VERSION:
         return {"problem": f"{path}: not a dqn-peer record of version {PEER_VERSION}"}
+    problem = peer_problem(record)
+    return {"problem": f"{path}: {problem}"} if problem else record
+
+
+def peer_problem(record: dict[str, Any]) -> str | None:
+    """What in a peer record of this version the report cannot read, or None: the file
+    may have been edited by hand, and a table cell must never crash the report."""
     if not all(isinstance(record.get(key), dict) for key in ("timing", "metrics")):
-        return {"problem": f"{path}: its timing or metrics are not JSON objects"}
-    return record
+        return "its timing or metrics are not JSON objects"
+    if not all(number(v) or v is None for v in record["timing"].values()):
+        return "a timing value is not a number"
+    timing = record["timing"]
+    learning = timing.get("learning_s"), timing.get("learning_first_calls_s")
+    if None not in learning and learning[0] <= learning[1]:
+        return "its learning time is not longer than its first calls"
+    for key, kind, name in (("environment", dict, "object"), ("versions", dict, "object")):
+        if key in record and not isinstance(record[key], kind):
+            return f"its {key!r} is not a JSON {name}"
+    if "threads" in record and not (number(record["threads"]) and record["threads"] >= 1):
+        return "its 'threads' is not a count"
+    if not (number(record.get("peak_rss_mb")) or record.get("peak_rss_mb") is None):
+        return "its peak_rss_mb is not a number"
+    return None
 
 
 def add_peer_command(

@@ -12,6 +12,7 @@ from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, megabytes, seconds
 from benchmarks.report.groups import Group, ok_groups
 from benchmarks.report.tables import Column, identity, table
+from benchmarks.schema import record_threads
 from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
 from benchmarks.workloads.dqn.peer import PEER_FILE, PEER_LABEL, read_peer
 
@@ -83,6 +84,23 @@ class PeerRow:
     threads: int | None = None
 
 
+def peer_mismatch(peer: dict[str, Any], records: list[dict[str, Any]]) -> str | None:
+    """Why the peer record is no reference for this run's DQN cells, or None: it played
+    another preset (another game length) or at a thread count none of them ran at
+    (``dqn-peer --preset``/``--threads`` given, or another run's file copied in)."""
+    presets = sorted({record["preset"] for record in records})
+    threads = sorted({record_threads(record) for record in records})
+    if not records or (peer.get("preset") in presets and peer.get("threads") in threads):
+        return None
+    counts = ", ".join(map(str, threads))
+    return (
+        f"{PEER_FILE} played preset {peer.get('preset')} at {peer.get('threads')} thread(s), "
+        f"this run's DQN cells: preset {', '.join(presets)} at {counts} thread(s) "
+        f"(`python -m benchmarks dqn-peer --out RUN_DIR` without --preset or --threads "
+        f"plays the run's)"
+    )
+
+
 def peer_blocks(context: ReportContext, table_block: Table) -> tuple[Table, str]:
     """``table_block`` with the ``dqn-peer`` reference row added when the run folder has
     its file, and the sentence that says what the row is (or how to add it)."""
@@ -93,8 +111,9 @@ def peer_blocks(context: ReportContext, table_block: Table) -> tuple[Table, str]
             "Stable-Baselines3's DQN on the same game and settings as a reference row "
             "(the sb3 extra)."
         )
-    if "problem" in peer:
-        return table_block, f" The reference row is left out: {peer['problem']}."
+    problem = peer.get("problem") or peer_mismatch(peer, context.records)
+    if problem:
+        return table_block, f" The reference row is left out: {problem}."
     several = any(record.get("threads_in_name") for record in context.records)
     row = PeerRow(
         peer.get("variant", "?"),
