@@ -28,13 +28,14 @@ from benchmarks.drivers import build_agent, build_model
 from benchmarks.parity_envelope import (
     agent_envelope,
     gradient_envelope,
-    norm_error,
+    norm_errors,
     params_excess,
     relative_excess,
     reversed_batch,
     reversed_rows,
     rounding_verdict,
     training_envelope,
+    typical_gradients,
 )
 from benchmarks.workloads.base import AgentConfig, EpochData, TrainingConfig
 from shared.params import Params, cast_params
@@ -144,33 +145,30 @@ _ENVELOPE_DTYPES = {"float32": ("float32", "float64"), "float64": ()}
 
 
 class _GradientDeviation:
-    """The worst deviation of a backend's gradients from the reference's over the steps
-    it is shown: in the dtype's tolerance units (elementwise) and norm-wise, and, given
-    the reference's other gradients (``grads_of``), their norm-wise envelope."""
+    """How far a backend's gradients lie from the reference's over the steps it is
+    shown: the worst in the dtype's tolerance units (elementwise), and per step and
+    tensor norm-wise, with (given the reference's other gradients, ``grads_of``) their
+    norm-wise envelope; ``summary`` judges those by their median (``typical_gradients``)."""
 
     def __init__(self, dtype: str):
-        self.dtype, self.steps = dtype, 0
-        self.worst = self.norm = 0.0
-        self.envelope: float | None = None
+        self.dtype, self.worst = dtype, 0.0
+        self.errors: list[dict[str, float]] = []  # per step and tensor, norm-wise
+        self.envelopes: list[dict[str, float]] = []
 
     def add(self, actual: Params, expected: Params, grads_of=None) -> None:
-        self.steps += 1
         self.worst = max(self.worst, params_excess(actual, expected, self.dtype))
-        self.norm = max(self.norm, norm_error(actual, expected))
+        self.errors.append(norm_errors(actual, expected))
         if grads_of is not None:
-            self.envelope = max(self.envelope or 0.0, gradient_envelope(grads_of, expected))
+            self.envelopes.append(gradient_envelope(grads_of, expected))
 
     def summary(self) -> dict[str, Any]:
-        summary = {
-            "steps": self.steps,
+        return {
+            "steps": len(self.errors),
             "tolerance": TOLERANCES[self.dtype],
             "grads_error_over_tolerance": self.worst,
             "within_tolerance": bool(self.worst <= 1),
-            "grads_norm_error": self.norm,
+            **typical_gradients(self.errors, self.envelopes if self.envelopes else None),
         }
-        if self.envelope is not None:
-            summary["grads_norm_envelope"] = self.envelope
-        return summary
 
 
 def check_agent_against_reference(
