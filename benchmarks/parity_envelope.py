@@ -192,5 +192,6 @@ def rounding_verdict(summary: dict[str, Any]) -> dict[str, Any]:
     }
     rtol = TOLERANCES["float32"]["rtol"]
     quantities["grads"] = _judged(grads["grads_norm_error"], grads["grads_norm_envelope"], rtol)
+    quantities["grads"]["tensor"] = grads.get("grads_norm_tensor")  # the furthest out
     within = all(q["within"] for q in quantities.values())
     return {"multiple": ROUNDING_MULTIPLE, **quantities, "within_rounding": within}

@@ -75,7 +75,9 @@ def test_one_gradient_scaled_by_1_001_fails_on_nbody(dtype: str) -> None:
         grads = summary["rounding"]["grads"]
         assert not summary["rounding"]["within_rounding"] and not grads["within"]
         assert grads["error"] > 100 * grads["envelope"]
-        assert _verdict({"parity": summary}).startswith("NO, beyond rounding (gradients: ")
+        assert _verdict({"parity": summary}).startswith(
+            "NO, beyond rounding (gradients of layer0.kernel: "
+        )
 
 
 class OnlineAsTarget(NumpyAgent):

@@ -39,6 +39,10 @@ def _rerun_verdict(parity: dict[str, Any]) -> str:
     return f"{'yes' if parity['within_tolerance'] else 'NO'} ({worst:.2g})"
 
 
+def _tensor(quantity: dict[str, Any]) -> str:
+    return f" of {quantity['tensor']}" if quantity.get("tensor") else ""
+
+
 def _rounding(parity: dict[str, Any]) -> str:
     """The rounding verdict: each quantity's envelope and error, or those beyond it."""
     rounding = parity["rounding"]
@@ -49,7 +53,8 @@ def _rounding(parity: dict[str, Any]) -> str:
         )
         return f"within rounding ({shown})"
     beyond = [
-        f"{what}: error {q['error']:.2g} > bound {q['bound']:.2g}, envelope {q['envelope']:.2g}"
+        f"{what}{_tensor(q)}: error {q['error']:.2g} > bound {q['bound']:.2g}, "
+        f"envelope {q['envelope']:.2g}"
         for what, q in judged
         if not q["within"]
     ]
