@@ -210,7 +210,12 @@ def format_changes(comparison: Comparison, base: Path, new: Path) -> str:
     lines += [f"{c.cell}  {c.what}: {c.detail}" for c in comparison.not_comparable]
     changes = comparison.changes
     if not changes:
-        return "\n".join([*lines, "no cell moved beyond its spread"])
+        paired = comparison.compared - len(comparison.not_comparable)
+        if comparison.compared and not paired:  # nothing was weighed: say so, not "no move"
+            verdict = "no cell compared: every cell in common ran on another host class"
+        else:
+            verdict = "no cell moved beyond its spread"
+        return "\n".join([*lines, verdict])
     width = max(len(c.cell) for c in changes)
     lines += [f"{c.cell:<{width}}  {c.what}: {c.detail}" for c in changes]
     lines.append(f"{len(changes)} change(s)")
