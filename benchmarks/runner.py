@@ -42,6 +42,7 @@ from benchmarks.workloads import get_workload
 from shared import registry
 from shared.cache import CACHE_DIR_ENV, cache_dir
 from shared.metadata import REPO_ROOT
+from shared.registry import UnknownName
 
 STDERR_TAIL_CHARS = 4000
 KEPT = "kept from the earlier run"
@@ -353,12 +354,21 @@ def _repeat_process(
     return record, _outcome_text(rerun), rerun
 
 
+def _epoch_name(workload: object) -> str:
+    """What one of the workload's timed epochs is ('epoch' for a name not registered)."""
+    try:
+        return get_workload(str(workload)).epoch_name
+    except UnknownName:
+        return "epoch"
+
+
 def _outcome_text(record: dict[str, Any]) -> str:
     status = record["status"]
     if status == "ok":
         timing = record.get("timing", {})
         steady = timing.get("steady_median_s")
-        steady_text = f", steady {steady * 1e3:.3g} ms/epoch" if steady is not None else ""
+        unit = _epoch_name(record.get("workload"))
+        steady_text = f", steady {steady * 1e3:.3g} ms/{unit}" if steady is not None else ""
         return f"ok in {record.get('process_wall_s', 0):.1f} s{steady_text}"
     wall_s = record.get("process_wall_s")
     after = f" after {wall_s:.1f} s" if isinstance(wall_s, (int, float)) else ""

@@ -102,3 +102,12 @@ def test_the_live_display_names_the_worker_that_runs_a_cluster_cell():
     text = screen.file.getvalue()
     assert f"running {CELLS[1].label} on tcp://127.0.0.1:4000 (box)" in text
     assert "0/3 done, 0 failed | elapsed" in text and text.count("running ") == 1
+
+
+@pytest.mark.parametrize(("workload", "unit"), [("xor", "ms/epoch"), ("dqn", "ms/TD step")])
+def test_a_finished_line_names_what_one_timed_epoch_of_its_workload_is(workload, unit):
+    from benchmarks.runner import _outcome_text
+
+    record = {"workload": workload, "status": "ok", "process_wall_s": 3.0}
+    record["timing"] = {"steady_median_s": 0.046}
+    assert _outcome_text(record) == f"ok in 3.0 s, steady 46 {unit}"

@@ -238,6 +238,9 @@ class Workload(ABC):
     # ``training_steps`` drives); the estimates hold the rest of the cell's process time
     # (start, import, build, its first epoch, parity check) fixed.
     loop_seconds_field: ClassVar[str] = "train_total_s"
+    # What one timed epoch of the record is, for the run's progress lines ("steady 46 ms
+    # a TD step"): an agent's epoch is one TD step, not a pass over data.
+    epoch_name: ClassVar[str] = "epoch"
 
     def training_steps(self, variant: str, preset: str) -> int | None:
         """Steps a cell of ``variant`` takes at ``preset`` (optimizer steps, agent steps):
