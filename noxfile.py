@@ -41,25 +41,9 @@ def suite_python(session: nox.Session) -> str:
             "pip",
             "install",
             "--quiet",
-            "--no-compile",
             "--editable",
             SUITE_EXTRAS,
             external=True,
-        )
-        # pip compiles the frameworks' ~100 CPU-seconds of bytecode on one core; here on
-        # every core. Compiled now, not at first import, so that no cell's import time
-        # includes it. Status 1: a file that does not compile (a template or another
-        # Python's test data), as pip would skip it.
-        session.run_install(
-            str(python),
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            str(SUITE_ENV / "lib"),
-            external=True,
-            success_codes=[0, 1],
         )
         stamp.write_text(pins)
     else:
