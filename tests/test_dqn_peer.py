@@ -5,6 +5,7 @@ table shows it as a reference row; bad input exits with status 2 before any work
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,14 +32,18 @@ def test_smoke_peer_writes_its_record_and_the_report_shows_it(tmp_path: Path) ->
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     assert "dqn-peer --out RUN_DIR" in dqn_table(run_dir)  # absent: how to add it
+    scratch = tmp_path / "tmp"  # its TMPDIR: SB3's default logger made a folder there
+    scratch.mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "dqn-peer", "--out", str(run_dir), *SMOKE],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert not list(scratch.glob("SB3-*"))  # no log folder of SB3 left in /tmp
     record = json.loads((run_dir / peer.PEER_FILE).read_text())
     timing = record["timing"]
     assert record["versions"]["stable-baselines3"] == "2.9.2"

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack
 
 from benchmarks.workloads.dqn.atari import AtariSpec
@@ -163,6 +164,8 @@ def play(
     The thread count is the caller's (``torch.set_num_threads`` before this)."""
     game = VecFrameStack(AleGame(spec, seed), n_stack=spec.stack)  # (1, stack, H, W)
     model = DQN("CnnPolicy", game, seed=seed, device="cpu", verbose=0, **settings)
+    # A logger that writes nothing: SB3's default makes a folder in /tmp every run.
+    model.set_logger(Logger(folder=None, output_formats=[]))
     # The first greedy action (allocations) is made here, off the clock, and timed apart:
     # our cells leave every first call out of agent steps/s.
     observation = np.zeros((1, *game.observation_space.shape), dtype=np.uint8)
