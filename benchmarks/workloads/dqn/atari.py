@@ -62,32 +62,39 @@ class GameStep:
     emulator_frames: int  # emulator frames since the game was created
 
 
+def vector_env(spec: AtariSpec, reward_clipping: bool):
+    """ale-py's one-emulator ``AtariVectorEnv`` with ``spec``'s preprocessing, frames one
+    by one (the replay memory stores each once), same-step autoreset; the rewards
+    clipped to [-1, 1] or raw (the score)."""
+    from ale_py.vector_env import AtariVectorEnv
+
+    return AtariVectorEnv(
+        spec.game,
+        num_envs=1,
+        num_threads=1,
+        stack_num=1,
+        img_height=spec.screen,
+        img_width=spec.screen,
+        grayscale=True,
+        frameskip=spec.frame_skip,
+        maxpool=True,
+        noop_max=spec.noop_max,
+        repeat_action_probability=0.0,
+        full_action_space=False,
+        max_num_frames_per_episode=spec.max_episode_frames,
+        episodic_life=False,
+        reward_clipping=reward_clipping,
+        use_fire_reset=False,
+        autoreset_mode="SameStep",
+    )
+
+
 class AtariGame:
     """One emulator with the preprocessing of ``AtariSpec``."""
 
     def __init__(self, spec: AtariSpec, seed: int):
-        from ale_py.vector_env import AtariVectorEnv
-
         self.spec = spec
-        self._env = AtariVectorEnv(
-            spec.game,
-            num_envs=1,
-            num_threads=1,
-            stack_num=1,  # frames one by one: the replay memory stores each once
-            img_height=spec.screen,
-            img_width=spec.screen,
-            grayscale=True,
-            frameskip=spec.frame_skip,
-            maxpool=True,
-            noop_max=spec.noop_max,
-            repeat_action_probability=0.0,
-            full_action_space=False,
-            max_num_frames_per_episode=spec.max_episode_frames,
-            episodic_life=False,
-            reward_clipping=False,  # the driver clips for learning; the score stays raw
-            use_fire_reset=False,
-            autoreset_mode="SameStep",
-        )
+        self._env = vector_env(spec, reward_clipping=False)  # the driver clips for learning
         self.n_actions = int(self._env.single_action_space.n)
         self._seed = seed
         self._action = np.zeros(1, dtype=np.int64)

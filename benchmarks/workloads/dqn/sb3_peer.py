@@ -25,7 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack
 
-from benchmarks.workloads.dqn.atari import AtariSpec
+from benchmarks.workloads.dqn.atari import AtariSpec, vector_env
 
 
 class AleGame(VecEnv):
@@ -37,27 +37,8 @@ class AleGame(VecEnv):
     ``info["terminal_observation"]``, where SB3 looks for it."""
 
     def __init__(self, spec: AtariSpec, seed: int):
-        from ale_py.vector_env import AtariVectorEnv
-
-        self._env = AtariVectorEnv(
-            spec.game,
-            num_envs=1,
-            num_threads=1,
-            stack_num=1,
-            img_height=spec.screen,
-            img_width=spec.screen,
-            grayscale=True,
-            frameskip=spec.frame_skip,
-            maxpool=True,
-            noop_max=spec.noop_max,
-            repeat_action_probability=0.0,
-            full_action_space=False,
-            max_num_frames_per_episode=spec.max_episode_frames,
-            episodic_life=False,
-            reward_clipping=True,  # SB3 learns from the rewards it is given
-            use_fire_reset=False,
-            autoreset_mode="SameStep",
-        )
+        # our cells' game exactly; SB3 learns from the rewards it is given: clipped
+        self._env = vector_env(spec, reward_clipping=True)
         self._seed = seed
         self._actions = np.zeros(1, dtype=np.int64)
         self.emulator_frames = 0
