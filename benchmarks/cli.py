@@ -1,7 +1,7 @@
 """Command line: ``python -m benchmarks {list,run,report,compare,estimates}``, and
-the commands the workloads add (``Workload.add_commands``). ``estimates`` (refresh the
-table of measured cell times) is ``benchmarks.cell_times``'s, ``run --dry-run``
-``benchmarks.dry_run``'s.
+the commands the workloads add (``Workload.add_commands``). ``estimates`` (refresh
+the table of measured cell times) is ``benchmarks.cell_times``'s, ``run --dry-run``
+``benchmarks.dry_run``'s; ``run``'s options are in ``benchmarks.run_options``.
 
 Every name is checked before anything is imported or run: a bad name exits with
 status 2 and the list of valid ones, and no framework is ever imported for it.
@@ -16,25 +16,22 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import cell_times, cluster
-from benchmarks.ceiling import gemm_size
 from benchmarks.dry_run import dry_run
 from benchmarks.estimates import plan_estimate
 from benchmarks.lifetime import exit_status
 from benchmarks.options import (
-    MAX_REPEATS,
     BadInput,
     WriteFailed,
-    check_count,
     check_output_folder,
     check_positive,
     output_failed,
-    parse_threads,
     path_option,
     usable_cpus,
 )
 from benchmarks.plan import plan, runnable_workloads
 from benchmarks.records import Cell, RunContents, load_records, load_run
 from benchmarks.run_folder import RefusedFolder, open_for_run
+from benchmarks.run_options import add_run_parser, check_run_options
 from benchmarks.workloads import BRIEF, PRESETS, BadRegistration, workloads
 from shared import registry
 from shared.paths import absolute
@@ -62,25 +59,6 @@ def command_list(args: argparse.Namespace) -> int:
             print(f"    {mode}: {note}")
     print(f"presets: {', '.join(p + (' (the default)' if p == BRIEF else '') for p in PRESETS)}")
     return 0
-
-
-def check_run_options(args: argparse.Namespace) -> None:
-    """BadInput for a bad option; ``args.threads`` becomes the list of thread counts."""
-    args.threads = parse_threads(args.threads)
-    if args.timeout is not None:
-        check_positive(args.timeout, "--timeout")
-    check_count(args.repeats, "--repeats", MAX_REPEATS)
-    cluster.check_options(args)
-    if args.ceiling is not None:
-        check_positive(args.ceiling, "--ceiling")
-    if args.resume and args.out is None:
-        raise BadInput("--resume needs --out DIR, the run to finish")
-    if args.resume and not args.out.is_dir():
-        raise BadInput(f"--resume: {args.out} is not a folder holding a run")
-    try:
-        gemm_size()
-    except ValueError as error:
-        raise BadInput(str(error)) from None
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -273,63 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="name every workload, variant, backend, mode, preset")
-    run = commands.add_parser("run", help="run a matrix of cells and write a report")
-    run.add_argument("--workload", default="all", help="W[,W..] or all (default)")
-    run.add_argument("--backend", default="all", help="B[,B..] or all (default)")
-    run.add_argument("--variant", help="V[,V..]: only these variants (default: the preset's)")
-    run.add_argument(
-        "--mode",
-        default="auto",
-        help="M[,M..]; all; default (each backend's first mode); or auto (the default: "
-        "each backend's default mode at preset brief; at the other presets every mode on "
-        "each workload's main variants, first seed, and the default mode elsewhere)",
-    )
-    run.add_argument(
-        "--dtype",
-        default="default",
-        help="float32, float64, all, or default (each backend's first dtype)",
-    )
-    run.add_argument(
-        "--preset",
-        default=BRIEF,
-        help=f"one of {', '.join(PRESETS)} (default {BRIEF}: minutes; quick sweeps the modes)",
-    )
-    run.add_argument("--seeds", help="0,1,2 or 0-9: override the workload's seeds")
-    run.add_argument(
-        "--threads",
-        help="threads for every framework: N, or N,M,.. to run every cell at each count "
-        f"(default: the CPUs this process may use, {usable_cpus()} here)",
-    )
-    run.add_argument("--timeout", type=float, help="seconds per cell (default: by preset)")
-    run.add_argument("--out", type=path_option, help="run folder (default results/<time>-<preset>)")
-    run.add_argument("--resume", action="store_true", help="keep finished cells in --out")
-    run.add_argument(
-        "--repeats",
-        type=int,
-        default=1,
-        help="processes per cell (default 1); 3 or more measure the process-to-process "
-        "noise that `compare` needs to tell a real change from a lucky process",
-    )
-    run.add_argument(
-        "--compare",
-        type=path_option,
-        metavar="BASE",
-        help="after the run, compare it with the run in BASE",
-    )
-    cluster.add_options(run)
-    run.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the cells, longest first, with each one's and the run's estimated "
-        "wall time (results/cell_times.json), and exit: nothing is imported or written",
-    )
-    run.add_argument(
-        "--ceiling",
-        type=float,
-        metavar="GFLOPS",
-        help="this machine's fp32 GEMM ceiling for the estimates (default: the newest "
-        "one a run under results/ measured on this CPU model)",
-    )
+    add_run_parser(commands)
     compare = commands.add_parser("compare", help="cells whose time or metrics moved")
     compare.add_argument("base", type=path_option)
     compare.add_argument("new", type=path_option)
