@@ -20,8 +20,9 @@ import nox
 nox.options.sessions = ["lint", "tests"]
 ROOT = Path(__file__).resolve().parent
 SUITE_ENV = ROOT / ".nox" / "suite"
-# sb3: the DQN peer (`python -m benchmarks dqn-peer`), 2 MB; its test runs in `tests`
-SUITE_EXTRAS = ".[frameworks,sb3,dev]"
+# sb3: the DQN peer (`python -m benchmarks dqn-peer`), 2 MB; its test runs in `tests`.
+# browser: Playwright, which drives the system's chromium for `check-report` and its test.
+SUITE_EXTRAS = ".[frameworks,sb3,dev,browser]"
 
 
 def suite_python(session: nox.Session) -> str:

@@ -1,6 +1,7 @@
-"""Command line: ``python -m benchmarks {list,run,report,compare,estimates}``, and
-the commands the workloads add (``Workload.add_commands``). ``estimates`` (refresh
-the table of measured cell times) is ``benchmarks.cell_times``'s, ``run --dry-run``
+"""Command line: ``python -m benchmarks {list,run,report,compare,estimates,check-report}``,
+and the commands the workloads add (``Workload.add_commands``). ``estimates`` (refresh
+the table of measured cell times) is ``benchmarks.cell_times``'s, ``check-report`` (the
+report in a browser) ``benchmarks.browser_check``'s, ``run --dry-run``
 ``benchmarks.dry_run``'s; ``run``'s options are in ``benchmarks.run_options``.
 
 Every name is checked before anything is imported or run: a bad name exits with
@@ -15,7 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks import cell_times, cluster
+from benchmarks import browser_check, cell_times, cluster
 from benchmarks.dry_run import dry_run
 from benchmarks.estimates import plan_estimate
 from benchmarks.lifetime import exit_status
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="rebuild report.md and summary.csv")
     report.add_argument("run_dir", type=path_option)
     handlers = {**HANDLERS, **cell_times.add_commands(commands)}
+    handlers.update(browser_check.add_commands(commands))
     for workload in workloads().values():
         handlers.update(workload.add_commands(commands))
     parser.set_defaults(handlers=handlers)
