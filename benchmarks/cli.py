@@ -135,11 +135,13 @@ def _run_matrix(
     print(f"done: {counts}; report: {report}")
     if args.compare is not None:
         from benchmarks.compare import compare_runs, format_changes
+        from benchmarks.compare_html import write_compare_html
 
         comparison = compare_runs(args.compare, args.out)
         if comparison.compared == 0:  # the records on disk differ from the plan
             raise BadInput(f"{args.compare} and {args.out} have no cell in common")
         print(format_changes(comparison, args.compare, args.out))
+        print(f"page: {write_compare_html(comparison, args.compare, args.out)}")
     return EXIT_FAILED if counts.get("failed") or counts.get("timeout") else 0
 
 
@@ -228,13 +230,15 @@ def _check_cells_in_common(base: Path, new: Path, new_cells: list[dict]) -> None
 
 def command_compare(args: argparse.Namespace) -> int:
     from benchmarks.compare import compare_runs, format_changes
+    from benchmarks.compare_html import write_compare_html
 
     check_positive(args.threshold, "--threshold")
     _check_run_dir(args.base)
     _check_run_dir(args.new)
     _check_cells_in_common(args.base, args.new, load_records(args.new))
     comparison = compare_runs(args.base, args.new, args.threshold)
-    print(format_changes(comparison, args.base, args.new))
+    print(format_changes(comparison, args.base, args.new), flush=True)
+    print(f"page: {write_compare_html(comparison, args.base, args.new)}")
     return EXIT_FAILED if comparison.changes and args.fail_on_change else 0
 
 
@@ -253,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="name every workload, variant, backend, mode, preset")
     add_run_parser(commands)
-    compare = commands.add_parser("compare", help="cells whose time or metrics moved")
+    compare = commands.add_parser(
+        "compare", help="cells whose time or metrics moved; also writes NEW/compare.html"
+    )
     compare.add_argument("base", type=path_option)
     compare.add_argument("new", type=path_option)
     compare.add_argument(

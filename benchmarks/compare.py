@@ -32,7 +32,8 @@ import numpy as np
 
 from benchmarks.hosts import comparable, host_class_of
 from benchmarks.records import Cell, ceiling_gflops, load_run, process_steady_seconds
-from benchmarks.stats import bootstrap_ratio, process_spread
+from benchmarks.report.format import seconds
+from benchmarks.stats import CONFIDENCE, bootstrap_centers, bootstrap_ratio, center, process_spread
 
 Record = dict[str, Any]
 METRIC_RTOL = 1e-6
@@ -43,9 +44,15 @@ NOT_COMPARABLE = "not comparable: different host"
 
 @dataclass(frozen=True)
 class Change:
+    """One thing that moved. ``detail``: the printed line's tail; ``before``, ``after``:
+    each run's side (a steady time with its 95% interval, a metric, a status), for
+    compare.html."""
+
     cell: str
     what: str
     detail: str
+    before: str = ""
+    after: str = ""
 
 
 @dataclass
@@ -57,6 +64,9 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     # Cells in both runs that ran on machines of different host classes: not compared.
     not_comparable: list[Change] = field(default_factory=list)
+    # Cells in both runs, weighed, with nothing moved.
+    unchanged: list[Cell] = field(default_factory=list)
+    threshold: float = 0.10  # the smallest relative time change that counts
 
 
 def cell_key(record: Record) -> tuple:
@@ -94,8 +104,20 @@ def time_change(
             f"steady time {word}",
             f"x{ratio:.3f} [95% CI {low:.3f}, {high:.3f}] "
             f"({len(base_p)} -> {len(new_p)} process(es))",
+            steady_interval(base_p, spread),
+            steady_interval(new_p, spread),
         )
     return None
+
+
+def steady_interval(processes: list[list[float]], spread: np.ndarray | None) -> str:
+    """A run's steady epoch time and its bootstrap 95% interval, with units, e.g.
+    ``1.23 ms [95% CI 1.2 ms, 1.27 ms]``; a single process borrows ``spread`` as
+    ``time_change``'s ratio does. ``processes``: per process, steady epoch seconds."""
+    centers = bootstrap_centers(processes, np.random.default_rng(0), spread)
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(centers, [tail, 100 - tail])
+    return f"{seconds(center(processes))} [95% CI {seconds(low)}, {seconds(high)}]"
 
 
 def metric_unchanged(before: Any, after: Any) -> bool:
@@ -116,7 +138,9 @@ def metric_changes(base: Record, new: Record) -> list[Change]:
         if metric_unchanged(before, after):
             continue
         shown = f"{before:.6g}" if isinstance(before, float) else f"{before}"
-        changes.append(Change(_label(new), f"metric {name}", f"{shown} -> {after}"))
+        changes.append(
+            Change(_label(new), f"metric {name}", f"{shown} -> {after}", shown, f"{after}")
+        )
     return changes
 
 
@@ -132,6 +156,7 @@ def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comp
         only_base=len(set(base) - set(new)),
         only_new=len(set(new) - set(base)),
         notes=_notes(base_dir, new_dir, spread),
+        threshold=threshold,
     )
     # Damaged or foreign files are left out on either side, and named.
     result.notes += [f"left out: {p}" for p in [*base_run.problems, *new_run.problems]]
@@ -140,35 +165,54 @@ def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10) -> Comp
         if not comparable(before, after):
             result.not_comparable.append(_other_host(before, after))
             continue
-        if before["status"] != after["status"]:
-            result.changes.append(
-                Change(_label(after), "status", f"{before['status']} -> {after['status']}")
-            )
-            continue
-        if after["status"] != "ok":
-            continue
-        change = time_change(before, after, threshold, spread)
-        result.changes += [change] if change else []
-        result.changes += metric_changes(before, after)
+        moved = _cell_changes(before, after, threshold, spread)
+        result.changes += moved
+        if not moved:
+            result.unchanged.append(Cell.of(after))
     result.changes += one_sided_changes(base, new)
     return result
+
+
+def _cell_changes(
+    before: Record, after: Record, threshold: float, spread: np.ndarray
+) -> list[Change]:
+    """What moved in one cell that both runs ran on the same host class."""
+    if before["status"] != after["status"]:
+        statuses = before["status"], after["status"]
+        return [Change(_label(after), "status", " -> ".join(statuses), *statuses)]
+    if after["status"] != "ok":
+        return []
+    change = time_change(before, after, threshold, spread)
+    return ([change] if change else []) + metric_changes(before, after)
 
 
 def _other_host(before: Record, after: Record) -> Change:
     """The line of a cell that ran on other kinds of machine in the two runs."""
     kinds = [host_class_of(record) for record in (before, after)]
     labels = [kind.label if kind else "unknown" for kind in kinds]
-    return Change(_label(after), NOT_COMPARABLE, f"{labels[0]} -> {labels[1]}")
+    return Change(_label(after), NOT_COMPARABLE, " -> ".join(labels), *labels)
 
 
 def one_sided_changes(base: dict[tuple, Record], new: dict[tuple, Record]) -> list[Change]:
     """A change for each cell only one run has (its status in that run)."""
     changes = [
-        Change(_label(base[key]), "missing from NEW", f"{base[key]['status']} in BASE")
+        Change(
+            _label(base[key]),
+            "missing from NEW",
+            f"{base[key]['status']} in BASE",
+            base[key]["status"],
+            "missing",
+        )
         for key in sorted(set(base) - set(new))
     ]
     changes += [
-        Change(_label(new[key]), "missing from BASE", f"{new[key]['status']} in NEW")
+        Change(
+            _label(new[key]),
+            "missing from BASE",
+            f"{new[key]['status']} in NEW",
+            "missing",
+            new[key]["status"],
+        )
         for key in sorted(set(new) - set(base))
     ]
     return changes

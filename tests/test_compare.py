@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,19 @@ def test_an_injected_slowdown_is_flagged(base_run, tmp_path):
     assert result.returncode == 1
     assert "xor/momentum numpy:eager" in result.stdout and "slower" in result.stdout
     assert "copynet" not in result.stdout.split("\n", 1)[1]  # untouched cells stay quiet
+    assert result.stdout.endswith(f"page: {slow / 'compare.html'}\n")
+    page = (slow / "compare.html").read_text()
+    moved = [row for row in page.split("<tr>") if "xor/momentum numpy:eager" in row]
+    assert moved and all("steady time slower" in row for row in moved)
+    # BASE's then NEW's steady time, each with its interval: NEW's 1.5 times BASE's.
+    sides = re.findall(r"<td>([\d.]+) (s|ms|µs) \[95% CI [\d.]+ \w+, [\d.]+ \w+\]</td>", moved[0])
+    scale = {"s": 1, "ms": 1e-3, "µs": 1e-6}
+    (before, unit_b), (after, unit_a) = sides
+    assert float(after) * scale[unit_a] / (float(before) * scale[unit_b]) == pytest.approx(
+        1.5, 0.02
+    )
+    assert "copynet: 1 cell(s) unchanged (numpy:eager)" in page
+    assert "http" not in page.replace("http-equiv", "")  # nothing loaded from elsewhere
     assert cli("compare", str(base_run), str(slow)).returncode == 0  # reports, no failure
 
 
