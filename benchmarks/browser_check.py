@@ -137,8 +137,8 @@ def check_report(
 ) -> tuple[ReportCheck, bytes]:
     """Open ``report`` (an HTML file) in a new page of ``browser`` (see ``chromium``),
     wait for its load event (up to ``LOAD_TIMEOUT_S``), then up to ``timeout_s`` seconds
-    for its declared charts, and return what it saw
-    with a PNG of the first screen (``VIEWPORT``, CSS pixels).
+    for its declared charts, and return what it saw with a PNG of the first screen
+    (``VIEWPORT``, CSS pixels); no PNG (empty bytes) when the page never loaded.
 
     Every request for another URL than the file's own, or a data:, blob: or about: one,
     is recorded and blocked, so a report that would need the network fails here
@@ -153,8 +153,10 @@ def check_report(
         start = time.perf_counter()
         try:
             page.goto(url, wait_until="load", timeout=LOAD_TIMEOUT_S * 1000)
-        except PageTimeout:  # a script that never ends: say so, and show what there is
+        except PageTimeout:  # a script that never ends: the page answers nothing more
             check.errors.append(f"the page did not finish loading in {LOAD_TIMEOUT_S:g} s")
+            check.seconds = time.perf_counter() - start
+            return check, b""
         check.declared = _whole_count(page.evaluate(DECLARED_JS))
         _wait_for_charts(page, check, time.perf_counter() + timeout_s)
         page.wait_for_timeout(SETTLE_S * 1000)
@@ -227,6 +229,9 @@ def command_check_report(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.run_dir} holds no {REPORT_NAME} (python -m benchmarks report)")
     with chromium() as browser:
         check, png = check_report(browser, report, args.timeout)
+    if not png:
+        print(f"{check.line()}; no screenshot")
+        return 1
     try:
         shot = write_atomic(args.run_dir / SCREENSHOT_NAME, png)
     except OSError as error:
