@@ -64,6 +64,26 @@ class SourceFigure:
     caveat: str = ""  # why this run cannot be compared with it (a preset too short); ""
 
 
+def value_range(values: list[float | None], digits: int = 4, count: bool = True) -> str:
+    """This run's values of one figure over its cells: one value where they agree to
+    ``digits`` significant digits, else "low–high", and (``count``) how many cells; "–"
+    for none."""
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return "–"
+    low, high = f"{min(values):.{digits}g}", f"{max(values):.{digits}g}"
+    cells = f" ({len(values)} cells)" if count and len(values) > 1 else ""
+    return (low if low == high else f"{low}–{high}") + cells
+
+
+def too_short(preset: str, ours: float, source: float, unit: str, whose: str = "source") -> str:
+    """The caveat of a figure whose run is shorter than the source's (``whose``): what
+    this preset ran against what it did, in ``unit``; "" when it is not shorter."""
+    if ours >= source:
+        return ""
+    return f"no: {preset} preset, {ours:,.0f} {unit} against the {whose}'s {source:,.0f}"
+
+
 @dataclass(frozen=True)
 class WorkloadAnswer:
     """One workload's part of the answer, as ``build`` gathers it."""
