@@ -76,12 +76,20 @@ def value_range(values: list[float | None], digits: int = 4, count: bool = True)
     return (low if low == high else f"{low}–{high}") + cells
 
 
-def too_short(preset: str, ours: float, source: float, unit: str, whose: str = "source") -> str:
-    """The caveat of a figure whose run is shorter than the source's (``whose``): what
-    this preset ran against what it did, in ``unit``; "" when it is not shorter."""
+def too_short(
+    preset: str,
+    ours: float,
+    source: float,
+    unit: str,
+    whose: str = "source",
+    show: Callable[[float], str] = "{:,.0f}".format,
+) -> str:
+    """The caveat of a figure whose run is shorter than the source's (``whose``): how
+    much this preset ran against it, in ``unit`` (numbers written by ``show``); "" when
+    it is not shorter."""
     if ours >= source:
         return ""
-    return f"no: {preset} preset, {ours:,.0f} {unit} against the {whose}'s {source:,.0f}"
+    return f"no: {preset} preset, {show(ours)} {unit} against the {whose}'s {show(source)}"
 
 
 @dataclass(frozen=True)

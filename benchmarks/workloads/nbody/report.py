@@ -4,6 +4,7 @@ the GEMM ceiling puts under a training step."""
 from __future__ import annotations
 
 from benchmarks.document import Block, Heading, Paragraph
+from benchmarks.progress import duration
 from benchmarks.report.answer import SourceFigure, too_short, value_range
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, seconds
@@ -92,7 +93,9 @@ def source_figures(context: ReportContext) -> list[SourceFigure]:
                 value_range([r["metrics"].get("val_ratio") for r in records], 3),
                 "good rollouts need losses of 1e-6 to 1e-8; two bodies recognisably work "
                 "after ~8 h, three bodies with ~10× the error (shared/reference.md 4)",
-                too_short(records[0]["preset"], trained, SOURCE_TRAINING_S, "s of training"),
+                too_short(
+                    records[0]["preset"], trained, SOURCE_TRAINING_S, "of training", show=duration
+                ),
             )
         )
     return figures
