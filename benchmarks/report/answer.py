@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,7 @@ class Row:
     backends: list[Group]  # every backend, mode and dtype that ran it, any status
     ranked: list[Ranked]  # those with a steady time, fastest first
 
+    @cached_property
     def ratio(self) -> tuple[float, float, float] | None:
         """The next fastest's steady time over the fastest's, with its 95% interval."""
         if len(self.ranked) < 2:
@@ -226,7 +228,7 @@ def verdict_line(row: Row) -> str:
         speed = f"only {row.ranked[0].name} has a steady time: nothing to compare it with"
     else:
         fastest, second = row.ranked[0], row.ranked[1]
-        value, low, high = row.ratio() or (0.0, 0.0, 0.0)
+        value, low, high = row.ratio or (0.0, 0.0, 0.0)
         speed = (
             f"{fastest.name} is the fastest, {value:.3g}× [{low:.3g}, {high:.3g}] ahead of "
             f"{second.name}"
@@ -261,7 +263,7 @@ def _speed_cells(row: Row) -> tuple[str, str, str, str]:
     if len(row.ranked) == 1:
         return first, "only one backend: nothing to compare", "–", compiling
     second = row.ranked[1]
-    value, low, high = row.ratio() or (0.0, 0.0, 0.0)
+    value, low, high = row.ratio or (0.0, 0.0, 0.0)
     ratio = f"{value:.3g} [{low:.3g}, {high:.3g}]"
     return first, f"{second.name}: {second.steady()}", ratio, compiling
 
