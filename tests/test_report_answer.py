@@ -87,15 +87,18 @@ def test_a_failed_parity_check_reads_as_a_failure():
         record("broken", "jit", 0.2, parity=failed),
         record("rounded", "jit", 0.3, parity=failed | {"rounding": rounding}),
         record("numpy", "eager", 0.4, parity={"reference": True}),
+        record("late", "eager", 0.1, status="timeout", parity=None),
     ]
     blocks = answer_blocks([answer(records)])
     parity = speed_row(blocks)["parity with the NumPy reference"]
-    assert parity.startswith("NO: broken:jit;")
+    assert parity.startswith("NO: broken:jit; did not finish ok: late:eager: timeout;")
     assert (
         "within rounding (errors up to 0.5× the measured float32 envelope): rounded:jit" in parity
     )
     assert "yes: good:eager" in parity and parity.endswith("reference: numpy:eager")
-    assert verdicts(blocks)[0].endswith("; 1 of 4 disagree with the reference.")
+    assert verdicts(blocks)[0].endswith(
+        "; 1 of 5 disagree with the reference; 1 did not finish ok."
+    )
 
 
 def test_a_workload_of_one_backend_has_nothing_to_compare():

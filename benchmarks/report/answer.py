@@ -245,7 +245,10 @@ def verdict_line(row: Row) -> str:
         else "every checked backend agrees with the reference"
         + (f" ({rounding} within float32 rounding)" if rounding else "")
     )
-    return f"{where}: {speed}; {agree}."
+    unfinished = words.count("did not finish ok")
+    return f"{where}: {speed}; {agree}" + (
+        f"; {unfinished} did not finish ok." if unfinished else "."
+    )
 
 
 def _speed_cells(row: Row) -> tuple[str, str, str, str]:
@@ -280,20 +283,22 @@ SPEED_HEADER = (
 FIGURES_HEADER = ("workload", "figure", "this run", "the source", "comparable?")
 
 ABOUT = (
-    "Per workload and variant: the backend:mode with the shortest steady time (the "
-    "median over processes of each one's median epoch, or the workload's unit), its "
-    "bootstrap 95% interval (with one process a row, epoch noise only), the next fastest "
-    "and their ratio; the first call's seconds beyond a steady one for the modes that "
-    "trace or compile; and every backend's parity verdict, as in the workload's parity "
-    "table (float32 checks beyond 1e-4 judged against float32 rounding measured from "
-    "NumPy). Then the source experiment's figures (shared/reference.md) beside this "
-    "run's. The workload sections below have every row."
+    "How to read it: per workload and variant, the backend:mode with the shortest steady "
+    "time (the median over processes of each one's median epoch, or the workload's "
+    "unit), its bootstrap 95% interval (with one process a row, epoch noise only), the "
+    "next fastest and their ratio (not told apart when its interval holds 1); the first "
+    "call's seconds beyond a steady one for the modes that trace or compile; every "
+    "backend's parity verdict, as in the workload's parity table (float32 checks beyond "
+    "1e-4 judged against float32 rounding measured from NumPy). The second table sets "
+    "the source experiment's figures (shared/reference.md) beside this run's, and says "
+    "when this run is too short to compare. The workload sections below have every row."
 )
 
 
 def answer_blocks(answers: list[WorkloadAnswer]) -> list[Block]:
-    """The answer section: the speed and parity table, a verdict line per row, and the
-    source's figures beside this run's; nothing when no workload ran."""
+    """The answer section: a verdict line per row, the speed and parity table, the
+    source's figures beside this run's, and how to read them; nothing when no workload
+    ran."""
     rows = [row for answer in answers for row in answer_rows(answer)]
     if not rows:
         return []
@@ -304,11 +309,11 @@ def answer_blocks(answers: list[WorkloadAnswer]) -> list[Block]:
         for f in answer.figures
     )
     blocks: list[Block] = [
-        Heading(2, "The answer: fastest backend, tracing cost, agreement, the source"),
-        Paragraph(ABOUT),
-        Table(SPEED_HEADER, speed),
+        Heading(2, "The answer: which backend is fastest, by how much, and do they agree?"),
         Bullets(tuple(verdict_line(row) for row in rows)),
+        Table(SPEED_HEADER, speed),
     ]
     if figures:
         blocks.append(Table(FIGURES_HEADER, figures))
+    blocks.append(Paragraph(ABOUT))
     return blocks
