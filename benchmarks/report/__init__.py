@@ -10,6 +10,8 @@ workload.
 - ``context``: what a section is given (``ReportContext``);
 - ``tables``: a table as a list of ``Column(header, value)``;
 - ``format``, ``groups``: number formats, and records grouped into table rows;
+- ``answer``: the answer first (fastest against the next, tracing cost, agreement, the
+  source's figures; ``Workload.report_pace`` and ``report_source``);
 - ``environment``, ``speed``, ``parity``, ``status``, ``memory``: the generic sections;
 - ``charts``: the loss curves, and the helpers every chart uses;
 - ``scaling``: steady step time against threads, in a run of several counts;

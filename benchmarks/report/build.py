@@ -11,6 +11,7 @@ from typing import Any
 from benchmarks.document import Block, Heading, to_html, to_markdown
 from benchmarks.failures import describe_exception
 from benchmarks.records import BadFile, Cell, RunContents, ceiling_gflops, load_run
+from benchmarks.report.answer import WorkloadAnswer, answer_blocks
 from benchmarks.report.by_host import hosts_blocks
 from benchmarks.report.charts import loss_sections
 from benchmarks.report.context import ReportContext
@@ -55,12 +56,25 @@ def workload_blocks(context: ReportContext) -> list[Block]:
     ]
 
 
+def workload_answer(context: ReportContext) -> WorkloadAnswer:
+    """What the answer section is given of a workload: how its cells are ranked and the
+    source's figures beside this run's (``Workload.report_pace``, ``report_source``)."""
+    workload = get_workload(context.workload)
+    return WorkloadAnswer(context, workload.report_pace, workload.report_source(context))
+
+
 def report_blocks(run_dir: Path, contents: RunContents) -> list[Block]:
+    """The opening, the answer (fastest, agreement, the source's figures), then each
+    workload's sections and the run-wide ones."""
     records = contents.records
     blocks = environment_blocks(run_dir, records, contents.info) + hosts_blocks(records)
     ceiling = ceiling_gflops(run_dir)
-    for workload in sorted({r["workload"] for r in records}):
-        context = ReportContext(workload, run_dir, _ran(records, workload), ceiling)
+    contexts = [
+        ReportContext(workload, run_dir, _ran(records, workload), ceiling)
+        for workload in sorted({r["workload"] for r in records})
+    ]
+    blocks += answer_blocks([workload_answer(context) for context in contexts])
+    for context in contexts:
         blocks += workload_blocks(context)
     return (
         blocks + growth_blocks(records) + status_blocks(records) + problem_blocks(contents.problems)

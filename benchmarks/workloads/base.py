@@ -23,6 +23,7 @@ import numpy as np
 
 from benchmarks.document import Block
 from benchmarks.records import Cell
+from benchmarks.report.answer import Pace, SourceFigure, epoch_pace
 from benchmarks.report.context import ReportContext
 from shared.losses import Loss
 from shared.optim import Constant, Optimizer, Schedule
@@ -272,6 +273,17 @@ class Workload(ABC):
 
     def report_charts(self, context: ReportContext) -> list[Block]:
         """This workload's own charts, after the loss curves."""
+        return []
+
+    def report_pace(self, record: dict[str, Any]) -> Pace:
+        """What the report's opening ranks the record's cell by (``report.answer``): its
+        steady epochs per process and its first epoch beyond a steady one, by default."""
+        return epoch_pace(record, self.epoch_name)
+
+    def report_source(self, context: ReportContext) -> list[SourceFigure]:
+        """The source experiment's figures beside this run's, for the report's opening
+        (each says where it comes from, and when this run's preset is too short to
+        compare); none by default."""
         return []
 
     def write_exports(self, run_dir: Path, records: list[dict[str, Any]]) -> list[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.document import Block, Heading, Paragraph, Table
+from benchmarks.report.answer import SourceFigure, too_short, value_range
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, seconds
 from benchmarks.report.groups import Group, median_of, ok_groups, timing
@@ -152,3 +153,51 @@ def copynet_sections(context: ReportContext) -> list[Block]:
         ),
         Table(steps.header, steps.rows + _source_steps()),
     ]
+
+
+# The source's run length per variant, in optimizer steps (reference.md 1a, 1b: a
+# supervised epoch is one full-batch step); None: not stated.
+SOURCE_STEPS = {
+    "supervised-e10": 10,
+    "supervised-e50": 50,
+    "supervised-e250": 250,
+    "supervised": 500,
+    "supervised-lr0.001-e500": 500,
+    "supervised-lr0.001-e5000": 5000,
+    "reward": 25_000,
+    "reward-exp": None,
+    "reward-linear": 25_000,
+}
+
+
+def source_figures(context: ReportContext) -> list[SourceFigure]:
+    """Per variant the source ran: the probes' outputs of every ok cell (their range)
+    beside the source's, and whether this run trained as many steps."""
+    figures = []
+    for variant, (where, _, outputs) in SOURCE_RESULTS.items():
+        records = [r for r in context.records if r["variant"] == variant and r["status"] == "ok"]
+        if not records:
+            continue
+        shown = [(p, h) for p, h in zip(PROBES, PROBE_HEADERS, strict=True) if p in outputs]
+        ours = "; ".join(
+            f"{header} {value_range([r['metrics']['probes'].get(p) for r in records], 6, False)}"
+            for p, header in shown
+        )
+        source = "; ".join(f"{header} {outputs[p]:.6g}" for p, header in shown)
+        config = records[0].get("config", {})
+        steps = config.get("epochs", 0) * config.get("steps_per_epoch", 0)
+        length = SOURCE_STEPS.get(variant)
+        caveat = (
+            too_short(records[0]["preset"], steps, length, "steps")
+            if length
+            else "the source's run length is not stated"
+        )
+        figures.append(
+            SourceFigure(
+                f"{variant}: probes",
+                f"{ours} ({len(records)} cells)",
+                f"{source} ({where}, one run; shared/reference.md 1)",
+                caveat,
+            )
+        )
+    return figures

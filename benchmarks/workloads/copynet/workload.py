@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.document import Block
+from benchmarks.report.answer import SourceFigure
 from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import EpochData, Predict, Preset, TrainingConfig, preset_named
-from benchmarks.workloads.copynet.report import copynet_sections
+from benchmarks.workloads.copynet.report import copynet_sections, source_figures
 from benchmarks.workloads.kinds import SupervisedWorkload
 from shared.losses import MSE, RewardShaped
 from shared.optim import SGD
@@ -150,3 +151,6 @@ class CopyNet(SupervisedWorkload):
 
     def report_sections(self, context: ReportContext) -> list[Block]:
         return copynet_sections(context)
+
+    def report_source(self, context: ReportContext) -> list[SourceFigure]:
+        return source_figures(context)

@@ -8,6 +8,7 @@ from typing import Any
 
 from benchmarks.document import Block, Heading, Paragraph, Table
 from benchmarks.hosts import record_ceiling
+from benchmarks.report.answer import SourceFigure, too_short, value_range
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, megabytes, seconds
 from benchmarks.report.groups import Group, ok_groups
@@ -150,4 +151,39 @@ def dqn_sections(context: ReportContext) -> list[Block]:
         Heading(3, "DQN: throughput, memory and scores (seed 0 of each row)"),
         speeds,
         Paragraph(ABOUT + floor + peer_note),
+    ]
+
+
+PUBLISHED_FRAMES = 50_000_000  # Mnih et al. 2015: frames the agent saw (agent steps)
+
+
+def source_figures(context: ReportContext) -> list[SourceFigure]:
+    """The running mean score this run's agents reached, beside random play and the
+    published DQN, and how much of the published training it played."""
+    records = [r for r in context.records if r["status"] == "ok" and r.get("metrics")]
+    if not records:
+        return []
+    metrics = [r["metrics"] for r in records]
+    steps = min(m.get("agent_steps", 0) for m in metrics)
+    frames = min(m.get("emulator_frames", 0) for m in metrics)
+    episodes = value_range([float(m.get("episodes", 0)) for m in metrics], count=False)
+    ours = (
+        f"{value_range([m.get('final_running_mean') for m in metrics])}: mean of "
+        f"{episodes} episodes in {steps:,} agent steps ({frames:,} emulator frames)"
+    )
+    return [
+        SourceFigure(
+            "running mean score (last 100 episodes)",
+            ours,
+            "random play 148, published DQN 1976 (± 893) after 50 M frames (Mnih et al. "
+            "2015); the source's Keras run never really passed 400 in 10 M frames "
+            "(shared/reference.md 3)",
+            too_short(
+                records[0]["preset"],
+                steps,
+                PUBLISHED_FRAMES,
+                "frames (agent steps)",
+                "published DQN",
+            ),
+        )
     ]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from benchmarks.document import Block
 from benchmarks.records import Cell
+from benchmarks.report.answer import SourceFigure
 from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import Preset, preset_named
 from benchmarks.workloads.dqn.atari import AtariSpec
@@ -38,7 +39,7 @@ from benchmarks.workloads.dqn.charts import score_sections
 from benchmarks.workloads.dqn.config import REWARD_CLIP, DQNConfig, nature_q_network
 from benchmarks.workloads.dqn.evaluate import add_evaluate_command
 from benchmarks.workloads.dqn.peer import add_peer_command
-from benchmarks.workloads.dqn.report import dqn_sections
+from benchmarks.workloads.dqn.report import dqn_sections, source_figures
 from benchmarks.workloads.kinds import AgentWorkload
 from shared.losses import Huber
 from shared.metadata import available_memory_bytes
@@ -146,6 +147,9 @@ class DQN(AgentWorkload):
 
     def report_sections(self, context: ReportContext) -> list[Block]:
         return dqn_sections(context)
+
+    def report_source(self, context: ReportContext) -> list[SourceFigure]:
+        return source_figures(context)
 
     def report_charts(self, context: ReportContext) -> list[Block]:
         return score_sections(context)

@@ -4,6 +4,8 @@ the GEMM ceiling puts under a training step."""
 from __future__ import annotations
 
 from benchmarks.document import Block, Heading, Paragraph
+from benchmarks.progress import duration
+from benchmarks.report.answer import SourceFigure, too_short, value_range
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, seconds
 from benchmarks.report.groups import Group, ok_groups
@@ -71,3 +73,29 @@ def nbody_sections(context: ReportContext) -> list[Block]:
             )
         )
     return blocks
+
+
+SOURCE_TRAINING_S = 8 * 3600.0  # the source's two-body training (reference.md 4)
+
+
+def source_figures(context: ReportContext) -> list[SourceFigure]:
+    """Per variant: the validation ratio loss every ok cell reached, beside the losses
+    the source needed for good rollouts, and how long this run trained against it."""
+    figures = []
+    for variant in sorted({r["variant"] for r in context.records}):
+        records = [r for r in context.records if r["variant"] == variant and r["status"] == "ok"]
+        if not records:
+            continue
+        trained = min(r.get("timing", {}).get("train_total_s", 0.0) for r in records)
+        figures.append(
+            SourceFigure(
+                f"{variant}: validation ratio loss",
+                value_range([r["metrics"].get("val_ratio") for r in records], 3),
+                "good rollouts need losses of 1e-6 to 1e-8; two bodies recognisably work "
+                "after ~8 h, three bodies with ~10× the error (shared/reference.md 4)",
+                too_short(
+                    records[0]["preset"], trained, SOURCE_TRAINING_S, "of training", show=duration
+                ),
+            )
+        )
+    return figures

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.document import Block
+from benchmarks.report.answer import SourceFigure
 from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import EpochData, Predict, Preset, TrainingConfig, preset_named
 from benchmarks.workloads.kinds import SupervisedWorkload
@@ -46,7 +47,7 @@ from benchmarks.workloads.nbody import data as nbody_data
 from benchmarks.workloads.nbody import simulator as nbody
 from benchmarks.workloads.nbody.charts import rollout_sections
 from benchmarks.workloads.nbody.data import BreenDataset, Dataset, StepDataset
-from benchmarks.workloads.nbody.report import nbody_sections
+from benchmarks.workloads.nbody.report import nbody_sections, source_figures
 from shared import cache
 from shared.losses import L1, MSE, Loss, PercentileCurriculum, Ratio, loss_value
 from shared.optim import Adam, ExponentialDecay
@@ -234,6 +235,9 @@ class NBody(SupervisedWorkload):
 
     def report_sections(self, context: ReportContext) -> list[Block]:
         return nbody_sections(context)
+
+    def report_source(self, context: ReportContext) -> list[SourceFigure]:
+        return source_figures(context)
 
     def report_charts(self, context: ReportContext) -> list[Block]:
         return rollout_sections(context)

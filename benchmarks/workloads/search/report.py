@@ -11,6 +11,7 @@ import numpy as np
 
 from benchmarks.document import Block, Bullets, Heading, Paragraph
 from benchmarks.records import implementation
+from benchmarks.report.answer import Pace, SourceFigure, too_short
 from benchmarks.report.by_host import per_host_class
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, seconds
@@ -286,3 +287,60 @@ def parity_note(context: ReportContext) -> str:
         "A search cell checks the first design with a convolution that it trained (in "
         "brackets after the variant)."
     )
+
+
+def candidate_pace(record: Record) -> Pace:
+    """What the report's opening ranks a search cell by: each candidate's epochs after
+    its first (a candidate stands where a process stands: the center is the median over
+    candidates of each one's median epoch, the steady epoch of the cost table), and the
+    mean over candidates of the first epoch beyond the candidate's steady one. Agents
+    that took other paths trained other designs: see the cost table's note."""
+    candidates = record.get("candidates", [])
+    steady = [[row["seconds"] for row in c.get("epoch_losses", [])[1:]] for c in candidates]
+    firsts = [
+        c["first_epoch_s"] - c["steady_epoch_median_s"]
+        for c in candidates
+        if c.get("steady_epoch_median_s") is not None
+    ]
+    first = float(np.mean(firsts)) if firsts else None
+    return Pace([s for s in steady if s], first, "candidate epoch")
+
+
+def _penalty_effect(record: Record) -> str:
+    """Last-quarter accuracy and parameters of Q-learning without, then with, the size
+    penalty, in one cell."""
+    plain, penalised = (record["best"].get(agent) for agent in ("qlearning", "qlearning-penalty"))
+    if not plain or not penalised:
+        return "–"
+    size, smaller = plain["last_quarter_mean_params"], penalised["last_quarter_mean_params"]
+    ratio = f" ({size / smaller:.2g}× smaller)" if smaller else ""
+    return (
+        f"accuracy {plain['last_quarter_mean_accuracy']:.3f} → "
+        f"{penalised['last_quarter_mean_accuracy']:.3f}, parameters {size:,.0f} → "
+        f"{smaller:,.0f}{ratio} ({implementation(record['backend'], record['mode'])}, "
+        f"seed {record['seed']}, last quarter of episodes)"
+    )
+
+
+def source_figures(context: ReportContext, full_episodes: int) -> list[SourceFigure]:
+    """Per variant, one cell (NumPy's where it ran, as the charts): what the size penalty
+    did to accuracy and size, beside the source's finding; ``full_episodes``: episodes
+    per agent of the full preset, against which a shorter search is too short."""
+    figures = []
+    for variant in sorted({r["variant"] for r in context.records}):
+        records = [r for r in context.records if r["variant"] == variant and r.get("best")]
+        if not records:
+            continue
+        record = min(records, key=lambda r: (r["backend"] != "numpy", r["seed"], r["backend"]))
+        done = record.get("metrics", {}).get("episodes_per_agent_done", 0)
+        caveat = too_short(record["preset"], done, full_episodes, "episodes an agent", "full")
+        figures.append(
+            SourceFigure(
+                f"{variant}: Q-learning without → with the size penalty",
+                _penalty_effect(record),
+                "the penalty cut mean model size by two orders of magnitude at similar "
+                "accuracy (shared/reference.md 5)",
+                caveat,
+            )
+        )
+    return figures

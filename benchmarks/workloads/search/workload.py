@@ -46,6 +46,7 @@ from typing import Any
 
 from benchmarks.document import Block
 from benchmarks.records import Cell
+from benchmarks.report.answer import Pace, SourceFigure
 from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import EpochData, Preset, preset_named
 from benchmarks.workloads.kinds import MultiModelWorkload
@@ -60,7 +61,12 @@ from benchmarks.workloads.search.digits import (
 )
 from benchmarks.workloads.search.exports import write_search_csvs
 from benchmarks.workloads.search.metaqnn import EpsilonSchedule, QLearningSpec
-from benchmarks.workloads.search.report import best_sections, cost_sections
+from benchmarks.workloads.search.report import (
+    best_sections,
+    candidate_pace,
+    cost_sections,
+    source_figures,
+)
 from benchmarks.workloads.search.report import parity_note as search_parity_note
 from benchmarks.workloads.search.space import SearchSpace
 from shared.losses import SoftmaxCrossEntropy
@@ -164,6 +170,12 @@ class Search(MultiModelWorkload):
 
     def report_sections(self, context: ReportContext) -> list[Block]:
         return best_sections(context)
+
+    def report_pace(self, record: dict[str, Any]) -> Pace:
+        return candidate_pace(record)
+
+    def report_source(self, context: ReportContext) -> list[SourceFigure]:
+        return source_figures(context, self.preset("full").schedule.episodes)
 
     def parity_note(self, context: ReportContext) -> str:
         return search_parity_note(context)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.document import Block
+from benchmarks.report.answer import SourceFigure
 from benchmarks.report.context import ReportContext
 from benchmarks.workloads.base import (
     EpochData,
@@ -39,7 +40,7 @@ from benchmarks.workloads.base import (
     preset_named,
 )
 from benchmarks.workloads.kinds import SupervisedWorkload
-from benchmarks.workloads.xor.report import xor_sections
+from benchmarks.workloads.xor.report import source_figures, xor_sections
 from shared.losses import MSE, BinaryCrossEntropy
 from shared.optim import SGD, Adam
 from shared.params import InitScheme
@@ -158,3 +159,6 @@ class Xor(SupervisedWorkload):
 
     def report_sections(self, context: ReportContext) -> list[Block]:
         return xor_sections(context)
+
+    def report_source(self, context: ReportContext) -> list[SourceFigure]:
+        return source_figures(context)
