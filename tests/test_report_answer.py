@@ -6,7 +6,6 @@ into tests/data, and small records made here. Nothing is trained."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -14,11 +13,12 @@ import numpy as np
 import pytest
 
 from benchmarks.document import Bullets, Table, to_markdown
+from benchmarks.records import read_record
 from benchmarks.report.answer import SourceFigure, WorkloadAnswer, answer_blocks, epoch_pace
 from benchmarks.report.build import workload_answer
 from benchmarks.report.context import ReportContext
 
-BRIEF_RECORDS = Path(__file__).parent / "data" / "brief_copynet_reward"
+DEFAULT_RUN = Path(__file__).resolve().parents[1] / "results" / "default-run"
 PASSED = {"within_tolerance": True, "loss_error_over_tolerance": 0.1}
 PASSED |= {"params_error_over_tolerance": 0.2}
 
@@ -120,7 +120,8 @@ def test_source_figures_sit_beside_the_runs_and_say_when_they_cannot_compare():
 
 def test_the_brief_runs_copynet_answer():
     """The real default run's copy-net reward cells: the framework-free loop first."""
-    records = [json.loads(path.read_text()) for path in sorted(BRIEF_RECORDS.glob("*.json"))]
+    paths = sorted(DEFAULT_RUN.glob("copynet__reward__*.json.gz"))
+    records = [read_record(path) for path in paths]
     context = ReportContext("copynet", Path("run"), records, None)
     blocks = answer_blocks([workload_answer(context)])
     row = speed_row(blocks)
