@@ -62,10 +62,36 @@ def bench(session: nox.Session) -> None:
     ``python -m benchmarks run``, e.g. ``nox -s bench -- --preset smoke --backend
     numpy,torch``, ``nox -s bench -- --preset quick`` for the larger matrix that sweeps
     every mode (hours), or ``nox -s bench -- --threads 1,2`` to run every cell at 1 and at 2
-    threads and chart the scaling.
+    threads and chart the scaling. Then ``check-report`` opens the run's report.html in
+    headless Chromium and keeps a screenshot of its first screen in the run folder.
     """
     python = suite_python(session)
+    before = set((ROOT / "results").glob("*/report.html"))
     session.run(python, "-m", "benchmarks", "run", *session.posargs, external=True)
+    # The run's report opened in headless Chromium, its first screen kept beside it
+    # (report-first-screen.png). A missing browser (exit 2) or a chart that did not draw
+    # (exit 1) is said, not fatal: the run's results stand without it.
+    run_dir = _run_folder(session.posargs, before)
+    if run_dir is not None:
+        session.run(
+            python,
+            "-m",
+            "benchmarks",
+            "check-report",
+            str(run_dir),
+            external=True,
+            success_codes=[0, 1, 2],
+        )
+
+
+def _run_folder(posargs: list[str], before: set[Path]) -> Path | None:
+    """The folder the run wrote its report into: ``--out``'s, else the one new report
+    under results/; None when there is none (``--dry-run``, ``--help``)."""
+    if "--out" in posargs[:-1]:
+        folder = Path(posargs[posargs.index("--out") + 1])
+        return folder if (folder / "report.html").is_file() else None
+    new = set((ROOT / "results").glob("*/report.html")) - before
+    return max(new, key=lambda path: path.stat().st_mtime).parent if new else None
 
 
 @nox.session(venv_backend="none")

@@ -81,3 +81,24 @@ def test_second_call_reuses_the_stamped_environment(
     again = InstallOnlySession()
     noxfile.suite_python(again)
     assert again.installed == []
+
+
+def test_bench_checks_the_report_of_the_run_it_made(monkeypatch, tmp_path) -> None:
+    """After the run, the new report (or --out's) goes to check-report; none after a
+    dry run."""
+    noxfile = _load_noxfile(monkeypatch)
+    monkeypatch.setattr(noxfile, "ROOT", tmp_path)
+    old = tmp_path / "results" / "old-run"
+    old.mkdir(parents=True)
+    (old / "report.html").touch()
+    before = set((tmp_path / "results").glob("*/report.html"))
+    assert noxfile._run_folder(["--dry-run"], before) is None
+    new = tmp_path / "results" / "new-run"
+    new.mkdir()
+    (new / "report.html").touch()
+    assert noxfile._run_folder([], before) == new
+    out = tmp_path / "elsewhere"
+    assert noxfile._run_folder(["--out", str(out)], before) is None  # no report written
+    out.mkdir()
+    (out / "report.html").touch()
+    assert noxfile._run_folder(["--preset", "smoke", "--out", str(out)], before) == out
