@@ -51,12 +51,24 @@ def to_plotly(figure: Figure):
         height=int(figure.panel_height * rows * PIXELS_PER_INCH) + 120,
         barmode="stack" if figure.stacked else "group",
         template="plotly_white",
-        legend={"font": {"size": 10}, "groupclick": "togglegroup"},
+        legend=_legend(figure),
         hovermode="closest",
-        margin={"t": 90 if "\n" in figure.title else 70},
+        margin={"t": 90 if "\n" in figure.title else 70, "b": 110 if _shaded(figure) else 60},
     )
     fig.update_annotations(font_size=11)  # the subplot titles
     return fig
+
+
+def _legend(figure: Figure) -> dict:
+    """On the right; below the panels where a colour bar takes the right."""
+    legend = {"font": {"size": 10}, "groupclick": "togglegroup"}
+    if _shaded(figure):
+        legend.update(orientation="h", x=0, y=-0.25, yanchor="top")
+    return legend
+
+
+def _shaded(figure: Figure) -> bool:
+    return any(s.shade is not None for panel in figure.panels for s in panel.series)
 
 
 def plotly_json(figure: Figure) -> str:

@@ -59,7 +59,9 @@ def speed_figure(workload: str, points: list[SpeedPoint], name: str, epoch: str)
     """Two panels: steady seconds per ``epoch`` with its 95% interval (error bars), and
     the first ``epoch``; x: the variants, a bar per backend:mode and dtype. Log axes
     where the values span a decade."""
-    labels = list(dict.fromkeys(point.label for point in sorted(points, key=lambda p: p.label)))
+    # In the rows' order (backend, mode, dtype), as the loss curves list them: the same
+    # colours in both charts where the rows are the same.
+    labels = list(dict.fromkeys(point.label for point in points))
     steady, first = [], []
     for label in labels:
         mine = [point for point in points if point.label == label]

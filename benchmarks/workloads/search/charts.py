@@ -222,7 +222,15 @@ def search_phases_figures(context: ReportContext) -> list[Figure]:
         alt = f"{context.workload}/{variant} seconds per candidate by phase"
         height = 1.2 + 0.35 * len(labels)
         figures.append(
-            Figure(name, title, alt, (seconds, share), stacked=True, panel_height=height)
+            Figure(
+                name,
+                title,
+                alt,
+                (seconds, share),
+                stacked=True,
+                panel_height=height,
+                shared_y=True,
+            )
         )
     return figures
 
