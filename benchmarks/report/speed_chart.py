@@ -120,4 +120,4 @@ def speed_chart_blocks(context: ReportContext, epoch: str = "epoch") -> list[Blo
         "the bootstrap 95% interval of the steady median (processes resampled, then "
         f"{epoch}s; one process: the {epoch}-to-{epoch} noise only)."
     )
-    return [Heading(3, "Speed overview"), Paragraph(text), *charts]
+    return [Heading(3, f"Steady and first {epoch} by backend and mode"), Paragraph(text), *charts]
