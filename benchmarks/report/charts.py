@@ -71,7 +71,7 @@ def loss_figures(context: ReportContext) -> list[Figure]:
             label = series_label(record)
             by_epoch.append(Series(label, *thin(epochs.tolist(), losses.tolist())))
             by_time.append(Series(label, *thin(wall.tolist(), losses.tolist())))
-        log = spans_decades(*(_curve(r)[2] for r in group))
+        log = spans_decades(*(s.y for s in by_epoch))  # the lines drawn only
         panels = (
             Panel(tuple(by_epoch), x_title="epoch", y_title="loss", y_log=log),
             Panel(
