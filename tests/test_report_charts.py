@@ -111,3 +111,9 @@ def test_markdown_and_html_render_a_chart_block(tmp_path):
     blocks = [Heading(3, "x"), chart_block(figure("one"), tmp_path)]
     assert "![toy chart](plots/one.png)" in to_markdown(blocks)
     assert to_html(blocks, tmp_path, "t").count('Plotly.newPlot("chart-0"') == 1
+
+
+def test_one_row_has_no_speed_overview(tmp_path):
+    html = report_html(tmp_path, [record("numpy", "eager", "float32")])
+    assert '<meta name="report-charts" content="1">' in html  # the loss curves alone
+    assert not (tmp_path / "plots" / "xor__speed.png").exists()

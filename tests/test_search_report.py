@@ -227,8 +227,8 @@ def test_search_charts_are_written_and_embedded(run):
     alt = "search/digits accuracy against episode, numpy:eager float64 seed 0"
     assert f"![{alt}](plots/search__digits__accuracy.png)" in markdown
     assert "digits: where a candidate" in html  # the phases chart's title ("/" is escaped)
-    # 3 search charts, xor's losses and speed overview: interactive, no PNG in the HTML
-    assert html.count('class="report-chart"') == 5
+    # 3 search charts and xor's losses (one row: no speed overview), interactive
+    assert html.count('class="report-chart"') == 4
     assert "<img " not in html
 
 

@@ -101,13 +101,14 @@ def speed_figure(workload: str, points: list[SpeedPoint], name: str, epoch: str)
 def speed_chart_blocks(context: ReportContext, epoch: str = "epoch") -> list[Block]:
     """The workload's speed overview (``plots/<workload>__speed.png`` and its Plotly
     twin; one per host class, ``__speed__host<N>``, in a run on several); nothing where
-    no row has a steady ``epoch`` (a workload whose records have no epochs)."""
+    fewer than two rows have a steady ``epoch`` (a workload whose records have no
+    epochs, a run of one backend)."""
     several = len(by_host_class(context.records)) > 1
     numbers = itertools.count(1)
 
     def chart(records: list[Record]) -> list[Block]:
         points = speed_points(records)
-        if not points:
+        if len(points) < 2:  # one row: nothing to compare, and the table says it all
             return []
         name = f"{context.workload}__speed" + (f"__host{next(numbers)}" if several else "")
         return [chart_block(speed_figure(context.workload, points, name, epoch), context.run_dir)]
