@@ -1,7 +1,12 @@
 """A report as a list of blocks, rendered to Markdown and to self-contained HTML.
 
 The HTML embeds every image as a data URI and loads nothing from the network, so it
-opens from disk in any browser.
+opens from disk in any browser. A chart (``Chart``) is its PNG in the Markdown and an
+interactive Plotly chart in the HTML: plotly.js is embedded once, inline, in a file that
+has a chart at all. The HTML's head declares how many charts it draws, for a test in a
+browser: ``<meta name="report-charts" content="N">``, each chart being
+``<div class="report-chart" id="chart-K"></div>`` (K = 0..N-1) drawn by
+``Plotly.newPlot("chart-K", ...)``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,15 @@ class Image:
     alt: str
 
 
-Block = Heading | Paragraph | Bullets | Table | Image
+@dataclass(frozen=True)
+class Chart:
+    path: str  # the PNG, relative to the run folder (report.md)
+    alt: str
+    plotly: str  # the Plotly figure as JSON, {"data", "layout"}, with no "</" (report.html)
+    config: str = "{}"  # Plotly.newPlot's config, as JSON
+
+
+Block = Heading | Paragraph | Bullets | Table | Image | Chart
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -49,6 +62,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+.report-chart { width: 100%; margin: 0.5em 0 1.5em; }
 code { background: #f5f5f5; padding: 0 0.2em; }
 """
 
@@ -69,7 +83,7 @@ def to_markdown(blocks: list[Block]) -> str:
                 "| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in block.rows
             ]
             lines.append("")
-        elif isinstance(block, Image):
+        elif isinstance(block, Image | Chart):
             lines += [f"![{block.alt}]({block.path})", ""]
     return "\n".join(lines)
 
@@ -80,8 +94,26 @@ def _inline(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
+def _chart_html(block: Chart, number: int) -> str:
+    """The chart's div, and the inline script that draws it (plotly.js must come first)."""
+    name = f"chart-{number}"
+    return (
+        f'<div class="report-chart" id="{name}"></div>\n'
+        f"<script>(function () {{ var figure = {block.plotly};\n"
+        f'Plotly.newPlot("{name}", figure.data, figure.layout, {block.config}); }})();</script>'
+    )
+
+
+def _plotly_js() -> str:
+    """plotly.js, from the pinned plotly package (about 4.8 MB)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
 def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
     body: list[str] = []
+    charts = 0
     for block in blocks:
         if isinstance(block, Heading):
             body.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
@@ -100,9 +132,15 @@ def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
         elif isinstance(block, Image):
             data = base64.b64encode((run_dir / block.path).read_bytes()).decode("ascii")
             body.append(f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">')
+        elif isinstance(block, Chart):
+            body.append(_chart_html(block, charts))
+            charts += 1
+    # Inline, once, and only where a chart needs it: the file opens offline.
+    script = f"<script>{_plotly_js()}</script>\n" if charts else ""
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        f'<meta name="report-charts" content="{charts}">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style>\n{script}</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )

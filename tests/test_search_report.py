@@ -223,9 +223,13 @@ def test_search_charts_are_written_and_embedded(run):
     html = (run / "report.html").read_text()
     for chart in ("accuracy", "params", "phases"):
         assert (run / "plots" / f"search__digits__{chart}.png").stat().st_size > 1000
-    assert 'alt="search/digits accuracy against episode, numpy:eager float64 seed 0"' in html
-    assert 'alt="search/digits seconds per candidate by phase"' in html
-    assert html.count("data:image/png;base64,") == 4  # 3 search charts and xor's losses
+    markdown = (run / "report.md").read_text()
+    alt = "search/digits accuracy against episode, numpy:eager float64 seed 0"
+    assert f"![{alt}](plots/search__digits__accuracy.png)" in markdown
+    assert "digits: where a candidate" in html  # the phases chart's title ("/" is escaped)
+    # 3 search charts and xor's losses (one row: no speed overview), interactive
+    assert html.count('class="report-chart"') == 4
+    assert "<img " not in html
 
 
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:

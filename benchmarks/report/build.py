@@ -20,6 +20,7 @@ from benchmarks.report.memory import growth_blocks
 from benchmarks.report.parity import parity_blocks
 from benchmarks.report.scaling import scaling_blocks
 from benchmarks.report.speed import speed_blocks
+from benchmarks.report.speed_chart import speed_chart_blocks
 from benchmarks.report.status import status_blocks
 from benchmarks.report.summary import summary_row, write_summary_csv
 from benchmarks.workloads import get_workload
@@ -39,8 +40,8 @@ def _ran(records: list[Record], workload: str) -> list[Record]:
 
 def workload_blocks(context: ReportContext) -> list[Block]:
     """A workload's section: its speed table (the generic one unless the workload has its
-    own), the thread scaling (a run of several counts), its own sections, parity, the
-    loss curves, then its own charts."""
+    own) and speed overview chart, the thread scaling (a run of several counts), its own
+    sections, parity, the loss curves, then its own charts."""
     workload = get_workload(context.workload)
     speed = workload.report_speed(context)
     if speed is None:
@@ -48,6 +49,7 @@ def workload_blocks(context: ReportContext) -> list[Block]:
     return [
         Heading(2, context.workload),
         *speed,
+        *speed_chart_blocks(context, workload.epoch_name),
         *scaling_blocks(context),
         *workload.report_sections(context),
         *parity_blocks(context.records, workload.parity_note(context)),

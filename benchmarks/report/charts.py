@@ -1,42 +1,32 @@
 """Charts: the generic loss curves, and what every chart of the report uses (the
-workloads' own charts live in their packages, ``charts.py``)."""
+workloads' own charts live in their packages, ``charts.py``). A chart is described once
+as a ``figure.Figure`` and drawn twice: a PNG under ``plots/`` (report.md) and a Plotly
+chart (report.html)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.document import Block, Heading, Image
+from benchmarks.document import Block, Chart, Heading
 from benchmarks.records import implementation
 from benchmarks.report.context import ReportContext
+from benchmarks.report.figure import Figure, Panel, Series, spans_decades, thin
 from benchmarks.report.groups import named_threads
+from benchmarks.report.render_plotly import CONFIG, plotly_json
+from benchmarks.report.render_png import draw_png
 from benchmarks.report.tables import at_threads
-from shared.files import write_figure_atomic
 
 Record = dict[str, Any]
-Chart = tuple[str, str]  # (path relative to the run folder, alt text)
 
 
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display), imported on first use."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_chart(fig, run_dir: Path, name: str) -> str:
-    """Write ``fig`` as ``plots/<name>`` (PNG) and close it; returns the relative path."""
-    # Atomic: several `report`s of one run may draw the same chart at once.
-    path = Path("plots") / name
-    write_figure_atomic(run_dir / path, fig, dpi=90, format="png")
-    pyplot().close(fig)
-    return str(path)
+def chart_block(figure: Figure, run_dir: Path) -> Chart:
+    """``figure`` drawn: its PNG written under ``run_dir/plots/``, its Plotly JSON kept."""
+    return Chart(draw_png(figure, run_dir), figure.alt, plotly_json(figure), json.dumps(CONFIG))
 
 
 def series_label(record: Record) -> str:
@@ -46,9 +36,11 @@ def series_label(record: Record) -> str:
     return at_threads(name, named_threads(record))
 
 
-def chart_section(heading: str, charts: list[Chart]) -> list[Block]:
+def chart_section(run_dir: Path, heading: str, figures: list[Figure]) -> list[Block]:
     """A heading and its charts; nothing when there is no chart."""
-    return [Heading(3, heading), *(Image(path, alt) for path, alt in charts)] if charts else []
+    if not figures:
+        return []
+    return [Heading(3, heading), *(chart_block(figure, run_dir) for figure in figures)]
 
 
 def _curve(record: Record) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,36 +52,48 @@ def _curve(record: Record) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return epochs, wall, losses
 
 
-def plot_losses(context: ReportContext) -> list[Chart]:
-    """One PNG per variant of the records with epochs (lowest seed of each row)."""
+def loss_figures(context: ReportContext) -> list[Figure]:
+    """A figure per variant of the records with epochs (lowest seed of each row): loss
+    against epoch and against training seconds, a line per backend:mode and dtype (long
+    runs thinned to ``figure.MAX_POINTS``, keeping each stretch's lowest and highest)."""
     by_variant: dict[str, list[Record]] = defaultdict(list)
     for record in context.records:
         if record["status"] in ("ok", "diverged") and record.get("epochs"):
             by_variant[record["variant"]].append(record)
-    if not by_variant:
-        return []
-    plt = pyplot()
-    workload, images = context.workload, []
+    workload, figures = context.workload, []
     for variant, group in sorted(by_variant.items()):
         seed = min(r["seed"] for r in group)
-        fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 3.6))
+        by_epoch, by_time = [], []
         for record in sorted(group, key=lambda r: (r["backend"], r["mode"], r["dtype"])):
             if record["seed"] != seed:
                 continue
             epochs, wall, losses = _curve(record)
-            by_epoch.plot(epochs, losses, label=series_label(record), linewidth=1)
-            by_time.plot(wall, losses, label=series_label(record), linewidth=1)
-        all_losses = np.concatenate([_curve(r)[2] for r in group])
-        scale = "log" if np.nanmin(all_losses) > 0 else "linear"
-        by_epoch.set(xlabel="epoch", ylabel="loss", yscale=scale)
-        by_time.set(xlabel="training seconds (first epoch included)", yscale=scale, xscale="log")
-        by_epoch.legend(fontsize=7)
-        fig.suptitle(f"{workload}/{variant}, seed {seed}")
-        fig.tight_layout()
-        path = save_chart(fig, context.run_dir, f"{workload}__{variant}__loss.png")
-        images.append((path, f"{workload}/{variant} loss"))
-    return images
+            label = series_label(record)
+            by_epoch.append(Series(label, *thin(epochs.tolist(), losses.tolist())))
+            by_time.append(Series(label, *thin(wall.tolist(), losses.tolist())))
+        log = spans_decades(*(s.y for s in by_epoch))  # the lines drawn only
+        panels = (
+            Panel(tuple(by_epoch), x_title="epoch", y_title="loss", y_log=log),
+            Panel(
+                tuple(by_time),
+                x_title="training seconds (first epoch included)",
+                y_title="loss",
+                y_log=log,
+                x_log=spans_decades(*(s.x for s in by_time)),
+            ),
+        )
+        figures.append(
+            Figure(
+                f"{workload}__{variant}__loss",
+                f"{workload}/{variant}, seed {seed}",
+                f"{workload}/{variant} loss",
+                panels,
+            )
+        )
+    return figures
 
 
 def loss_sections(context: ReportContext) -> list[Block]:
-    return chart_section("Loss against epoch and against wall time", plot_losses(context))
+    return chart_section(
+        context.run_dir, "Loss against epoch and against wall time", loss_figures(context)
+    )

@@ -8,11 +8,12 @@ import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from benchmarks.document import Block, Heading, Image, Paragraph
+from benchmarks.document import Block, Heading, Paragraph
 from benchmarks.hosts import by_host_class
 from benchmarks.report.by_host import per_host_class
-from benchmarks.report.charts import pyplot, save_chart
+from benchmarks.report.charts import chart_block
 from benchmarks.report.context import ReportContext
+from benchmarks.report.figure import Figure, Panel, Series, spans_decades
 from benchmarks.report.format import seconds
 from benchmarks.report.groups import groups, median_of, timing
 from benchmarks.report.tables import Column, identity, table
@@ -54,29 +55,37 @@ def scaling_rows(context: ReportContext) -> list[ScalingRow]:
     ]
 
 
-def plot_scaling(context: ReportContext, rows: list[ScalingRow], name: str) -> str:
-    """``plots/<name>.png``: a line per row, x = threads, y = seconds per step (log
-    scale: implementations differ by orders of magnitude)."""
-    plt = pyplot()
-    fig, axis = plt.subplots(figsize=(7, 4))
+def scaling_figure(context: ReportContext, rows: list[ScalingRow], name: str) -> Figure:
+    """``name``'s figure: a line per row, x = threads, y = seconds per step (log scale
+    where the rows span a decade: implementations differ by orders of magnitude)."""
     # Name the variant and dtype too where backend:mode alone does not tell lines apart.
     full = any(len({getattr(row, name) for row in rows}) > 1 for name in ("variant", "dtype"))
-    for row in rows:
-        label = f"{row.variant} {row.implementation} {row.dtype}" if full else row.implementation
-        counts = list(row.step_s)
-        axis.plot(counts, [row.step_s[n] for n in counts], marker="o", label=label)
-    counts = sorted({n for row in rows for n in row.step_s})
-    axis.set(xlabel="threads per framework", ylabel="steady seconds per step", yscale="log")
-    axis.set_xticks(counts)
-    axis.legend(fontsize=7)
-    fig.suptitle(f"{context.workload}: steady step time against threads")
-    fig.tight_layout()
-    return save_chart(fig, context.run_dir, f"{name}.png")
+    series = tuple(
+        Series(
+            f"{row.variant} {row.implementation} {row.dtype}" if full else row.implementation,
+            list(row.step_s),
+            list(row.step_s.values()),
+            kind="lines+markers",
+        )
+        for row in rows
+    )
+    counts = tuple(sorted({n for row in rows for n in row.step_s}))
+    panel = Panel(
+        series,
+        x_title="threads per framework",
+        y_title="steady seconds per step",
+        y_log=spans_decades(*(row.step_s.values() for row in rows)),
+        x_ticks=counts,
+    )
+    title = f"{context.workload}: steady step time against threads"
+    alt = f"{context.workload} step time against threads"
+    return Figure(name, title, alt, (panel,), width=8.0, panel_height=4.0)
 
 
 def scaling_blocks(context: ReportContext) -> list[Block]:
-    """The workload's thread-scaling section: chart (``plots/<workload>__threads.png``),
-    then table; nothing for a run of one thread count. A run on several host classes
+    """The workload's thread-scaling section: chart (``plots/<workload>__threads.png``
+    and its Plotly twin), then table; nothing for a run of one thread count. A run on
+    several host classes
     has a chart and table per class (``<workload>__threads__host<N>.png``): a step time
     against threads says something of one kind of machine only."""
     several = len(by_host_class(context.records)) > 1
@@ -87,8 +96,8 @@ def scaling_blocks(context: ReportContext) -> list[Block]:
         if not rows:
             return []
         name = f"{context.workload}__threads" + (f"__host{next(numbers)}" if several else "")
-        alt = f"{context.workload} step time against threads"
-        return [Image(plot_scaling(context, rows, name), alt), table(_columns(rows), rows)]
+        chart = chart_block(scaling_figure(context, rows, name), context.run_dir)
+        return [chart, table(_columns(rows), rows)]
 
     sections = per_host_class(context.records, section)
     if not sections:

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.document import Block
-from benchmarks.report.charts import Chart, chart_section, pyplot, save_chart, series_label
+from benchmarks.report.charts import chart_section, series_label
 from benchmarks.report.context import ReportContext
+from benchmarks.report.figure import Figure, Panel, Series, spans_decades
 
 Record = dict[str, Any]
 
@@ -30,59 +31,80 @@ def _rollout_records(records: list[Record]) -> dict[str, list[Record]]:
     }
 
 
-def plot_rollouts(context: ReportContext) -> list[Chart]:
+def rollout_figures(context: ReportContext) -> list[Figure]:
     """Per variant: one held-out system's true and rolled-out trajectories, a panel per
-    backend:mode, then the median rollout error against the step, every row on one chart."""
-    images = []
+    backend:mode, then the median rollout error against the step, every row on one
+    chart."""
+    figures = []
     for variant, group in _rollout_records(context.records).items():
-        plt = pyplot()
+        panels = tuple(_trajectories(record) for record in group)
         columns = min(4, len(group))
-        rows = -(-len(group) // columns)
-        size = (max(5.0, 3.2 * columns), 3.2 * rows + 0.4)
-        fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False)
-        for ax, record in zip(axes.flat, group, strict=False):
-            example = record["metrics"]["rollout_example"]
-            true, pred = np.asarray(example["true"]), np.asarray(example["pred"])
-            for body in range(true.shape[1]):
-                (line,) = ax.plot(true[:, body, 0], true[:, body, 1], linewidth=1.2)
-                ax.plot(pred[:, body, 0], pred[:, body, 1], "--", color=line.get_color())
-                ax.plot(*true[0, body], "o", color=line.get_color(), markersize=3)
-            ax.set_title(series_label(record), fontsize=8)
-            ax.set_aspect("equal", adjustable="datalim")
-            ax.tick_params(labelsize=6)
-        for ax in list(axes.flat)[len(group) :]:
-            ax.axis("off")
-        fig.suptitle(
+        title = (
             f"{context.workload}/{variant}: one held-out system\nsimulator (solid) against "
-            "the model's rollout (dashed); dots mark the start",
-            fontsize=9,
+            "the model's rollout (dashed); dots mark the start"
         )
-        fig.tight_layout()
-        name = f"{context.workload}__{variant}__rollout.png"
-        images.append((save_chart(fig, context.run_dir, name), "rollout"))
-        images.append((_error_curves(context, variant, group), "rollout error"))
-    return images
+        figures.append(
+            Figure(
+                f"{context.workload}__{variant}__rollout",
+                title,
+                "rollout",
+                panels,
+                columns=columns,
+                width=max(5.0, 3.2 * columns),
+                panel_height=3.2,
+            )
+        )
+        figures.append(_error_curves(context, variant, group))
+    return figures
 
 
-def _error_curves(context: ReportContext, variant: str, group: list[Record]) -> str:
-    fig, ax = pyplot().subplots(figsize=(6, 3.4))
+def _trajectories(record: Record) -> Panel:
+    """A panel of the record's example system: per body, the simulator's path (solid),
+    the model's (dashed) and the start (a dot), in the body's colour."""
+    example = record["metrics"]["rollout_example"]
+    true, pred = np.asarray(example["true"]), np.asarray(example["pred"])
+    series: list[Series] = []
+    for body in range(true.shape[1]):
+        name = f"body {body + 1}"
+        simulator, model = f"{name}: simulator", f"{name}: model"
+        series += [
+            Series(simulator, true[:, body, 0], true[:, body, 1], color=name),
+            Series(model, pred[:, body, 0], pred[:, body, 1], kind="dash", color=name),
+            Series(
+                f"{name}: start",
+                true[:1, body, 0],
+                true[:1, body, 1],
+                kind="markers",
+                group=simulator,
+                color=name,
+                legend=False,
+            ),
+        ]
+    return Panel(tuple(series), title=series_label(record), equal_aspect=True)
+
+
+def _error_curves(context: ReportContext, variant: str, group: list[Record]) -> Figure:
+    series = []
     for record in group:
         curve = record["metrics"]["rollout_error_curve"]
         # step 0 is the true start (no error): left out of the log scale
-        ax.plot(
-            curve["step"][1:],
-            curve["median_position_error"][1:],
-            label=series_label(record),
-            linewidth=1,
+        series.append(
+            Series(series_label(record), curve["step"][1:], curve["median_position_error"][1:])
         )
-    ax.set(xlabel="rollout step", ylabel="median position error", yscale="log")
-    ax.legend(fontsize=7)
-    fig.suptitle(
-        f"{context.workload}/{variant}: rollout error over the validation systems", fontsize=9
+    panel = Panel(
+        tuple(series),
+        x_title="rollout step",
+        y_title="median position error",
+        y_log=spans_decades(*(s.y for s in series)),
     )
-    fig.tight_layout()
-    return save_chart(fig, context.run_dir, f"{context.workload}__{variant}__rollout_error.png")
+    title = f"{context.workload}/{variant}: rollout error over the validation systems"
+    name = f"{context.workload}__{variant}__rollout_error"
+    return Figure(name, title, "rollout error", (panel,), width=8.0, panel_height=3.4)
 
 
 def rollout_sections(context: ReportContext) -> list[Block]:
-    return chart_section("Rollouts: true against predicted trajectories", plot_rollouts(context))
+    return chart_section(
+        context.run_dir,
+        "Rollouts: true against predicted trajectories",
+        rollout_figures(context),
+    )

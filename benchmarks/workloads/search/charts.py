@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.document import Block
-from benchmarks.report.charts import Chart, chart_section, pyplot, save_chart, series_label
+from benchmarks.report.charts import chart_section, series_label
 from benchmarks.report.context import ReportContext
+from benchmarks.report.figure import PALETTE, Band, Figure, Note, Panel, Series, spans_decades
 
 Record = dict[str, Any]
 
@@ -64,139 +65,125 @@ def _epsilon_stages(rows: list[dict[str, Any]]) -> list[tuple[int, int, float]]:
     return stages
 
 
-def _shade_stages(ax, stages: list[tuple[int, int, float]]) -> None:
-    """Alternate grey bands under the Q-learning agents' epsilon stages, each labelled."""
+def _bands(stages: list[tuple[int, int, float]]) -> tuple[Band, ...]:
+    """A band per Q-learning epsilon stage, every other one grey, each labelled."""
     if len(stages) < 2:
-        return
-    for index, (first, last, epsilon) in enumerate(stages):
-        if index % 2:
-            ax.axvspan(first - 0.5, last + 0.5, color="0.92", zorder=0)
-        ax.text(
-            (first + last) / 2,
-            1.0,
-            f"ε={epsilon:g}",
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="bottom",
-            fontsize=6,
-        )
+        return ()
+    return tuple(
+        Band(first - 0.5, last + 0.5, f"ε={epsilon:g}", shaded=bool(index % 2))
+        for index, (first, last, epsilon) in enumerate(stages)
+    )
 
 
-def plot_search_accuracy(context: ReportContext) -> list[Chart]:
+def _agent_series(agent: str, rows: list[dict[str, Any]]) -> list[Series]:
+    """An agent's accuracy of each episode (dots, hidden with its best so far), its
+    running best and the trailing mean of its last 10 episodes, in the agent's colour."""
+    episode = [row["episode"] for row in rows]
+    accuracy = np.array([row["accuracy"] for row in rows], dtype=float)
+    # trailing mean over up to 10 episodes (fewer at the start)
+    cumulative = np.concatenate([[0.0], np.cumsum(accuracy)])
+    start = np.maximum(np.arange(len(accuracy)) + 1 - 10, 0)
+    rolling = (cumulative[1:] - cumulative[start]) / (np.arange(len(accuracy)) + 1 - start)
+    best = f"{agent}: best so far"
+    return [
+        Series(
+            f"{agent}: each episode",
+            episode,
+            accuracy.tolist(),
+            kind="markers",
+            group=best,
+            color=agent,
+            legend=False,
+            opacity=0.3,
+        ),
+        Series(best, episode, np.maximum.accumulate(accuracy).tolist(), color=agent),
+        Series(f"{agent}: mean of the last 10", episode, rolling.tolist(), "dash", color=agent),
+    ]
+
+
+def search_accuracy_figures(context: ReportContext) -> list[Figure]:
     """Per variant, one cell's validation accuracy against the episode for every agent:
     each episode's design (dots), the running best and the mean of the last 10 episodes."""
-    plt = pyplot()
-    images = []
+    figures = []
     for variant, group in _search_records(context.records).items():
         record = search_example(group)
         agents = _by_agent(record)
-        fig, ax = plt.subplots(figsize=(11, 4))
         qlearning = [rows for agent, rows in agents.items() if agent != "random"]
-        _shade_stages(ax, _epsilon_stages(qlearning[0]) if qlearning else [])
-        for index, (agent, rows) in enumerate(agents.items()):
-            color = f"C{index}"
-            episode = np.array([row["episode"] for row in rows])
-            accuracy = np.array([row["accuracy"] for row in rows])
-            # trailing mean over up to 10 episodes (fewer at the start)
-            cumulative = np.concatenate([[0.0], np.cumsum(accuracy)])
-            start = np.maximum(np.arange(len(accuracy)) + 1 - 10, 0)
-            rolling = (cumulative[1:] - cumulative[start]) / (np.arange(len(accuracy)) + 1 - start)
-            ax.plot(episode, accuracy, "o", color=color, alpha=0.3, markersize=3)
-            ax.plot(
-                episode,
-                np.maximum.accumulate(accuracy),
-                color=color,
-                linewidth=1.5,
-                label=f"{agent}: best so far",
-            )
-            ax.plot(
-                episode,
-                rolling,
-                "--",
-                color=color,
-                linewidth=1,
-                label=f"{agent}: mean of the last 10",
-            )
-        ax.set(xlabel="episode (of each agent)", ylabel="validation accuracy")
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        fig.suptitle(
-            f"{context.workload}/{variant}, {cell_name(record)}: accuracy of each episode's "
-            "design (dots); grey bands: the Q-learning agents' epsilon stages",
-            fontsize=9,
+        series = [s for agent, rows in agents.items() for s in _agent_series(agent, rows)]
+        panel = Panel(
+            tuple(series),
+            x_title="episode (of each agent)",
+            y_title="validation accuracy",
+            bands=_bands(_epsilon_stages(qlearning[0]) if qlearning else []),
         )
-        fig.tight_layout()
-        path = save_chart(fig, context.run_dir, f"{context.workload}__{variant}__accuracy.png")
+        title = (
+            f"{context.workload}/{variant}, {cell_name(record)}: accuracy of each episode's "
+            "design (dots); grey bands: the Q-learning agents' epsilon stages"
+        )
+        name = f"{context.workload}__{variant}__accuracy"
         alt = f"{context.workload}/{variant} accuracy against episode, {cell_name(record)}"
-        images.append((path, alt))
-    return images
+        figures.append(Figure(name, title, alt, (panel,), panel_height=4.0))
+    return figures
 
 
-def plot_search_params(context: ReportContext) -> list[Chart]:
+def _params_panel(agent: str, rows: list[dict[str, Any]]) -> Panel:
+    """Accuracy against parameters of each episode's design, coloured by episode, and a
+    dashed line at the mean size."""
+    params = [float(row["n_params"]) for row in rows]
+    accuracy = [row["accuracy"] for row in rows]
+    mean = float(np.mean(params))
+    designs = Series(
+        f"{agent}: designs",
+        params,
+        accuracy,
+        kind="markers",
+        shade=[row["episode"] for row in rows],
+        shade_title="episode",
+        legend=False,
+    )
+    line = Series(
+        f"{agent}: mean {mean:,.0f} parameters",
+        [mean, mean],
+        [min(accuracy), max(accuracy)],
+        kind="dash",
+        color=PALETTE[3],
+    )
+    return Panel(
+        (designs, line),
+        title=f"{agent} (reward: {PAIR_REWARDS.get(agent, '?')})",
+        x_title="parameters",
+        y_title="validation accuracy",
+        x_log=spans_decades(params),
+    )
+
+
+def search_params_figures(context: ReportContext) -> list[Figure]:
     """Per variant, accuracy against parameters of every episode's design, a panel for
     Q-learning without the size penalty and one with it; a line marks the mean size."""
-    plt = pyplot()
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
-
-    images = []
+    figures = []
     for variant, group in _search_records(context.records).items():
         record = search_example(group)
         agents = _by_agent(record)
         pair = [agent for agent in PENALTY_PAIR if agent in agents]
         if not pair:
             continue
-        fig, axes = plt.subplots(
-            1,
-            len(pair),
-            figsize=(5.5 * len(pair), 3.8),
-            sharex=True,
-            sharey=True,
-            squeeze=False,
-            layout="constrained",
-        )
-        episodes = max(len(agents[agent]) for agent in pair)
-        for ax, agent in zip(axes.flat, pair, strict=True):
-            rows = agents[agent]
-            params = np.array([row["n_params"] for row in rows], dtype=float)
-            dots = ax.scatter(
-                params,
-                [row["accuracy"] for row in rows],
-                c=[row["episode"] for row in rows],
-                cmap="viridis",
-                vmin=1,
-                vmax=episodes,
-                s=14,
-            )
-            mean = float(np.mean(params))
-            ax.axvline(
-                mean, color="C3", linestyle="--", linewidth=1, label=f"mean: {mean:,.0f} parameters"
-            )
-            ax.set(xscale="log", xlabel="parameters")
-            ax.set_title(f"{agent} (reward: {PAIR_REWARDS.get(agent, '?')})", fontsize=9)
-            # 1, 2 and 5 of each decade in plain numbers: 10^3 alone says little
-            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _count_text(v)))
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.legend(fontsize=7, loc="lower right")
-        axes.flat[0].set_ylabel("validation accuracy")
-        bar = fig.colorbar(dots, ax=list(axes.flat), label="episode")
-        bar.locator = MaxNLocator(integer=True)
-        bar.update_ticks()
-        fig.suptitle(
+        title = (
             f"{context.workload}/{variant}, {cell_name(record)}: the designs with and without "
-            "the size penalty",
-            fontsize=9,
+            "the size penalty"
         )
-        path = save_chart(fig, context.run_dir, f"{context.workload}__{variant}__params.png")
+        name = f"{context.workload}__{variant}__params"
         alt = f"{context.workload}/{variant} accuracy against parameters, {cell_name(record)}"
-        images.append((path, alt))
-    return images
+        panels = tuple(_params_panel(agent, agents[agent]) for agent in pair)
+        figures.append(
+            Figure(name, title, alt, panels, width=5.5 * len(pair) + 1.5, panel_height=3.8)
+        )
+    return figures
 
 
-def plot_search_phases(context: ReportContext) -> list[Chart]:
+def search_phases_figures(context: ReportContext) -> list[Figure]:
     """Per variant, the mean candidate's seconds by phase, a bar per backend:mode and
     dtype (lowest seed): in seconds, and as shares of the candidate."""
-    plt = pyplot()
-    images = []
+    figures = []
     for variant, group in _search_records(context.records).items():
         rows: dict[str, Record] = {}
         for record in sorted(group, key=lambda r: r["seed"], reverse=True):
@@ -209,36 +196,43 @@ def plot_search_phases(context: ReportContext) -> list[Chart]:
             ]
         )
         totals = means.sum(axis=1)
-        fig, (seconds_ax, share_ax) = plt.subplots(
-            1, 2, figsize=(11, 1.6 + 0.35 * len(labels)), sharey=True, layout="constrained"
+        shares = means / np.where(totals > 0, totals, 1.0)[:, None]
+        seconds = Panel(
+            tuple(
+                Series(name, means[:, index].tolist(), labels, kind="barh")
+                for index, (_, name) in enumerate(PHASES)
+            ),
+            x_title="seconds per candidate (mean over the candidates)",
+            x_range=(0.0, float(totals.max()) * 1.2 if totals.max() > 0 else 1.0),
+            notes=tuple(
+                Note(float(total), label, _seconds_text(total))
+                for total, label in zip(totals, labels, strict=True)
+            ),
         )
-        left = np.zeros(len(labels))
-        share_left = np.zeros(len(labels))
-        for index, (_, name) in enumerate(PHASES):
-            share = means[:, index] / np.where(totals > 0, totals, 1.0)
-            seconds_ax.barh(labels, means[:, index], left=left, color=f"C{index}", label=name)
-            share_ax.barh(labels, share, left=share_left, color=f"C{index}")
-            left += means[:, index]
-            share_left += share
-        for y, total in enumerate(totals):
-            seconds_ax.text(total, y, f" {_seconds_text(total)}", va="center", fontsize=7)
-        seconds_ax.set(xlabel="seconds per candidate (mean over the candidates)")
-        seconds_ax.set_xlim(0, totals.max() * 1.2 if totals.max() > 0 else 1)
-        share_ax.set(xlabel="share of the candidate's time", xlim=(0, 1))
-        seconds_ax.tick_params(labelsize=7)
-        fig.legend(fontsize=7, ncol=len(PHASES), loc="outside lower center")
-        fig.suptitle(f"{context.workload}/{variant}: where a candidate's time goes", fontsize=9)
-        path = save_chart(fig, context.run_dir, f"{context.workload}__{variant}__phases.png")
-        images.append((path, f"{context.workload}/{variant} seconds per candidate by phase"))
-    return images
-
-
-def _count_text(value: float) -> str:
-    """100, 2k, 50k, 1M."""
-    for suffix, scale in (("M", 1e6), ("k", 1e3)):
-        if value >= scale:
-            return f"{value / scale:g}{suffix}"
-    return f"{value:g}"
+        share = Panel(
+            tuple(
+                Series(name, shares[:, index].tolist(), labels, kind="barh")
+                for index, (_, name) in enumerate(PHASES)
+            ),
+            x_title="share of the candidate's time",
+            x_range=(0.0, 1.0),
+        )
+        title = f"{context.workload}/{variant}: where a candidate's time goes"
+        name = f"{context.workload}__{variant}__phases"
+        alt = f"{context.workload}/{variant} seconds per candidate by phase"
+        height = 1.2 + 0.35 * len(labels)
+        figures.append(
+            Figure(
+                name,
+                title,
+                alt,
+                (seconds, share),
+                stacked=True,
+                panel_height=height,
+                shared_y=True,
+            )
+        )
+    return figures
 
 
 def _seconds_text(value: float) -> str:
@@ -249,14 +243,17 @@ def _seconds_text(value: float) -> str:
 
 
 def search_chart_sections(context: ReportContext) -> list[Block]:
+    run_dir = context.run_dir
     return (
         chart_section(
+            run_dir,
             "Accuracy against episode (one cell per variant: NumPy where it ran, lowest seed)",
-            plot_search_accuracy(context),
+            search_accuracy_figures(context),
         )
         + chart_section(
+            run_dir,
             "Accuracy against parameters, without and with the size penalty (the same cell)",
-            plot_search_params(context),
+            search_params_figures(context),
         )
-        + chart_section("Seconds per candidate by phase", plot_search_phases(context))
+        + chart_section(run_dir, "Seconds per candidate by phase", search_phases_figures(context))
     )
