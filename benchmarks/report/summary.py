@@ -88,9 +88,10 @@ def summary_frame(records: list[Record]) -> pd.DataFrame:
     Units: ``*_s`` seconds; ``*_mb`` MiB (``rss_growth_mb_per_1k``: MiB per 1,000
     ``rss_unit``); ``gflops`` GFLOP/s; ``samples_per_s`` samples a second; metrics in
     their own units. Each column is typed as ``pd.read_csv`` reads summary.csv back
-    (``column_typed``): int64 where every row holds an integer, float64 where it holds
-    numbers (NaN: none), bool where every row holds a bool, object (bools and NaN) where
-    some rows hold none, ``str`` otherwise (NaN: none); so the frame and the file agree."""
+    (``column_typed``): int64 where every row holds an integer; float64 where rows hold
+    numbers or nothing at all (NaN: none); bool where every row holds a bool, object
+    (bools and NaN) where some rows hold none; ``str`` otherwise (NaN: none). So the
+    frame and the file agree."""
     rows = [summary_row(record) for record in records]
     extra = sorted({key for row in rows for key in row} - set(SUMMARY_COLUMNS) - {"threads"})
     columns = [*cell_columns_of(records), *SUMMARY_COLUMNS[len(CELL_COLUMNS) :], *extra]
@@ -107,8 +108,8 @@ def column_typed(values: list[Any]) -> pd.Series:
     present = [v for v in values if not _missing(v)]
     numbers = [v for v in present if isinstance(v, int | float) and not isinstance(v, bool)]
     bools = [v for v in present if isinstance(v, bool)]
-    if present and len(numbers) == len(present):
-        if len(present) == len(values) and all(isinstance(v, int) for v in numbers):
+    if len(numbers) == len(present):  # numbers, or nothing at all: float64 of NaN
+        if present and len(present) == len(values) and all(isinstance(v, int) for v in numbers):
             return pd.Series(values, dtype="int64")
         return pd.Series([nan if _missing(v) else float(v) for v in values], dtype="float64")
     if present and len(bools) == len(present):
