@@ -43,6 +43,9 @@ class Number(str):
         cell.value = value
         return cell
 
+    def __getnewargs__(self) -> tuple[str, float | None]:  # copy and pickle keep the value
+        return (str(self), self.value)
+
 
 @dataclass(frozen=True)
 class Table:

@@ -5,6 +5,7 @@ Records are built here; nothing runs."""
 from __future__ import annotations
 
 import math
+import pickle
 import shutil
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def test_numbers_carry_their_values_and_keep_their_text() -> None:
     assert fmt(3).value == 3.0 and fmt(True) == "yes" and fmt("text") == "text"
     for missing in (seconds(None), seconds(float("nan")), fmt(None), gflops(0.0)):
         assert missing == "–" and missing.value is None
+    assert pickle.loads(pickle.dumps(seconds(2.0))).value == 2.0  # copies keep the value
 
 
 def sortable(path: Path) -> str:
