@@ -58,14 +58,15 @@ def groups(records: list[Record], statuses: Collection[str] | None = None) -> li
         columns=list(GROUP_KEYS),
     )
     return [
-        Group(*key, [kept[i] for i in positions], threads or None)
+        Group(*map(str, key), [kept[i] for i in positions], int(threads) or None)
         for (*key, threads), positions in _sorted_positions(keys).items()
     ]
 
 
 def _sorted_positions(keys: pd.DataFrame) -> dict[tuple[Any, ...], list[int]]:
-    """Each distinct row of ``keys`` (in sorted order) -> the positions holding it."""
-    grouped = keys.groupby(list(keys.columns), sort=True)
+    """Each distinct row of ``keys`` (in sorted order) -> the positions holding it, in
+    order. Python sorts the keys, as the report always has (tuples, field by field)."""
+    grouped = keys.groupby(list(keys.columns), sort=False)
     return {key: list(positions) for key, positions in sorted(grouped.indices.items())}
 
 
