@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,30 @@ class Bullets:
     items: tuple[str, ...]
 
 
+class Number(str):
+    """A table cell's text that carries the number it shows, ``value`` (in its column's
+    raw unit: seconds for "1.23 ms"; None: no number, as "–" or "never"), so that
+    report.html sorts the column by value, not by text. Anywhere else it is its text: a
+    ``str`` subclass, so that tables built from plain strings, and code that joins or
+    sorts rows, work unchanged."""
+
+    value: float | None
+
+    def __new__(cls, text: str, value: float | None) -> Number:
+        cell = super().__new__(cls, text)
+        cell.value = value
+        return cell
+
+    def __getnewargs__(self) -> tuple[str, float | None]:  # copy and pickle keep the value
+        return (str(self), self.value)
+
+
 @dataclass(frozen=True)
 class Table:
+    """Rows of cells under a header; a cell is its text, or a ``Number``, whose value
+    report.html sorts by. Every table in report.html sorts by any column when its header
+    is clicked (``SORT_SCRIPT``)."""
+
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
 
@@ -123,12 +146,7 @@ def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
             items = "".join(f"<li>{_inline(item)}</li>" for item in block.items)
             body.append(f"<ul>{items}</ul>")
         elif isinstance(block, Table):
-            head = "".join(f"<th>{_inline(c)}</th>" for c in block.header)
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
-                for row in block.rows
-            )
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            body.append(_table_html(block))
         elif isinstance(block, Image):
             data = base64.b64encode((run_dir / block.path).read_bytes()).decode("ascii")
             body.append(f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">')
@@ -137,6 +155,8 @@ def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
             charts += 1
     # Inline, once, and only where a chart needs it: the file opens offline.
     script = f"<script>{_plotly_js()}</script>\n" if charts else ""
+    if any(isinstance(block, Table) for block in blocks):
+        body.append(f"<script>{SORT_SCRIPT}</script>")
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="report-charts" content="{charts}">'
@@ -144,3 +164,62 @@ def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
         + "\n".join(body)
         + "\n</body></html>\n"
     )
+
+
+def _cell_html(cell: str) -> str:
+    """A ``<td>``; a ``Number``'s carries its value as ``data-value`` (empty where it has
+    no finite value: such a cell sorts last)."""
+    if not isinstance(cell, Number):
+        return f"<td>{_inline(cell)}</td>"
+    value = cell.value
+    raw = repr(float(value)) if value is not None and math.isfinite(value) else ""
+    return f'<td data-value="{raw}">{_inline(cell)}</td>'
+
+
+def _table_html(table: Table) -> str:
+    head = "".join(f"<th>{_inline(c)}</th>" for c in table.header)
+    rows = "".join("<tr>" + "".join(map(_cell_html, row)) + "</tr>" for row in table.rows)
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+# Click a header to sort its table by that column, again to reverse. A cell with a
+# finite data-value sorts by it (numbers, not their text: "2 s" after "900 ms"); other
+# cells by their text, digits as numbers; an empty cell, "–", or an empty data-value
+# sorts last in either direction. Rows keep their order among equals (sort is stable).
+SORT_SCRIPT = r"""
+(function () {
+  function key(cell) {
+    var raw = cell ? cell.getAttribute("data-value") : null;
+    var text = cell ? cell.textContent.trim() : "";
+    if (raw !== null && raw !== "" && isFinite(raw)) return [0, parseFloat(raw)];
+    if (raw !== null || text === "" || text === "\u2013" || text === "-") return [2, ""];
+    return [1, text];
+  }
+  function sort(table, th, column) {
+    var up = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("thead th").forEach(function (other) {
+      other.removeAttribute("aria-sort");
+      other.lastChild.textContent = "";
+    });
+    th.setAttribute("aria-sort", up ? "ascending" : "descending");
+    th.lastChild.textContent = up ? " \u25b2" : " \u25bc";
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = key(a.cells[column]), y = key(b.cells[column]);
+      if (x[0] !== y[0] || x[0] === 2) return x[0] - y[0];
+      var order = x[0] === 0 ? x[1] - y[1] : x[1].localeCompare(y[1], undefined, {numeric: true});
+      return up ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("thead th").forEach(function (th, column) {
+      th.appendChild(document.createElement("span"));  // the direction's arrow
+      th.style.cursor = "pointer";
+      th.title = "click to sort by this column";
+      th.addEventListener("click", function () { sort(table, th, column); });
+    });
+  });
+})();
+"""

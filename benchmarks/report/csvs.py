@@ -1,4 +1,5 @@
-"""CSV files written atomically: summary.csv and the workloads' exports use them."""
+"""CSV files written atomically (the workloads' exports), and the columns that name a
+cell (summary.csv's first columns too)."""
 
 from __future__ import annotations
 

@@ -6,13 +6,22 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from benchmarks.document import Block, Heading
+import pandas as pd
+
+from benchmarks.document import Block, Heading, Number
 from benchmarks.hosts import record_ceiling
 from benchmarks.report.by_host import per_host_class
 from benchmarks.report.context import ReportContext
 from benchmarks.report.environment import shared_host
-from benchmarks.report.format import seconds
-from benchmarks.report.groups import Group, groups, median_of, steady_processes, timing
+from benchmarks.report.format import gflops, interval, seconds, times
+from benchmarks.report.groups import (
+    Group,
+    groups,
+    median_of,
+    steady_processes,
+    timing,
+    timing_medians,
+)
 from benchmarks.report.tables import Column, identity, table
 from benchmarks.stats import bootstrap_ratio, center
 
@@ -26,6 +35,7 @@ class SpeedRow:
     compared to."""
 
     group: Group
+    medians: pd.Series  # the group's median of each of SPEED_TIMING (groups.timing_medians)
     fastest: Processes | None  # the steady processes of the variant's fastest row
     free_step: float | None  # per-step seconds of the variant's framework-free loop
     ceiling: float | None  # the GEMM ceiling of the row's host, GFLOP/s
@@ -51,45 +61,44 @@ class SpeedRow:
         return steady_processes(self.group.records)
 
     def median(self, name: str) -> float | None:
-        return median_of(self.group.records, timing(name))
+        """The median of the records' ``timing[name]`` (one of SPEED_TIMING); None: none."""
+        value = self.medians[name]
+        return None if pd.isna(value) else float(value)
 
     def seconds_of(self, name: str) -> str:
         return seconds(self.median(name))
 
     def steady(self) -> str:
         steady = center(self.sample) if self.sample else None
-        return f"{seconds(steady)} ± {self.seconds_of('steady_iqr_s')}" + (
-            " (shared host: not comparable)"
-            if any(shared_host(r) for r in self.group.records)
-            else ""
+        shared = any(shared_host(r) for r in self.group.records)
+        text = f"{seconds(steady)} ± {self.seconds_of('steady_iqr_s')}" + (
+            " (shared host: not comparable)" if shared else ""
         )
+        return Number(text, steady)
 
     def ratio(self) -> str:
         if not (self.sample and self.fastest):
             return "–"
-        value, low, high = bootstrap_ratio(self.sample, self.fastest)
-        return f"{value:.3g} [{low:.3g}, {high:.3g}]"
+        return interval(*bootstrap_ratio(self.sample, self.fastest))
 
     def versus_free(self) -> str:
         step = self.median("step_median_s")
-        return f"{step / self.free_step:.3g}×" if step and self.free_step is not None else "–"
+        return times(step / self.free_step if step and self.free_step is not None else None)
 
     def efficiency(self) -> str:
-        gflops = self.median("gflops")
-        if not gflops:
-            return "–"
-        return f"{gflops:.3g}" + (f" ({gflops / self.ceiling:.1%})" if self.ceiling else "")
+        return gflops(self.median("gflops"), self.ceiling)
 
     def to_target(self) -> str:
         records = self.group.records
         reached = [r for r in records if r.get("timing", {}).get("target_epochs")]
         if not any("target_loss" in r.get("timing", {}) for r in records):
-            return "–"
+            return Number("–", None)
         if not reached:
-            return f"never (0/{len(records)})"
+            return Number(f"never (0/{len(records)})", None)
         epochs = median_of(reached, timing("target_epochs"))
         total = median_of(reached, timing("target_s"))
-        return f"{epochs:.0f} ep, {seconds(total)} ({len(reached)}/{len(records)})"
+        # sorts by the seconds to target: the column's time, which epochs do not compare
+        return Number(f"{epochs:.0f} ep, {seconds(total)} ({len(reached)}/{len(records)})", total)
 
 
 def speed_columns(framework_free: str | None) -> tuple[Column[SpeedRow], ...]:
@@ -108,6 +117,9 @@ def speed_columns(framework_free: str | None) -> tuple[Column[SpeedRow], ...]:
     )
 
 
+# The timing fields whose medians the table shows, in their units (seconds, GFLOP/s).
+SPEED_TIMING = ("import_s", "build_s", "first_epoch_s", "steady_iqr_s", "step_median_s", "gflops")
+
 Row = tuple[str, int | None]  # a row's variant and thread count: what it is compared within
 
 
@@ -122,14 +134,16 @@ def _fastest_by_variant(rows: list[Group]) -> dict[Row, Processes]:
     return {key: sample for key, (_, sample) in fastest.items()}
 
 
-def _framework_free_steps(rows: list[Group], reference: str | None) -> dict[Row, float]:
+def _framework_free_steps(
+    rows: list[Group], medians: pd.DataFrame, reference: str | None
+) -> dict[Row, float]:
     """(variant, thread count) -> per-step seconds of the framework-free loop, where it
-    ran."""
+    ran (``medians``: ``timing_medians`` of ``rows``)."""
+    steps = medians["step_median_s"]
     return {
-        (group.variant, group.threads): step
-        for group in rows
-        if group.backend == reference
-        and (step := median_of(group.records, timing("step_median_s"))) is not None
+        (group.variant, group.threads): float(steps[position])
+        for position, group in enumerate(rows)
+        if group.backend == reference and not pd.isna(steps[position])
     }
 
 
@@ -142,16 +156,18 @@ def speed_blocks(context: ReportContext, framework_free: str | None) -> list[Blo
 
     def speed_table(records: list[Record]) -> list[Block]:
         rows = groups(records, ("ok", "diverged"))
+        medians = timing_medians(rows, SPEED_TIMING)
         fastest = _fastest_by_variant(rows)
-        free = _framework_free_steps(rows, framework_free)
+        free = _framework_free_steps(rows, medians, framework_free)
         speed_rows = [
             SpeedRow(
                 g,
+                medians.loc[position],
                 fastest.get((g.variant, g.threads)),
                 free.get((g.variant, g.threads)),
                 record_ceiling(g.first, context.ceiling_gflops),
             )
-            for g in rows
+            for position, g in enumerate(rows)
         ]
         return [table(speed_columns(framework_free), speed_rows)] if rows else []
 

@@ -1,13 +1,19 @@
-"""summary.csv: one row per cell, pandas-ready."""
+"""The run's summary: a pandas DataFrame of one row per cell (``summary_frame``), and
+summary.csv written from it. No summary.parquet: pandas writes parquet through pyarrow,
+about 100 MB installed for a file of a few dozen rows that a CSV holds as well."""
 
 from __future__ import annotations
 
+from math import isnan, nan
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from benchmarks.memory import record_growth
-from benchmarks.report.csvs import CELL_COLUMNS, cell_columns_of, write_csv_atomic
+from benchmarks.report.csvs import CELL_COLUMNS, cell_columns_of
 from benchmarks.workloads import get_workload
+from shared.files import write_atomic
 
 Record = dict[str, Any]
 
@@ -73,11 +79,52 @@ def summary_row(record: Record) -> dict[str, Any]:
     return row
 
 
-def write_summary_csv(run_dir: Path, records: list[Record]) -> Path:
-    """One row per record; a run of several thread counts has ``threads`` after the
-    cell's columns (``preset``), one of a single count the columns it always had."""
-    rows = [summary_row(r) for r in records]
+def summary_frame(records: list[Record]) -> pd.DataFrame:
+    """One row per record (``summary_row``), in the records' order, under the columns of
+    summary.csv: the cell's columns (``threads`` after ``preset`` in a run of several
+    thread counts), the rest of ``SUMMARY_COLUMNS``, then every other column sorted by
+    name (``metric_<name>``, a workload's ``summary_timing`` fields).
+
+    Units: ``*_s`` seconds; ``*_mb`` MiB (``rss_growth_mb_per_1k``: MiB per 1,000
+    ``rss_unit``); ``gflops`` GFLOP/s; ``samples_per_s`` samples a second; metrics in
+    their own units. Each column is typed as ``pd.read_csv`` reads summary.csv back
+    (``column_typed``): int64 where every row holds an integer; float64 where rows hold
+    numbers or nothing at all (NaN: none); bool where every row holds a bool, object
+    (bools and NaN) where some rows hold none; ``str`` otherwise (NaN: none). So the
+    frame and the file agree."""
+    rows = [summary_row(record) for record in records]
     extra = sorted({key for row in rows for key in row} - set(SUMMARY_COLUMNS) - {"threads"})
-    cell = cell_columns_of(records)
-    columns = [*cell, *SUMMARY_COLUMNS[len(CELL_COLUMNS) :], *extra]
-    return write_csv_atomic(run_dir / "summary.csv", columns, rows)
+    columns = [*cell_columns_of(records), *SUMMARY_COLUMNS[len(CELL_COLUMNS) :], *extra]
+    return pd.DataFrame(
+        {name: column_typed([row.get(name) for row in rows]) for name in columns},
+        columns=columns,
+        index=pd.RangeIndex(len(rows)),
+    )
+
+
+def column_typed(values: list[Any]) -> pd.Series:
+    """``values`` (one column of rows; None or "" for none) as the Series that
+    ``pd.read_csv`` makes of the same column of text (see ``summary_frame``)."""
+    present = [v for v in values if not _missing(v)]
+    numbers = [v for v in present if isinstance(v, int | float) and not isinstance(v, bool)]
+    bools = [v for v in present if isinstance(v, bool)]
+    if len(numbers) == len(present):  # numbers, or nothing at all: float64 of NaN
+        if present and len(present) == len(values) and all(isinstance(v, int) for v in numbers):
+            return pd.Series(values, dtype="int64")
+        return pd.Series([nan if _missing(v) else float(v) for v in values], dtype="float64")
+    if present and len(bools) == len(present):
+        if len(present) == len(values):
+            return pd.Series(values, dtype="bool")
+        return pd.Series([nan if _missing(v) else v for v in values], dtype="object")
+    return pd.Series([nan if _missing(v) else str(v) for v in values], dtype="str")
+
+
+def _missing(value: Any) -> bool:
+    """Nothing in a cell: None, "", or a NaN (written empty, read back NaN)."""
+    return value is None or value == "" or (isinstance(value, float) and isnan(value))
+
+
+def write_summary_csv(run_dir: Path, records: list[Record]) -> Path:
+    """summary.csv: ``summary_frame(records)``, written atomically; empty cells where a
+    row has no value. ``pd.read_csv`` reads it back as that frame."""
+    return write_atomic(run_dir / "summary.csv", summary_frame(records).to_csv(index=False))

@@ -4,7 +4,9 @@
     table(RESULTS, ok_groups(records))
 
 A column's value is a function of a row (a ``Group`` of records, a record, or any row
-object its table is made of) and returns the cell's text.
+object its table is made of) and returns the cell's text: for a number, the
+``document.Number`` that ``report.format`` makes of it (its text with its unit, and its
+value), by which report.html sorts the column.
 """
 
 from __future__ import annotations
