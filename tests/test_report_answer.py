@@ -192,3 +192,19 @@ def test_a_search_is_ranked_by_its_candidates_epochs():
     row = speed_row(answer_blocks([workload_answer(context)]))
     assert row["fastest: steady time [95% CI]"].startswith("numpy:eager (float32): 100 ms [")
     assert row["fastest: steady time [95% CI]"].endswith("per candidate epoch")
+
+
+def test_a_zero_rounding_envelope_is_no_division_by_zero():
+    # NumPy float32 and float64 can agree exactly on a quantity (a loss of 0, say): the
+    # check is then within its bound by the tolerance floor, and the answer must still
+    # be written, its share taken from the quantities with an envelope.
+    failed = {"within_tolerance": False, "loss_error_over_tolerance": 0.0}
+    failed |= {"params_error_over_tolerance": 40.0}
+    rounding = {"multiple": 10, "within_rounding": True}
+    rounding |= {"loss": {"error": 0.0, "envelope": 0.0, "bound": 1.0, "within": True}}
+    rounding |= {"grads": {"error": 0.5, "envelope": 0.0, "bound": 1.0, "within": True}}
+    rounding |= {"params": {"error": 40.0, "envelope": 80.0, "bound": 800.0, "within": True}}
+    records = [record("rounded", "jit", 0.3, parity=failed | {"rounding": rounding})]
+    records.append(record("numpy", "eager", 0.4, parity={"reference": True}))
+    parity = speed_row(answer_blocks([answer(records)]))["parity with the NumPy reference"]
+    assert "within rounding (errors up to 0.5× the measured float32 envelope)" in parity
