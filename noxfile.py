@@ -87,11 +87,24 @@ def bench(session: nox.Session) -> None:
 def _run_folder(posargs: list[str], before: set[Path]) -> Path | None:
     """The folder the run wrote its report into: ``--out``'s, else the one new report
     under results/; None when there is none (``--dry-run``, ``--help``)."""
-    if "--out" in posargs[:-1]:
-        folder = Path(posargs[posargs.index("--out") + 1])
+    out = _out_option(posargs)
+    if out is not None:
+        folder = Path(out)
         return folder if (folder / "report.html").is_file() else None
     new = set((ROOT / "results").glob("*/report.html")) - before
     return max(new, key=lambda path: path.stat().st_mtime).parent if new else None
+
+
+def _out_option(posargs: list[str]) -> str | None:
+    """``--out``'s value as argparse reads it, ``--out DIR`` or ``--out=DIR``, the last
+    one winning; None without one."""
+    out = None
+    for index, arg in enumerate(posargs):
+        if arg == "--out" and index + 1 < len(posargs):
+            out = posargs[index + 1]
+        elif arg.startswith("--out="):
+            out = arg.removeprefix("--out=")
+    return out
 
 
 @nox.session(venv_backend="none")

@@ -102,3 +102,16 @@ def test_bench_checks_the_report_of_the_run_it_made(monkeypatch, tmp_path) -> No
     out.mkdir()
     (out / "report.html").touch()
     assert noxfile._run_folder(["--preset", "smoke", "--out", str(out)], before) == out
+
+
+def test_bench_finds_the_out_folder_written_with_an_equals_sign(monkeypatch, tmp_path) -> None:
+    """``nox -s bench -- --out=DIR`` is as good an --out as ``--out DIR`` to argparse: its
+    report is checked too (the last --out wins, as in argparse)."""
+    noxfile = _load_noxfile(monkeypatch)
+    monkeypatch.setattr(noxfile, "ROOT", tmp_path)
+    out = tmp_path / "elsewhere"
+    out.mkdir()
+    (out / "report.html").touch()
+    assert noxfile._run_folder([f"--out={out}"], set()) == out
+    assert noxfile._run_folder(["--out", str(tmp_path), f"--out={out}"], set()) == out
+    assert noxfile._run_folder([f"--out={tmp_path}", "--out", str(out)], set()) == out
