@@ -235,6 +235,7 @@ def command_check_report(args: argparse.Namespace) -> int:
     try:
         shot = write_atomic(args.run_dir / SCREENSHOT_NAME, png)
     except OSError as error:
+        print(f"{check.line()}; no screenshot", flush=True)  # the verdict stands without it
         raise WriteFailed(f"the screenshot of {report} was not written: {error}") from None
     print(f"{check.line()}; first screen: {shot}")
     return 0 if check.passed else 1

@@ -129,3 +129,18 @@ def test_a_missing_browser_exits_2(tmp_path, capsys, monkeypatch):
     assert main(["check-report", str(tmp_path)]) == 2
     assert "no-chromium not found" in capsys.readouterr().err
     assert not (tmp_path / SCREENSHOT_NAME).exists()
+
+
+def test_a_screenshot_that_cannot_be_written_still_says_the_verdict(tmp_path, capsys, monkeypatch):
+    # No browser needed: the check's outcome is given, the screenshot's place is taken.
+    from benchmarks import browser_check
+
+    (tmp_path / "report.html").write_text("<html></html>")
+    (tmp_path / SCREENSHOT_NAME).mkdir()  # a folder where the PNG goes
+    seen = browser_check.ReportCheck(declared=2, drawn=1)
+    monkeypatch.setattr(browser_check, "chromium", lambda: contextlib.nullcontext(None))
+    monkeypatch.setattr(browser_check, "check_report", lambda *_: (seen, PNG_SIGNATURE))
+    assert main(["check-report", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("FAILED: charts: 1 drawn of 2 declared") and "no screenshot" in out
+    assert err.startswith("error: the screenshot of ") and err.count("\n") == 1
