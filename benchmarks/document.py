@@ -183,17 +183,23 @@ def _table_html(table: Table) -> str:
 
 
 # Click a header to sort its table by that column, again to reverse. A cell with a
-# finite data-value sorts by it (numbers, not their text: "2 s" after "900 ms"); other
-# cells by their text, digits as numbers; an empty cell, "–", or an empty data-value
-# sorts last in either direction. Rows keep their order among equals (sort is stable).
+# finite data-value sorts by it (numbers, not their text: "2 s" after "900 ms"); a plain
+# cell that starts with a number ("1.45×", "0.00095", "1.4e+02", "25,546 (3 cells)") by
+# that number, then its text (a collation's "numeric" option reads "1.45" after "1.5":
+# it compares runs of digits, not decimals); other cells by their text, digits as
+# numbers; an empty cell, "–", or an empty data-value sorts last in either direction.
+# Rows keep their order among equals (sort is stable).
 SORT_SCRIPT = r"""
 (function () {
+  var LEADING = /^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][-+]?\d+)?/;
   function key(cell) {
     var raw = cell ? cell.getAttribute("data-value") : null;
     var text = cell ? cell.textContent.trim() : "";
-    if (raw !== null && raw !== "" && isFinite(raw)) return [0, parseFloat(raw)];
-    if (raw !== null || text === "" || text === "\u2013" || text === "-") return [2, ""];
-    return [1, text];
+    if (raw !== null && raw !== "" && isFinite(raw)) return [0, parseFloat(raw), ""];
+    if (raw !== null || text === "" || text === "\u2013" || text === "-") return [2, 0, ""];
+    var lead = LEADING.exec(text)[0].replace(/,/g, "");
+    if (/\d/.test(lead) && isFinite(parseFloat(lead))) return [0, parseFloat(lead), text];
+    return [1, 0, text];
   }
   function sort(table, th, column) {
     var up = th.getAttribute("aria-sort") !== "ascending";
@@ -208,7 +214,7 @@ SORT_SCRIPT = r"""
     rows.sort(function (a, b) {
       var x = key(a.cells[column]), y = key(b.cells[column]);
       if (x[0] !== y[0] || x[0] === 2) return x[0] - y[0];
-      var order = x[0] === 0 ? x[1] - y[1] : x[1].localeCompare(y[1], undefined, {numeric: true});
+      var order = x[1] - y[1] || x[2].localeCompare(y[2], undefined, {numeric: true});
       return up ? order : -order;
     });
     rows.forEach(function (row) { body.appendChild(row); });

@@ -105,5 +105,20 @@ def test_a_click_sorts_by_value_with_missing_last(tmp_path: Path) -> None:
         ascending = column.all_text_contents()
         header.click()
         descending = column.all_text_contents()
+        plain = _sorted_plain_text(browser, tmp_path)
     assert ascending == ["900 ms", "2 s", "–"]  # by value, not text ("2 s" < "900 ms")
     assert descending == ["2 s", "900 ms", "–"]  # missing last either way
+    # plain text that starts with a number sorts by that number: decimals, exponents and
+    # thousands separators as numbers, not as runs of digits ("1.45" < "1.5")
+    assert plain == ["0.00095", "0.0039", "1.45×", "1.5×", "2", "1.4e+02", "1,000", "n/a"]
+
+
+def _sorted_plain_text(browser, folder: Path) -> list[str]:
+    """A column of plain text cells (no ``Number``), as one click sorts it."""
+    cells = ("1.5×", "1,000", "0.0039", "n/a", "1.4e+02", "2", "1.45×", "0.00095")
+    table = Table(("value",), tuple((cell,) for cell in cells))
+    (folder / "plain.html").write_text(to_html([table], folder, "t"), encoding="utf-8")
+    page = browser.new_page()
+    page.goto((folder / "plain.html").as_uri())
+    page.locator("th", has_text="value").click()
+    return page.locator("tr td").all_text_contents()
