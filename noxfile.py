@@ -67,10 +67,22 @@ def bench(session: nox.Session) -> None:
     """
     python = suite_python(session)
     before = set((ROOT / "results").glob("*/report.html"))
-    session.run(python, "-m", "benchmarks", "run", *session.posargs, external=True)
-    # The run's report opened in headless Chromium, its first screen kept beside it
-    # (report-first-screen.png). A missing browser (exit 2) or a chart that did not draw
-    # (exit 1) is said, not fatal: the run's results stand without it.
+    try:
+        session.run(python, "-m", "benchmarks", "run", *session.posargs, external=True)
+    except Exception:
+        # nox's CommandFailed: a cell failed or timed out (exit 1), and the run's report
+        # was written all the same: it is checked too. (Ctrl-C is no Exception: nothing
+        # more runs then.)
+        _check_report(session, python, before)
+        raise
+    _check_report(session, python, before)
+
+
+def _check_report(session: nox.Session, python: str, before: set[Path]) -> None:
+    """The run's report opened in headless Chromium, its first screen kept beside it
+    (report-first-screen.png); nothing where the run wrote no report (``before``: the
+    reports under results/ before it). A missing browser (exit 2) or a chart that did
+    not draw (exit 1) is said, not fatal: the run's results stand without it."""
     run_dir = _run_folder(session.posargs, before)
     if run_dir is not None:
         session.run(

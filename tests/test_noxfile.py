@@ -115,3 +115,35 @@ def test_bench_finds_the_out_folder_written_with_an_equals_sign(monkeypatch, tmp
     assert noxfile._run_folder([f"--out={out}"], set()) == out
     assert noxfile._run_folder(["--out", str(tmp_path), f"--out={out}"], set()) == out
     assert noxfile._run_folder([f"--out={tmp_path}", "--out", str(out)], set()) == out
+
+
+class BenchSession:
+    """A session whose ``run`` records each command; the benchmark run itself writes a
+    report under ``results/`` and then fails as nox does when a cell failed (exit 1)."""
+
+    def __init__(self, results: Path) -> None:
+        self.results = results
+        self.posargs: list[str] = []
+        self.commands: list[tuple[str, ...]] = []
+
+    def run(self, *args: str, **kwargs: object) -> None:
+        self.commands.append(args)
+        if args[1:4] == ("-m", "benchmarks", "run"):
+            (self.results / "new-run").mkdir(parents=True)
+            (self.results / "new-run" / "report.html").touch()
+            raise RuntimeError("Command ... failed with exit code 1")
+
+
+def test_bench_checks_the_report_of_a_run_with_a_failed_cell(monkeypatch, tmp_path) -> None:
+    """A failed or timed-out cell fails the run (exit 1) but its report is written: it is
+    checked all the same, and the session still fails."""
+    noxfile = _load_noxfile(monkeypatch)
+    monkeypatch.setattr(noxfile, "ROOT", tmp_path)
+    monkeypatch.setattr(noxfile, "suite_python", lambda session: "python")
+    session = BenchSession(tmp_path / "results")
+    with pytest.raises(RuntimeError, match="exit code 1"):
+        noxfile.bench(session)
+    checked = [args for args in session.commands if "check-report" in args]
+    assert checked == [
+        ("python", "-m", "benchmarks", "check-report", str(session.results / "new-run"))
+    ]
