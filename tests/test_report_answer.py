@@ -101,6 +101,18 @@ def test_a_failed_parity_check_reads_as_a_failure():
     )
 
 
+def test_a_parity_check_that_crashed_is_not_counted_as_disagreeing():
+    records = [
+        record("good", "eager", 0.1),
+        record("crashed", "jit", 0.2, parity={"error": "RuntimeError: no kernel"}),
+        record("numpy", "eager", 0.4, parity={"reference": True}),
+    ]
+    line = verdicts(answer_blocks([answer(records)]))[0]
+    assert line.endswith(
+        "; every checked backend agrees with the reference; the parity check of 1 crashed."
+    )
+
+
 def test_a_workload_of_one_backend_has_nothing_to_compare():
     blocks = answer_blocks([answer([record("only", "eager", 0.1)])])
     row = speed_row(blocks)

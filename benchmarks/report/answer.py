@@ -244,14 +244,15 @@ def verdict_line(row: Row) -> str:
             f"({value:.3g}× [{low:.3g}, {high:.3g}])"
         )
     words = [_parity(g)[0] for g in row.backends]
-    failed = sum(word in ("NO", "error") for word in words)
+    # A check that crashed ("error") says nothing of agreement: it is named apart.
+    failed, errors = words.count("NO"), words.count("error")
     rounding = words.count("within rounding")
     agree = (
         f"{failed} of {len(words)} disagree with the reference"
         if failed
         else "every checked backend agrees with the reference"
         + (f" ({rounding} within float32 rounding)" if rounding else "")
-    )
+    ) + (f"; the parity check of {errors} crashed" if errors else "")
     unfinished = words.count("did not finish ok")
     return f"{where}: {speed}; {agree}" + (
         f"; {unfinished} did not finish ok." if unfinished else "."

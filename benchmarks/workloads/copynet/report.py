@@ -195,7 +195,7 @@ def source_figures(context: ReportContext) -> list[SourceFigure]:
         figures.append(
             SourceFigure(
                 f"{variant}: probes",
-                f"{ours} ({len(records)} cells)",
+                f"{ours} ({len(records)} cell{'' if len(records) == 1 else 's'})",
                 f"{source} ({where}, one run; shared/reference.md 1)",
                 caveat,
             )
