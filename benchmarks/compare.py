@@ -33,7 +33,7 @@ import numpy as np
 from benchmarks.hosts import comparable, host_class_of
 from benchmarks.records import Cell, ceiling_gflops, load_run, process_steady_seconds
 from benchmarks.report.format import seconds
-from benchmarks.stats import CONFIDENCE, bootstrap_centers, bootstrap_ratio, center, process_spread
+from benchmarks.stats import bootstrap_ratio, center, center_interval, process_spread
 
 Record = dict[str, Any]
 METRIC_RTOL = 1e-6
@@ -114,9 +114,7 @@ def steady_interval(processes: list[list[float]], spread: np.ndarray | None) -> 
     """A run's steady epoch time and its bootstrap 95% interval, with units, e.g.
     ``1.23 ms [95% CI 1.2 ms, 1.27 ms]``; a single process borrows ``spread`` as
     ``time_change``'s ratio does. ``processes``: per process, steady epoch seconds."""
-    centers = bootstrap_centers(processes, np.random.default_rng(0), spread)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(centers, [tail, 100 - tail])
+    low, high = center_interval(processes, borrowed_spread=spread)
     return f"{seconds(center(processes))} [95% CI {seconds(low)}, {seconds(high)}]"
 
 

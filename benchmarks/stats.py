@@ -75,9 +75,23 @@ def bootstrap_ratio(
     ratios = bootstrap_centers(numerator, rng, borrowed_spread) / bootstrap_centers(
         denominator, rng, borrowed_spread
     )
+    low, high = _interval(ratios)
+    return center(numerator) / center(denominator), low, high
+
+
+def center_interval(
+    processes: Processes, seed: int = 0, borrowed_spread: np.ndarray | None = None
+) -> tuple[float, float]:
+    """The bootstrap 95% interval ``(low, high)`` of ``center(processes)``, in its units
+    (``bootstrap_centers``; ``borrowed_spread`` as there)."""
+    return _interval(bootstrap_centers(processes, np.random.default_rng(seed), borrowed_spread))
+
+
+def _interval(samples: np.ndarray) -> tuple[float, float]:
+    """The central ``CONFIDENCE`` interval of bootstrap ``samples``."""
     tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(ratios, [tail, 100 - tail])
-    return center(numerator) / center(denominator), float(low), float(high)
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _checked(processes: Processes) -> Processes:

@@ -27,7 +27,7 @@ from benchmarks.report.format import seconds
 from benchmarks.report.groups import Group, groups
 from benchmarks.report.parity import _verdict as parity_verdict
 from benchmarks.report.tables import at_threads
-from benchmarks.stats import CONFIDENCE, bootstrap_centers, bootstrap_ratio, center
+from benchmarks.stats import bootstrap_ratio, center, center_interval
 
 Record = dict[str, Any]
 Processes = list[list[float]]
@@ -117,9 +117,7 @@ class Ranked:
 
     def steady(self) -> str:
         """The center with its bootstrap 95% interval (processes, then units in each)."""
-        centers = bootstrap_centers(self.sample, np.random.default_rng(0))
-        tail = (1 - CONFIDENCE) / 2 * 100
-        low, high = np.percentile(centers, [tail, 100 - tail])
+        low, high = center_interval(self.sample)
         shared = any(shared_host(r) for r in self.group.records)
         return (
             f"{seconds(center(self.sample))} [{seconds(low)}, {seconds(high)}] per {self.unit}"

@@ -8,8 +8,6 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from benchmarks.document import Block, Heading, Paragraph
 from benchmarks.hosts import by_host_class
 from benchmarks.report.by_host import per_host_class
@@ -18,7 +16,7 @@ from benchmarks.report.context import ReportContext
 from benchmarks.report.figure import Figure, Panel, Series, spans_decades
 from benchmarks.report.groups import groups, median_of, steady_processes, timing
 from benchmarks.report.tables import at_threads
-from benchmarks.stats import CONFIDENCE, bootstrap_centers, center
+from benchmarks.stats import center, center_interval
 
 Record = dict[str, Any]
 
@@ -44,14 +42,10 @@ def speed_points(records: list[Record]) -> list[SpeedPoint]:
         sample = steady_processes(group.records)
         if not sample:
             continue
-        centers = bootstrap_centers(sample, np.random.default_rng(0))
-        tail = (1 - CONFIDENCE) / 2 * 100
-        low, high = np.percentile(centers, [tail, 100 - tail])
+        low, high = center_interval(sample)
         label = at_threads(f"{group.implementation} {group.dtype}", group.threads)
         first = median_of(group.records, timing("first_epoch_s"))
-        points.append(
-            SpeedPoint(group.variant, label, center(sample), float(low), float(high), first)
-        )
+        points.append(SpeedPoint(group.variant, label, center(sample), low, high, first))
     return points
 
 
