@@ -72,7 +72,7 @@ def _the_rest(comparison: Comparison) -> list[Block]:
 def write_compare_html(comparison: Comparison, base: Path, new: Path) -> Path:
     """Write NEW/compare.html atomically; returns its path. Raises WriteFailed."""
     title = f"compare: {base.name} -> {new.name}"
-    page = to_html(compare_blocks(comparison, base, new), new, title)
+    page = to_html(compare_blocks(comparison, base, new), title)
     try:
         return write_atomic(new / HTML_NAME, page)
     except OSError as error:

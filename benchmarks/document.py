@@ -1,7 +1,7 @@
 """A report as a list of blocks, rendered to Markdown and to self-contained HTML.
 
-The HTML embeds every image as a data URI and loads nothing from the network, so it
-opens from disk in any browser. A chart (``Chart``) is its PNG in the Markdown and an
+The HTML embeds everything it shows and loads nothing from the network, so it opens
+from disk in any browser. A chart (``Chart``) is its PNG in the Markdown and an
 interactive Plotly chart in the HTML: plotly.js is embedded once, inline, in a file that
 has a chart at all. The HTML's head declares how many charts it draws, for a test in a
 browser: ``<meta name="report-charts" content="N">``, each chart being
@@ -11,11 +11,9 @@ browser: ``<meta name="report-charts" content="N">``, each chart being
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,6 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Image:
-    path: str  # relative to the run folder
-    alt: str
-
-
-@dataclass(frozen=True)
 class Chart:
     path: str  # the PNG, relative to the run folder (report.md)
     alt: str
@@ -76,7 +68,7 @@ class Chart:
     config: str = "{}"  # Plotly.newPlot's config, as JSON
 
 
-Block = Heading | Paragraph | Bullets | Table | Image | Chart
+Block = Heading | Paragraph | Bullets | Table | Chart
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -106,7 +98,7 @@ def to_markdown(blocks: list[Block]) -> str:
                 "| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in block.rows
             ]
             lines.append("")
-        elif isinstance(block, Image | Chart):
+        elif isinstance(block, Chart):
             lines += [f"![{block.alt}]({block.path})", ""]
     return "\n".join(lines)
 
@@ -134,7 +126,7 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
-def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
+def to_html(blocks: list[Block], title: str) -> str:
     body: list[str] = []
     charts = 0
     for block in blocks:
@@ -147,9 +139,6 @@ def to_html(blocks: list[Block], run_dir: Path, title: str) -> str:
             body.append(f"<ul>{items}</ul>")
         elif isinstance(block, Table):
             body.append(_table_html(block))
-        elif isinstance(block, Image):
-            data = base64.b64encode((run_dir / block.path).read_bytes()).decode("ascii")
-            body.append(f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">')
         elif isinstance(block, Chart):
             body.append(_chart_html(block, charts))
             charts += 1

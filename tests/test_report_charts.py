@@ -110,7 +110,7 @@ def test_a_report_without_charts_loads_no_plotly(tmp_path):
 def test_markdown_and_html_render_a_chart_block(tmp_path):
     blocks = [Heading(3, "x"), chart_block(figure("one"), tmp_path)]
     assert "![toy chart](plots/one.png)" in to_markdown(blocks)
-    assert to_html(blocks, tmp_path, "t").count('Plotly.newPlot("chart-0"') == 1
+    assert to_html(blocks, "t").count('Plotly.newPlot("chart-0"') == 1
 
 
 def test_one_row_has_no_speed_overview(tmp_path):

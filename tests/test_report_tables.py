@@ -76,19 +76,19 @@ def test_numbers_carry_their_values_and_keep_their_text() -> None:
     assert pickle.loads(pickle.dumps(seconds(2.0))).value == 2.0  # copies keep the value
 
 
-def sortable(path: Path) -> str:
+def sortable() -> str:
     rows = (("numpy", seconds(2.0)), ("torch", seconds(None)), ("jax", seconds(0.9)))
     blocks = [Heading(1, "t"), Table(("backend", "per step"), rows), Table(("a",), (("1",),))]
-    return to_html(blocks, path, "t")
+    return to_html(blocks, "t")
 
 
 def test_html_cells_carry_values_and_the_page_the_sort_script_once(tmp_path: Path) -> None:
-    page = sortable(tmp_path)
+    page = sortable()
     assert '<td>numpy</td><td data-value="2.0">2 s</td>' in page
     assert '<td data-value="">–</td>' in page  # no value: sorts last (SORT_SCRIPT)
     assert page.count('<table class="sortable">') == 2
     assert page.count("<script>") == 1 and SORT_SCRIPT in page
-    assert "<script>" not in to_html([Heading(1, "no table")], tmp_path, "t")
+    assert "<script>" not in to_html([Heading(1, "no table")], "t")
     table = Table(("backend", "per step"), (("numpy", seconds(0.0012)),))
     assert "| numpy | 1.2 ms |" in to_markdown([table])  # markdown: the text alone
     assert isinstance(Number("1", 1.0), str) and np.isclose(Number("1", 1.0).value, 1.0)
@@ -96,7 +96,7 @@ def test_html_cells_carry_values_and_the_page_the_sort_script_once(tmp_path: Pat
 
 def test_a_click_sorts_by_value_with_missing_last(tmp_path: Path) -> None:
     """In headless Chromium (Debian's, as check-report: .ci/run installs it)."""
-    (tmp_path / "t.html").write_text(sortable(tmp_path), encoding="utf-8")
+    (tmp_path / "t.html").write_text(sortable(), encoding="utf-8")
     with chromium() as browser:
         page = browser.new_page()
         page.goto((tmp_path / "t.html").as_uri())
@@ -117,7 +117,7 @@ def _sorted_plain_text(browser, folder: Path) -> list[str]:
     """A column of plain text cells (no ``Number``), as one click sorts it."""
     cells = ("1.5×", "1,000", "0.0039", "n/a", "1.4e+02", "2", "1.45×", "0.00095")
     table = Table(("value",), tuple((cell,) for cell in cells))
-    (folder / "plain.html").write_text(to_html([table], folder, "t"), encoding="utf-8")
+    (folder / "plain.html").write_text(to_html([table], "t"), encoding="utf-8")
     page = browser.new_page()
     page.goto((folder / "plain.html").as_uri())
     page.locator("th", has_text="value").click()

@@ -140,5 +140,5 @@ def _write_report_files(run_dir: Path, contents: RunContents) -> Path:
     else:
         blocks = [Heading(1, "Empty run"), *problem_blocks(contents.problems)]
     write_atomic(run_dir / "report.md", to_markdown(blocks))
-    write_atomic(run_dir / "report.html", to_html(blocks, run_dir, f"Benchmark {run_dir.name}"))
+    write_atomic(run_dir / "report.html", to_html(blocks, f"Benchmark {run_dir.name}"))
     return run_dir / "report.md"
