@@ -16,7 +16,7 @@ import pytest
 from backends.numpy.agent import NumpyAgent
 from backends.numpy.model import NumpyModel
 from benchmarks.parity_check import agent_parity, supervised_parity
-from benchmarks.report.parity import _verdict
+from benchmarks.report.parity import parity_verdict
 from benchmarks.workloads.nbody.workload import NBody
 from shared.optim import Adam
 from shared.params import InitScheme, Params, cast_params, init_params
@@ -63,7 +63,7 @@ def test_an_honest_float32_backend_is_within_rounding_on_nbody() -> None:
     assert rounding["within_rounding"], rounding
     assert rounding["params"]["envelope"] > 10  # the reference's own, of the same size
     assert "float64" not in summary  # no re-check for a pass
-    verdict = _verdict({"parity": summary})
+    verdict = parity_verdict({"parity": summary})
     assert verdict.startswith("within rounding (parameters: envelope ")
 
 
@@ -75,7 +75,7 @@ def test_one_gradient_scaled_by_1_001_fails_on_nbody(dtype: str) -> None:
         grads = summary["rounding"]["grads"]
         assert not summary["rounding"]["within_rounding"] and not grads["within"]
         assert grads["error"] > 100 * grads["envelope"]
-        assert _verdict({"parity": summary}).startswith(
+        assert parity_verdict({"parity": summary}).startswith(
             "NO, beyond rounding (gradients of layer0.kernel: "
         )
 

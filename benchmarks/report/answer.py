@@ -25,7 +25,7 @@ from benchmarks.report.context import ReportContext
 from benchmarks.report.environment import shared_host
 from benchmarks.report.format import seconds
 from benchmarks.report.groups import Group, groups
-from benchmarks.report.parity import _verdict as parity_verdict
+from benchmarks.report.parity import parity_verdict
 from benchmarks.report.tables import at_threads
 from benchmarks.stats import bootstrap_ratio, center, center_interval
 

@@ -74,7 +74,7 @@ def _error(name: str):
     return value
 
 
-def _verdict(record: Record) -> str:
+def parity_verdict(record: Record) -> str:
     """yes (within the tolerance), within rounding (with the envelope), or NO with the
     re-checks' verdicts."""
     parity = record["parity"]
@@ -103,7 +103,7 @@ COLUMNS: tuple[Column[Record], ...] = (
     Column("dtype", lambda r: r["dtype"]),
     Column("loss error", _error("loss_error_over_tolerance")),
     Column("parameter error", _error("params_error_over_tolerance")),
-    Column("verdict", _verdict),
+    Column("verdict", parity_verdict),
 )
 
 
