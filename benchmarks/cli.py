@@ -33,7 +33,7 @@ from benchmarks.plan import plan, runnable_workloads
 from benchmarks.records import Cell, RunContents, load_records, load_run
 from benchmarks.run_folder import RefusedFolder, open_for_run
 from benchmarks.run_options import add_run_parser, check_run_options
-from benchmarks.workloads import BRIEF, PRESETS, BadRegistration, workloads
+from benchmarks.workloads import BRIEF, PRESETS, BadRegistration, all_presets, workloads
 from shared import registry
 from shared.paths import absolute
 from shared.registry import UnknownName
@@ -59,6 +59,12 @@ def command_list(args: argparse.Namespace) -> int:
         for mode, note in info.modes.items():
             print(f"    {mode}: {note}")
     print(f"presets: {', '.join(p + (' (the default)' if p == BRIEF else '') for p in PRESETS)}")
+    for preset in all_presets()[len(PRESETS) :]:
+        owners = [w.name for w in workloads().values() if preset in w.presets]
+        print(
+            f"  {preset}: a long run reproducing the source (never in the default run): "
+            + ", ".join(owners)
+        )
     return 0
 
 
@@ -307,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         absolute_paths(args)
-        if getattr(args, "preset", PRESETS[0]) not in PRESETS:
-            raise UnknownName("preset", args.preset, PRESETS)
+        if getattr(args, "preset", PRESETS[0]) not in all_presets():
+            raise UnknownName("preset", args.preset, list(all_presets()))
         return args.handlers[args.command](args)
     except (UnknownName, BadInput, RefusedFolder) as error:
         print(f"error: {error}", file=sys.stderr)

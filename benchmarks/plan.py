@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from benchmarks.options import BadInput, parse_seeds, parse_threads
 from benchmarks.records import Cell
-from benchmarks.workloads import BRIEF, Workload, get_workload, workloads
+from benchmarks.workloads import BRIEF, LONG_RUN_PRESETS, Workload, get_workload, workloads
 from shared import registry
 from shared.params import DTYPES
 from shared.registry import UnknownName
@@ -37,7 +37,7 @@ MODE_POLICIES = ("auto", "default", "all")
 def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     """The cells to run and the requested-but-not-applicable ones, with the reason; each
     at every thread count of ``--threads``."""
-    workload_names = names(args.workload, "workload", list(workloads()))
+    workload_names = _with_preset(names(args.workload, "workload", list(workloads())), args)
     backends = names(args.backend, "backend", list(registry.BACKENDS))
     all_variants = sorted({v for w in workload_names for v in get_workload(w).variants})
     variants = None if args.variant is None else names(args.variant, "variant", all_variants)
@@ -62,7 +62,9 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
                 info = registry.get(backend)
                 main = variant in workload.main_variants and seed == variant_seeds[0]
                 for mode, dtype in itertools.product(
-                    _modes(args.mode, info, workload, main and args.preset != BRIEF, modes),
+                    _modes(
+                        args.mode, info, workload, main and args.preset not in SINGLE_MODE, modes
+                    ),
                     dtypes or (info.dtypes[0],),
                 ):
                     cell = Cell(workload_name, variant, backend, mode, dtype, seed, args.preset)
@@ -85,6 +87,24 @@ def plan(args: argparse.Namespace) -> tuple[list[Cell], list[tuple[Cell, str]]]:
         for at_count in _at_each_count([cell], counts)
     ]
     return cells, not_applicable
+
+
+# presets at which ``--mode auto`` runs each backend's default mode only
+SINGLE_MODE = (BRIEF, *LONG_RUN_PRESETS)
+
+
+def _with_preset(workload_names: list[str], args: argparse.Namespace) -> list[str]:
+    """The named workloads that define ``--preset``: with ``--workload all`` those that
+    have it (a long-run preset is a few workloads'); a workload named on the command
+    line without it is refused (BadInput), naming its presets."""
+    having = [name for name in workload_names if args.preset in get_workload(name).presets]
+    if args.workload == "all" and having:
+        return having
+    for name in workload_names:
+        if name not in having:
+            known = ", ".join(get_workload(name).presets)
+            raise BadInput(f"workload {name} has no preset {args.preset!r} (its presets: {known})")
+    return workload_names
 
 
 def _thread_counts(args: argparse.Namespace) -> list[int]:

@@ -16,7 +16,14 @@ from __future__ import annotations
 import importlib
 import os
 
-from benchmarks.workloads.base import BRIEF, PRESETS, EpochData, TrainingConfig, Workload
+from benchmarks.workloads.base import (
+    BRIEF,
+    LONG_RUN_PRESETS,
+    PRESETS,
+    EpochData,
+    TrainingConfig,
+    Workload,
+)
 from shared.registry import UnknownName
 
 REGISTERED = (
@@ -30,11 +37,13 @@ EXTRA_VARIABLE = "BENCH_WORKLOADS"
 
 __all__ = [
     "BRIEF",
+    "LONG_RUN_PRESETS",
     "PRESETS",
     "BadRegistration",
     "EpochData",
     "TrainingConfig",
     "Workload",
+    "all_presets",
     "get_workload",
     "workloads",
 ]
@@ -72,6 +81,12 @@ def _load(package: str) -> Workload:
             f"{EXTRA_VARIABLE}: workload {workload.name!r} of package {package!r} has no "
             f"preset {', '.join(missing)} (Workload.presets: preset name -> Preset)"
         )
+    unknown = [p for p in workload.presets if p not in PRESETS and p not in LONG_RUN_PRESETS]
+    if unknown:
+        raise BadRegistration(
+            f"{EXTRA_VARIABLE}: workload {workload.name!r} of package {package!r} has preset "
+            f"{', '.join(unknown)}, which is none of {', '.join(PRESETS + LONG_RUN_PRESETS)}"
+        )
     return workload
 
 
@@ -89,6 +104,12 @@ def workloads() -> dict[str, Workload]:
             loaded[workload.name] = workload
         _loaded.update(loaded)
     return _loaded
+
+
+def all_presets() -> tuple[str, ...]:
+    """``PRESETS``, then each long-run preset some registered workload defines."""
+    defined = {preset for workload in workloads().values() for preset in workload.presets}
+    return PRESETS + tuple(preset for preset in LONG_RUN_PRESETS if preset in defined)
 
 
 def get_workload(name: str) -> Workload:

@@ -32,6 +32,11 @@ from shared.specs import Network, SpecError
 from shared.td import TDSpec
 
 PRESETS = ("smoke", "brief", "quick", "full")
+# Long runs that reproduce a source experiment's outcome, not only its cost: a workload
+# may add any of these to its presets (DQN ``learn``, N-body and search ``long``). They
+# are never part of the default run; under ``--mode auto`` they run each backend's
+# default mode only, and ``--workload all`` keeps the workloads that define them.
+LONG_RUN_PRESETS = ("learn", "long")
 # The default of ``run`` and ``nox -s bench``: every workload's main variants on every
 # backend in its default mode, sized so that the whole matrix fits in 20 minutes on two
 # cores. The other presets sweep every mode of the main variants under ``--mode auto``.

@@ -49,6 +49,9 @@ def config_summary(config: DQNConfig) -> dict[str, Any]:
             "train_every",
             "target_every",
             "checkpoint_every",
+            "eval_every",
+            "eval_episodes",
+            "eval_epsilon",
         )
     }
     summary.update(
@@ -123,6 +126,9 @@ def dqn_metrics(history: DQNHistory) -> dict[str, Any]:
         "final_loss": float(np.mean(history.td_losses[-100:])) if history.td_losses else None,
         "replay_bytes_per_transition": history.replay_bytes_per_transition,
         "replay_capacity": history.replay_capacity,
+        "final_eval_mean": history.evaluations[-1]["mean_score"] if history.evaluations else None,
+        "best_eval_mean": max((e["mean_score"] for e in history.evaluations), default=None),
+        "play_wall_s": history.wall_offset_s + history.total_seconds,
     }
 
 
@@ -130,12 +136,17 @@ def _is_episode_row(row: Any) -> bool:
     return isinstance(row, dict) and isinstance(row.get("score"), int | float)
 
 
+def _is_evaluation(row: Any) -> bool:
+    return isinstance(row, dict) and isinstance(row.get("mean_score"), int | float)
+
+
 def resume_state(
     path: Path, cell: Cell, config: DQNConfig
-) -> tuple[Params, Params, int, list[dict[str, Any]]]:
-    """``(online, target, agent_steps, episodes)`` of the cell's checkpoint, to resume
-    from. Raises BadCheckpoint for a file that is damaged, holds another network or
-    another cell's progress: resuming from it would report a run that never happened."""
+) -> tuple[Params, Params, int, list[dict[str, Any]], dict[str, Any]]:
+    """``(online, target, agent_steps, episodes, meta)`` of the cell's checkpoint, to
+    resume from (``meta``'s ``evaluations`` and ``wall_s`` continue the curves). Raises
+    BadCheckpoint for a file that is damaged, holds another network or another cell's
+    progress: resuming from it would report a run that never happened."""
     try:
         online, target, meta = load_checkpoint(path, config.network)
         trained = meta.get("cell")
@@ -147,9 +158,14 @@ def resume_state(
             raise BadCheckpoint(f"{path} records {steps!r} agent steps of {config.agent_steps}")
         if not isinstance(episodes, list) or not all(_is_episode_row(e) for e in episodes):
             raise BadCheckpoint(f"{path} holds no episode log (rows with a score)")
+        evaluations, wall = meta.get("evaluations", []), meta.get("wall_s", 0.0)
+        if not isinstance(evaluations, list) or not all(_is_evaluation(e) for e in evaluations):
+            raise BadCheckpoint(f"{path} holds damaged evaluation rows")
+        if not (isinstance(wall, int | float) and wall >= 0):
+            raise BadCheckpoint(f"{path} records {wall!r} seconds of play")
     except BadCheckpoint as error:
         raise BadCheckpoint(f"{error}; delete it to run the cell from its start") from None
-    return online, target, steps, episodes
+    return online, target, steps, episodes, meta
 
 
 class DQNRun(AgentRun):
@@ -163,13 +179,22 @@ class DQNRun(AgentRun):
 
     def prepare(self, timing: dict[str, Any]) -> None:
         if self.path.exists():
-            online, target, self.first_step, self.history.episodes = resume_state(
+            online, target, self.first_step, episodes, meta = resume_state(
                 self.path, self.cell, self.config
             )
+            self.history.episodes = episodes
+            self.history.evaluations = meta.get("evaluations", [])
+            self.history.wall_offset_s = float(meta.get("wall_s", 0.0))
             restore(self.agent, online, target or online)
 
     def checkpoint(self, step: int, so_far: DQNHistory) -> None:
-        meta = {"cell": self.cell.to_dict(), "agent_steps": step, "episodes": so_far.episodes}
+        meta = {
+            "cell": self.cell.to_dict(),
+            "agent_steps": step,
+            "episodes": so_far.episodes,
+            "evaluations": so_far.evaluations,
+            "wall_s": so_far.wall_s(),
+        }
         # The target network only matters to a resumed run: presets without periodic
         # checkpoints keep the online weights alone (half the file, 7 MB in float32).
         target = self.agent.get_target_params() if self.config.checkpoint_every else {}
@@ -196,6 +221,7 @@ class DQNRun(AgentRun):
             "timing": timing,
             "epochs": history.td_rows(),
             "episodes": history.episodes,
+            "evaluations": history.evaluations,
             "metrics": dqn_metrics(history),
             "config": config_summary(self.config),
             "checkpoint": self.path.name,

@@ -52,7 +52,9 @@ class DQNConfig:
     train_every: int  # agent steps between TD steps (after random_steps)
     target_every: int  # agent steps between target syncs
     checkpoint_every: int | None  # agent steps between checkpoints (None: only at the end)
-    eval_epsilon: float = 0.05  # for ``python -m benchmarks evaluate``
+    eval_epsilon: float = 0.05  # evaluation episodes' epsilon (Mnih et al.'s)
+    eval_every: int | None = None  # agent steps between evaluations (None: none)
+    eval_episodes: int = 0  # whole episodes per evaluation, no learning
 
     def __post_init__(self) -> None:
         for name in ("agent_steps", "epsilon_steps", "memory", "batch_size", "train_every"):
@@ -60,6 +62,8 @@ class DQNConfig:
                 raise SpecError(f"DQNConfig.{name} must be >= 1")
         if not 0 <= self.random_steps < self.agent_steps:
             raise SpecError("DQNConfig.random_steps must be in [0, agent_steps)")
+        if self.eval_every is not None and (self.eval_every < 1 or self.eval_episodes < 1):
+            raise SpecError("DQNConfig.eval_every and eval_episodes must be >= 1")
         for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SpecError(f"DQNConfig.{name} must be in [0, 1]")

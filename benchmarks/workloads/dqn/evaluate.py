@@ -24,7 +24,7 @@ from benchmarks.options import (
     usable_cpus,
 )
 from benchmarks.records import implementation, write_json_atomic
-from benchmarks.workloads import PRESETS, get_workload, workloads
+from benchmarks.workloads import get_workload, workloads
 from benchmarks.workloads.dqn.config import DQNConfig
 from benchmarks.workloads.dqn.loop import (
     BadCheckpoint,
@@ -47,7 +47,7 @@ def trained_config(path: Path, trained: Any) -> DQNConfig:
     workload = workloads().get(name) if isinstance(name, str) else None
     if not isinstance(workload, AgentWorkload):
         raise BadCheckpoint(f"{path}: trained on {name!r}, which is not a DQN workload")
-    if variant not in workload.variants or preset not in PRESETS:
+    if variant not in workload.variants or preset not in workload.presets:
         raise BadCheckpoint(
             f"{path}: its cell names variant {variant!r} at preset {preset!r}, which "
             f"{workload.name} does not have"

@@ -47,6 +47,9 @@ from shared.specs import Network, SpecError
 from shared.td import TDBatch
 
 ACTING_STREAM = 4  # shared.params stream of the agent's random choices
+# Evaluation games are seeded apart from the training game, and alike at every
+# evaluation: each one plays the same no-op starts, so its rows compare policies.
+EVAL_SEED_OFFSET = 1_000_000
 RUNNING_WINDOW = 100  # episodes in the running mean and max
 
 
@@ -69,6 +72,19 @@ class DQNHistory:
     diverged_at_step: int | None = None
     replay_bytes_per_transition: float = 0.0
     replay_capacity: int = 0
+    # one row per periodic evaluation (``evaluate_now``), a resumed run's earlier ones first
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    eval_seconds: float = 0.0  # wall time of this process's evaluations
+    # wall time played before this process (a resumed run's checkpoint says how much),
+    # and when this process started playing: rows' ``wall_s`` count from the cell's start
+    wall_offset_s: float = 0.0
+    play_start: float = 0.0
+
+    def wall_s(self, now: float | None = None) -> float:
+        """Seconds of play since the cell first started, earlier processes included."""
+        now = time.perf_counter() if now is None else now
+        return now - self.play_start + self.wall_offset_s
+
     # batches sampled from the memory at the end (``keep_batches``): the cell's parity check
     final_batches: list[TDBatch] = field(default_factory=list)
 
@@ -123,7 +139,7 @@ class EpisodeLog:
                 "epsilon": epsilon,
                 "mean_loss": float(np.mean(self.losses)) if self.losses else None,
                 "truncated": truncated,
-                "wall_s": now - self.start,
+                "wall_s": self.history.wall_s(now),
                 "agent_steps_per_s": self.steps / max(now - self.episode_start - compiling_s, 1e-9),
                 "rss_mb": current_rss_mb(),
                 "replay_mb": replay_mb,
@@ -190,7 +206,7 @@ def play(
     frame, first = game.reset(), True
     stack.start(frame)
     learning_from = first_step + config.random_steps
-    start = time.perf_counter()
+    start = history.play_start = time.perf_counter()
     log = EpisodeLog(history, start)
     learning_start = None
     froze = pause_collector()
@@ -225,6 +241,11 @@ def play(
             frame, first = result.frame, result.terminated or result.truncated
             if on_step is not None:
                 on_step(step + 1)
+            if config.eval_every and (step + 1) % config.eval_every == 0:
+                spent = evaluate_now(agent, config, seed, history)
+                log.episode_start += spent  # no part of the episode's speed
+                if learning_start is not None:
+                    learning_start += spent  # nor of agent steps/s with learning on
             if checkpoint and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
                 checkpoint(step + 1, history)
             collect_due_garbage()
@@ -240,6 +261,32 @@ def play(
         history.learning_seconds = end - learning_start
         history.learning_first_calls_s = history.clock.first_calls_s(learning_start, end)
     return history
+
+
+def evaluate_now(agent: QAgent, config: DQNConfig, seed: int, history: DQNHistory) -> float:
+    """Play ``config.eval_episodes`` whole episodes at ``config.eval_epsilon`` without
+    learning (Mnih et al.'s evaluation, on separately seeded games), append their row to
+    ``history.evaluations`` and return the seconds they took."""
+    tick = time.perf_counter()
+    episodes = evaluate(
+        agent, config, config.eval_episodes, config.eval_epsilon, seed + EVAL_SEED_OFFSET
+    )
+    spent = time.perf_counter() - tick
+    history.eval_seconds += spent
+    scores = [row["score"] for row in episodes]
+    history.evaluations.append(
+        {
+            "agent_steps": history.agent_steps,
+            "frames": history.emulator_frames,
+            "wall_s": history.wall_s(tick),
+            "epsilon": config.eval_epsilon,
+            "scores": scores,
+            "mean_score": float(np.mean(scores)),
+            "episode_agent_steps": [row["agent_steps"] for row in episodes],
+            "seconds": spent,
+        }
+    )
+    return spent
 
 
 # ------------------------------------------------------------------------- checkpoints
