@@ -211,3 +211,21 @@ def test_a_run_folder_that_is_missing_or_a_file_is_said_to_be(tmp_path, capsys, 
     assert main(["report", str(path)]) == 2
     expected = "is not a folder" if kind == "file" else "does not exist"
     assert capsys.readouterr().err == f"error: {path} {expected}\n"
+
+
+def test_a_long_process_is_resampled_in_chunks_with_the_same_interval() -> None:
+    """A DQN learn cell's 57,500 TD steps: resampled in row chunks (bounded memory), the
+    interval still brackets the median and narrows like the plain bootstrap's."""
+    from benchmarks import stats
+
+    rng = np.random.default_rng(3)
+    epochs = rng.lognormal(-3.0, 0.1, 20_000).tolist()
+    plain = stats.center_interval([epochs])
+    chunk, stats.RESAMPLE_CHUNK = stats.RESAMPLE_CHUNK, 100_000  # 5 rows a chunk
+    try:
+        chunked = stats.center_interval([epochs])
+    finally:
+        stats.RESAMPLE_CHUNK = chunk
+    middle = float(np.median(epochs))
+    assert chunked[0] < middle < chunked[1]
+    assert np.allclose(chunked, plain, rtol=2e-3)
