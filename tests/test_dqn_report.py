@@ -109,6 +109,9 @@ def test_learning_runs_get_their_curves_and_table(learning_report):
     torch_seed0 = next(line for line in lines if "torch:eager" in line and "| 0 |" in line)
     final = learned(TORCH, 0)["metrics"]["final_running_mean"]
     assert f"{final:.4g}" in torch_seed0 and f"{final / 148:.3g}×" in torch_seed0
+    finals = [learned(TORCH, seed)["metrics"]["final_running_mean"] for seed in range(3)]
+    assert f"median final running mean {np.median(finals):.4g} over 3 seeds" in markdown
+    assert "jax:jit float32 (space-invaders): median" not in markdown  # one seed
 
 
 def test_the_answer_compares_learning_runs_with_random_play_and_dqn(learning_report):

@@ -7,13 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from benchmarks.document import Block, Heading, Number, Paragraph, Table
 from benchmarks.hosts import record_ceiling
 from benchmarks.report.answer import SourceFigure, too_short, value_range
 from benchmarks.report.context import ReportContext
 from benchmarks.report.format import fmt, megabytes, seconds, times
-from benchmarks.report.groups import Group, ok_groups
-from benchmarks.report.tables import Column, identity, record_identity, table
+from benchmarks.report.groups import Group, groups, ok_groups
+from benchmarks.report.tables import Column, at_threads, identity, record_identity, table
 from benchmarks.schema import record_threads
 from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
 from benchmarks.workloads.dqn.learning import (
@@ -221,16 +223,34 @@ LONG_RUN_ABOUT = (
 )
 
 
+def seed_medians(records: list[Record]) -> str:
+    """A sentence per backend:mode with several seeds: the median of their final
+    running means and their range; "" when no row has several."""
+    sentences = []
+    for group in groups(records):
+        finals = [r["metrics"].get("final_running_mean") for r in group.records]
+        finals = [v for v in finals if v is not None]
+        if len(finals) > 1:
+            sentences.append(
+                f" {at_threads(group.implementation, group.threads)} {group.dtype} "
+                f"({group.variant}): median final running mean {np.median(finals):.4g} over "
+                f"{len(finals)} seeds ({min(finals):.4g}–{max(finals):.4g}), "
+                f"{np.median(finals) / RANDOM_PLAY:.3g}× random play."
+            )
+    return "".join(sentences)
+
+
 def long_run_blocks(context: ReportContext) -> list[Block]:
-    """The long-run table (``LONG_RUN_COLUMNS``, a row per learning record) and how to
-    read it; nothing when the run has no learning record."""
+    """The long-run table (``LONG_RUN_COLUMNS``, a row per learning record), how to read
+    it and the median over seeds of each row that has several; nothing when the run has
+    no learning record."""
     records = learning_records(context.records)
     if not records:
         return []
     return [
         Heading(3, "DQN long runs: what each cell learned"),
         table(LONG_RUN_COLUMNS, records),
-        Paragraph(LONG_RUN_ABOUT),
+        Paragraph(LONG_RUN_ABOUT + seed_medians(records)),
     ]
 
 
@@ -253,7 +273,7 @@ def _learning_figure(records: list[Record]) -> SourceFigure:
         else ""
     )
     played = (
-        f"against published DQN after {steps / PUBLISHED_FRAMES:.1%} of its 50 M frames "
+        f"against published DQN after {100 * steps / PUBLISHED_FRAMES:.2g}% of its 50 M frames "
         "(agent steps)"
         if steps < PUBLISHED_FRAMES
         else "against published DQN at its length"
