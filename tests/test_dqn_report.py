@@ -1,7 +1,7 @@
 """DQN's long-run report sections, built from records alone (no training): the learning
-curves and the long-run table of learning runs, the answer's figure for them, and a
-run without any (the default run's brief cells, records without ``evaluations``) that
-reports as before.
+curves (drawn in the browser test, ``check-report``) and the long-run table of learning
+runs, the answer's figure for them, and a run without any (the default run's brief
+cells, records without ``evaluations``) that reports as before.
 
 The learning records are a default-run DQN record with made-up progress in the real
 field layout of ``episodes`` and ``evaluations`` rows (``loop.EpisodeLog``,
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.cli import main
 from benchmarks.records import Cell, write_json_atomic
 from benchmarks.report.build import write_report
 from benchmarks.report.context import ReportContext
@@ -112,6 +113,12 @@ def test_learning_runs_get_their_curves_and_table(learning_report):
     finals = [learned(TORCH, seed)["metrics"]["final_running_mean"] for seed in range(3)]
     assert f"median final running mean {np.median(finals):.4g} over 3 seeds" in markdown
     assert "jax:jit float32 (space-invaders): median" not in markdown  # one seed
+
+
+def test_the_learning_curves_draw_in_a_browser(learning_report, capsys):
+    run = learning_report[0]
+    assert main(["check-report", str(run)]) == 0, capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("ok: charts: 4 drawn of 4 declared; 0 script")
 
 
 def test_the_answer_compares_learning_runs_with_random_play_and_dqn(learning_report):
