@@ -154,6 +154,19 @@ def test_a_band_is_the_range_under_five_seeds_and_a_bootstrap_interval_from_five
     assert 1.0 < low[0] < 10.5 < high[0] < 20.0  # narrower than the range
     x, median, _, _ = median_curve([([0, 10], [0, 10]), ([5, 20], [5, 20])])
     assert x[0] == 5 and x[-1] == 10 and np.allclose(median, x)  # the shared span only
+    with pytest.raises(ValueError, match="share no span"):
+        median_curve([([0, 10], [0, 10]), ([11, 20], [5, 20])])
+
+
+def test_seeds_that_share_no_span_are_drawn_each_alone(tmp_path):
+    short = learned(TORCH, 1, episodes=10)
+    for row in short["episodes"]:  # a seed that stopped early, far past the others' end
+        row["agent_steps"] += 10**6
+    records = [learned(TORCH, 0), short]
+    (figure,) = learning_figures(ReportContext("dqn", tmp_path, records, None))
+    names = {series.name for series in figure.panels[0].series}
+    assert {"torch:eager float32 seed 0", "torch:eager float32 seed 1"} <= names
+    assert not any("median" in name for name in names)
 
 
 def test_old_records_report_as_before(tmp_path):

@@ -21,6 +21,7 @@ from benchmarks.workloads.dqn.learning import (
     learning_records,
     median_curve,
     median_evaluations,
+    shared_span,
 )
 
 Record = dict[str, Any]
@@ -175,10 +176,13 @@ def _axis_panels(rows: list[list[Record]], axis: str, title: str, scale: float) 
     for group in rows:
         label = series_label(group[0])
         lines = [curve(r, axis, scale) for r in group]
-        one = len(group) == 1
-        parts = _one_seed(label, group[0], lines[0]) if one else _several_seeds(label, group, lines)
-        left += parts[0]
-        right += parts[1]
+        if len(group) > 1 and shared_span([c.x for c in lines]):
+            parts = [_several_seeds(label, group, lines)]
+        else:  # one seed, or seeds that share no span (one stopped early): each alone
+            parts = [_one_seed(label, r, c) for r, c in zip(group, lines, strict=True)]
+        for seed_left, seed_right in parts:
+            left += seed_left
+            right += seed_right
     left += _reference_lines(left)
     return [
         Panel(

@@ -122,16 +122,21 @@ def seed_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return median, bounds[:, 0], bounds[:, 1]
 
 
+def shared_span(xs: Sequence[Sequence[float]]) -> bool:
+    """Whether the seeds' x values (each increasing) share a span: every seed began
+    before any other ended."""
+    return max(x[0] for x in xs) <= min(x[-1] for x in xs)
+
+
 def median_curve(
     curves: Sequence[tuple[Sequence[float], Sequence[float]]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x, median, low, high) of several seeds' (x, y) lines, on ``GRID_POINTS`` x values
     over the span every seed covers (each line interpolated linearly). Raises ValueError
     when the seeds share no span (a seed that ended before another began)."""
-    start = max(x[0] for x, _ in curves)
-    stop = min(x[-1] for x, _ in curves)
-    if stop < start:
+    if not shared_span([x for x, _ in curves]):
         raise ValueError("the seeds' curves share no span of x")
+    start, stop = max(x[0] for x, _ in curves), min(x[-1] for x, _ in curves)
     grid = np.linspace(start, stop, GRID_POINTS)
     values = np.stack([np.interp(grid, x, y) for x, y in curves])  # (seed, point)
     return (grid, *seed_band(values))
