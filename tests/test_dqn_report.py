@@ -101,8 +101,10 @@ def test_learning_runs_get_their_curves_and_table(learning_report):
     assert "### Learning curves of the long runs" in markdown
     assert "(plots/dqn__space-invaders__learning.png)" in markdown
     assert (run / "plots" / "dqn__space-invaders__learning.png").is_file()
-    # the speed overview, loss curves, score curves and the learning curves
-    assert charts == 4 == html.count('class="report-chart"')
+    # the speed overview, loss curves and the learning curves (no score curves: the
+    # learning curves draw them, seeds apart)
+    assert charts == 3 == html.count('class="report-chart"')
+    assert "### Score curves" not in markdown
     table = markdown[markdown.index("### DQN long runs") :].split("\n\n")[1]
     lines = [line for line in table.splitlines() if line.startswith("| space-invaders")]
     assert len(lines) == 4  # a row per seed
@@ -118,7 +120,7 @@ def test_learning_runs_get_their_curves_and_table(learning_report):
 def test_the_learning_curves_draw_in_a_browser(learning_report, capsys):
     run = learning_report[0]
     assert main(["check-report", str(run)]) == 0, capsys.readouterr().out
-    assert capsys.readouterr().out.startswith("ok: charts: 4 drawn of 4 declared; 0 script")
+    assert capsys.readouterr().out.startswith("ok: charts: 3 drawn of 3 declared; 0 script")
 
 
 def test_the_answer_compares_learning_runs_with_random_play_and_dqn(learning_report):

@@ -29,10 +29,13 @@ Record = dict[str, Any]
 
 def score_figures(context: ReportContext) -> list[Figure]:
     """Running mean and running max of the last 100 episodes against agent steps, every
-    backend and mode of a variant on one figure (a panel each)."""
+    backend and mode of a variant on one figure (a panel each); the learning runs are
+    left to ``learning_figures``, which draws the same and tells their seeds apart."""
+    learning = {id(record) for record in learning_records(context.records)}
     by_variant: dict[str, list[Record]] = defaultdict(list)
     for record in context.records:
-        if record["status"] in ("ok", "diverged") and record.get("episodes"):
+        played = record["status"] in ("ok", "diverged") and record.get("episodes")
+        if played and id(record) not in learning:
             by_variant[record["variant"]].append(record)
     figures = []
     for variant, group in sorted(by_variant.items()):
