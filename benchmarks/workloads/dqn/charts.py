@@ -140,7 +140,9 @@ def _band(name: str, x, median, low, high, group: str, evaluations: bool = False
     ]
 
 
-def _several_seeds(label: str, group: list[Record], lines: list[Curve]):
+def _several_seeds(
+    label: str, group: list[Record], lines: list[Curve]
+) -> tuple[list[Series], list[Series]]:
     """(left, right) panels' series of a row with several seeds: each seed's running
     mean (faint, named by its seed), the median across seeds with its band (learning.py
     ``seed_band``: range, or bootstrap 95% from 5 seeds), for the running mean, the
