@@ -1,21 +1,34 @@
 """DQN's part of the report: agent steps per second with learning on, the TD step,
-acting, the game and the replay memory, memory, and the scores reached."""
+acting, the game and the replay memory, memory, and the scores reached; for long runs
+(learning.py ``is_learning_run``) a table of what each one learned."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.document import Block, Heading, Paragraph, Table
+import numpy as np
+
+from benchmarks.document import Block, Heading, Number, Paragraph, Table
 from benchmarks.hosts import record_ceiling
 from benchmarks.report.answer import SourceFigure, too_short, value_range
 from benchmarks.report.context import ReportContext
-from benchmarks.report.format import fmt, megabytes, seconds
-from benchmarks.report.groups import Group, ok_groups
-from benchmarks.report.tables import Column, identity, table
+from benchmarks.report.format import fmt, megabytes, seconds, times
+from benchmarks.report.groups import Group, groups, ok_groups
+from benchmarks.report.tables import Column, at_threads, identity, record_identity, table
 from benchmarks.schema import record_threads
 from benchmarks.workloads.dqn.cell import steady_agent_steps_per_s
+from benchmarks.workloads.dqn.learning import (
+    PUBLISHED_DQN,
+    PUBLISHED_DQN_SPREAD,
+    PUBLISHED_FRAMES,
+    RANDOM_PLAY,
+    learning_records,
+    wall_seconds,
+)
 from benchmarks.workloads.dqn.peer import PEER_FILE, PEER_LABEL, read_peer
+
+Record = dict[str, Any]
 
 
 def _time(header: str, name: str) -> Column[Group]:
@@ -70,7 +83,7 @@ ABOUT = (
     "November 2026): CleanRL's single-file PyTorch DQN (dqn_atari.py) ran 98 agent "
     "steps/s with learning on; the Stable-Baselines3 row below, when there is one, "
     "is that comparison made in this run. Published DQN (Mnih et al. 2015) reaches "
-    "1976 on Space Invaders after 50 M frames, random play 148."
+    f"{PUBLISHED_DQN:.0f} on Space Invaders after 50 M frames, random play {RANDOM_PLAY:.0f}."
 )
 
 
@@ -151,18 +164,144 @@ def dqn_sections(context: ReportContext) -> list[Block]:
         Heading(3, "DQN: throughput, memory and scores (seed 0 of each row)"),
         speeds,
         Paragraph(ABOUT + floor + peer_note),
+        *long_run_blocks(context),
     ]
 
 
-PUBLISHED_FRAMES = 50_000_000  # Mnih et al. 2015: frames the agent saw (agent steps)
+def _learned(name: str) -> Column[Record]:
+    return Column(name.replace("_", " "), lambda r: fmt(r["metrics"].get(name), 4))
+
+
+def _count(value: int | None) -> str:
+    """A count with thousands separated ("250,000"); carries the count."""
+    return fmt(value) if value is None else Number(f"{value:,}", float(value))
+
+
+def _over_random(record: Record) -> str:
+    final = record["metrics"].get("final_running_mean")
+    return times(final / RANDOM_PLAY if final is not None else None)
+
+
+def _wall(record: Record) -> str:
+    """The cell's play time in hours from an hour on ("2.35 h"), else as ``seconds``;
+    carries the seconds."""
+    wall = wall_seconds(record)
+    if wall is None or wall < 3600:
+        return seconds(wall)
+    return Number(f"{wall / 3600:.3g} h", float(wall))
+
+
+def _resumed(record: Record) -> str:
+    step = record.get("resumed_from_step")
+    return f"from agent step {step:,}" if step else "no"
+
+
+LONG_RUN_COLUMNS: tuple[Column[Record], ...] = (
+    *record_identity("variant", "backend", "dtype", "seed"),
+    Column("status", lambda r: r["status"]),
+    Column("agent steps", lambda r: _count(r["metrics"].get("agent_steps"))),
+    Column("emulator frames", lambda r: _count(r["metrics"].get("emulator_frames"))),
+    Column("wall time", _wall),
+    Column("episodes", lambda r: _count(r["metrics"].get("episodes"))),
+    _learned("final_running_mean"),
+    Column(f"÷ random play ({RANDOM_PLAY:.0f})", _over_random),
+    _learned("best_running_mean"),
+    _learned("final_eval_mean"),
+    _learned("best_eval_mean"),
+    Column("resumed", _resumed),
+)
+LONG_RUN_ABOUT = (
+    "One row per cell that learns (the learn, long and full presets, or any cell with "
+    "evaluations or 100 episodes or more). Wall time: play and evaluations, every "
+    "process of a resumed cell summed (not its imports and building). Running means are "
+    "over the last 100 training episodes (raw game scores, at the training epsilon); "
+    "best running mean: the highest it reached. Evaluation means: the mean score of the "
+    "evaluation episodes at epsilon 0.05, played every eval_every agent steps without "
+    f"learning; final and best. Random play scores {RANDOM_PLAY:.0f}, published DQN "
+    f"{PUBLISHED_DQN:.0f} (± {PUBLISHED_DQN_SPREAD:.0f}) after 50 M frames. Resumed: "
+    "the agent step the cell's last process started from (its checkpoint)."
+)
+
+
+def seed_medians(records: list[Record]) -> str:
+    """A sentence per backend:mode with several seeds: the median of their final
+    running means and their range; "" when no row has several."""
+    sentences = []
+    for group in groups(records):
+        finals = [r["metrics"].get("final_running_mean") for r in group.records]
+        finals = [v for v in finals if v is not None]
+        if len(finals) > 1:
+            sentences.append(
+                f" {at_threads(group.implementation, group.threads)} {group.dtype} "
+                f"({group.variant}): median final running mean {np.median(finals):.4g} over "
+                f"{len(finals)} seeds ({min(finals):.4g}–{max(finals):.4g}), "
+                f"{np.median(finals) / RANDOM_PLAY:.3g}× random play."
+            )
+    return "".join(sentences)
+
+
+def long_run_blocks(context: ReportContext) -> list[Block]:
+    """The long-run table (``LONG_RUN_COLUMNS``, a row per learning record), how to read
+    it and the median over seeds of each row that has several; nothing when the run has
+    no learning record."""
+    records = learning_records(context.records)
+    if not records:
+        return []
+    return [
+        Heading(3, "DQN long runs: what each cell learned"),
+        table(LONG_RUN_COLUMNS, records),
+        Paragraph(LONG_RUN_ABOUT + seed_medians(records)),
+    ]
+
+
+def _ratio(values: list[float], reference: float) -> str:
+    """``values`` over ``reference``: "1.52×", or "1.48–1.61×" for several."""
+    low, high = f"{min(values) / reference:.3g}", f"{max(values) / reference:.3g}"
+    return f"{low}×" if low == high else f"{low}–{high}×"
+
+
+def _learning_figure(records: list[Record]) -> SourceFigure:
+    """The answer's DQN figure for learning runs: their final running means against
+    random play and the published DQN, and how much of its training they played."""
+    finals = [r["metrics"].get("final_running_mean") for r in records]
+    numbers = [v for v in finals if v is not None]
+    steps = min(r["metrics"].get("agent_steps", 0) for r in records)
+    against = (
+        f": {_ratio(numbers, RANDOM_PLAY)} random play, {_ratio(numbers, PUBLISHED_DQN)} "
+        "published DQN"
+        if numbers
+        else ""
+    )
+    played = (
+        f"against published DQN after {100 * steps / PUBLISHED_FRAMES:.2g}% of its 50 M frames "
+        "(agent steps)"
+        if steps < PUBLISHED_FRAMES
+        else "against published DQN at its length"
+    )
+    return SourceFigure(
+        "running mean score (last 100 episodes) of the learning runs",
+        f"{value_range(finals)} after {steps:,} agent steps{against}",
+        f"random play {RANDOM_PLAY:.0f}, published DQN {PUBLISHED_DQN:.0f} "
+        f"(± {PUBLISHED_DQN_SPREAD:.0f}) after 50 M frames (Mnih et al. 2015); the "
+        "source's Keras run never really passed 400 in 10 M frames (shared/reference.md 3)",
+        f"yes against random play; {played}",
+    )
 
 
 def source_figures(context: ReportContext) -> list[SourceFigure]:
     """The running mean score this run's agents reached, beside random play and the
-    published DQN, and how much of the published training it played."""
-    records = [r for r in context.records if r["status"] == "ok" and r.get("metrics")]
+    published DQN, and how much of the published training it played; for learning runs
+    (learning.py ``is_learning_run``) their own figure, the rest's as before."""
+    learning = [r for r in learning_records(context.records) if r["status"] == "ok"]
+    taken = {id(r) for r in learning}
+    records = [
+        r
+        for r in context.records
+        if r["status"] == "ok" and r.get("metrics") and id(r) not in taken
+    ]
+    figures = [_learning_figure(learning)] if learning else []
     if not records:
-        return []
+        return figures
     metrics = [r["metrics"] for r in records]
     steps = min(m.get("agent_steps", 0) for m in metrics)
     frames = min(m.get("emulator_frames", 0) for m in metrics)
@@ -172,10 +311,12 @@ def source_figures(context: ReportContext) -> list[SourceFigure]:
         f"{episodes} episodes in {steps:,} agent steps ({frames:,} emulator frames)"
     )
     return [
+        *figures,
         SourceFigure(
             "running mean score (last 100 episodes)",
             ours,
-            "random play 148, published DQN 1976 (± 893) after 50 M frames (Mnih et al. "
+            f"random play {RANDOM_PLAY:.0f}, published DQN {PUBLISHED_DQN:.0f} "
+            f"(± {PUBLISHED_DQN_SPREAD:.0f}) after 50 M frames (Mnih et al. "
             "2015); the source's Keras run never really passed 400 in 10 M frames "
             "(shared/reference.md 3)",
             too_short(
@@ -185,5 +326,5 @@ def source_figures(context: ReportContext) -> list[SourceFigure]:
                 "frames (agent steps)",
                 "published DQN",
             ),
-        )
+        ),
     ]
