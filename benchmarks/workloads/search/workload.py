@@ -170,6 +170,11 @@ class Search(MultiModelWorkload):
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
 
+    def default_variants(self, preset: str) -> tuple[str, ...]:
+        """The main variant alone at ``brief`` and at ``long``, an hour's search; every
+        variant otherwise (``--variant digits-few`` runs the other)."""
+        return self.main_variants if preset == "long" else super().default_variants(preset)
+
     def check(self, variant: str, preset: str) -> None:
         load_digits()  # SpecError, before any cell starts, when scikit-learn is missing
 
