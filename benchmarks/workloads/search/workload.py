@@ -45,6 +45,7 @@ Presets:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ from benchmarks.workloads.search.report import (
 )
 from benchmarks.workloads.search.report import parity_note as search_parity_note
 from benchmarks.workloads.search.space import SearchSpace
+from benchmarks.workloads.search.stage_report import stage_sections, stage_source_figures
 from shared.losses import SoftmaxCrossEntropy
 from shared.optim import Adam
 from shared.params import InitScheme
@@ -118,6 +120,9 @@ METAQNN_SCHEDULE = EpsilonSchedule(
         *((0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150)),
     )
 )
+
+# Presets at MetaQNN's schedule: the report shows their searches stage by stage.
+STAGE_PRESETS = ("full", "long")
 
 PRESETS = {
     "smoke": SearchPreset(
@@ -183,13 +188,19 @@ class Search(MultiModelWorkload):
         return cost_sections(context)
 
     def report_sections(self, context: ReportContext) -> list[Block]:
-        return best_sections(context)
+        return best_sections(context) + stage_sections(context, STAGE_PRESETS)
 
     def report_pace(self, record: dict[str, Any]) -> Pace:
         return candidate_pace(record)
 
     def report_source(self, context: ReportContext) -> list[SourceFigure]:
-        return source_figures(context, self.preset("full").schedule.episodes)
+        """The last epsilon stage's figures for searches at MetaQNN's schedule; the last
+        quarter's, with how much shorter the search was, for the others."""
+        others = [r for r in context.records if r["preset"] not in STAGE_PRESETS]
+        shorter = dataclasses.replace(context, records=others)
+        return stage_source_figures(context, STAGE_PRESETS) + source_figures(
+            shorter, self.preset("full").schedule.episodes
+        )
 
     def parity_note(self, context: ReportContext) -> str:
         return search_parity_note(context)
