@@ -58,7 +58,7 @@ def run(tmp_path_factory) -> Path:
     records = [
         long_record("numpy", 0),
         long_record("numpy", 1, better=0.1),
-        long_record("torch", 0),
+        {**long_record("torch", 0), "resumed_from_episode": 2},
         search_record("digits", "jax", "jit"),  # smoke: no stage view
     ]
     return write_run(tmp_path_factory.mktemp("run"), copy.deepcopy(records))
@@ -89,6 +89,12 @@ def test_stage_chart_and_last_stage_table(run):
     # The three charts of every search, and a stage chart per configuration, interactive
     assert html.count('class="report-chart"') == 5
     assert "the designs of each epsilon stage (95% intervals)" in html
+
+
+def test_the_cost_table_says_a_cell_was_resumed(run):
+    markdown = (run / "report.md").read_text()
+    assert "| 4 of 4 (resumed after episode 2) |" in markdown
+    assert "| 4 of 4 |" in markdown  # the others
 
 
 def test_the_answer_gives_the_last_stage_for_the_long_preset(run):
