@@ -4,7 +4,14 @@ with the cell's backend, run by ``benchmarks.cell`` as every cell.
 The record keeps every trained candidate (``candidates``: design, parameters,
 accuracy, and its build, prepare, first-epoch, later-epochs, first-evaluation and
 steady-evaluation seconds) and every episode of every agent (``search_episodes``);
-``timing`` holds the per-candidate means, ``metrics`` the best design per agent.
+``timing`` holds the per-candidate means, ``metrics`` the best design per agent, and
+``stages`` the mean accuracy and size of each agent's designs per epsilon stage.
+
+A preset with ``checkpoint_every`` saves the search beside the record (persist.py) and
+resumes from that save when the cell starts again (``--resume`` of a run cut short):
+``resumed_from_episode`` says so, ``search_total_s`` then counts every process's
+seconds and ``search_this_process_s`` this one's; the candidates' own seconds were each
+measured once, in whichever process trained them.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from benchmarks.workloads.base import EpochData, Outcome, TrainingConfig
 from benchmarks.workloads.kinds import MultiModelRun
 from benchmarks.workloads.search.config import SearchConfig
 from benchmarks.workloads.search.digits import split_digits
-from benchmarks.workloads.search.loop import SearchHistory, best_by_agent, run_search
+from benchmarks.workloads.search.loop import Agents, SearchHistory, best_by_agent, run_search
+from benchmarks.workloads.search.persist import Resume, load_search, save_path, save_search
 from benchmarks.workloads.search.space import design_from_key
+from benchmarks.workloads.search.stages import stage_summary
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -44,6 +53,7 @@ def config_summary(config: SearchConfig, data: EpochData) -> dict[str, Any]:
         "penalty_beta": config.penalty_beta,
         "penalty_delta": config.penalty_delta,
         "budget_s": config.budget_s,
+        "checkpoint_every": config.checkpoint_every,
         "agents": list(config.agents),
         "init": repr(config.init),
         "loss": repr(config.loss),
@@ -99,10 +109,22 @@ class SearchRun(MultiModelRun):
     """The search of one cell: its data after the backend's import, then the search
     (``search_total_s``); the parity check trains its first convolutional candidate."""
 
-    def __init__(self, workload: Search, cell: Cell):
+    def __init__(self, workload: Search, cell: Cell, record_path: Path | None = None):
         super().__init__(cell)
         self.workload = workload
         self.config = workload.search_config(cell.variant, cell.preset)
+        saves = record_path is not None and self.config.checkpoint_every > 0
+        self.save_path = save_path(record_path) if record_path is not None and saves else None
+        self.resume: Resume | None = None
+
+    def prepare(self, timing: dict[str, Any]) -> None:
+        """Load the cell's save when there is one (BadSave, naming it, if unusable)."""
+        if self.save_path is not None and self.save_path.exists():
+            self.resume = load_search(self.save_path, self.cell, self.config)
+
+    def save(self, episodes: int, agents: Agents, wall_s: float) -> None:
+        assert self.save_path is not None  # run() passes this only when there is one
+        save_search(self.save_path, self.cell, self.config, self.history, agents, episodes, wall_s)
 
     def build(self, backend: ModuleType, timing: dict[str, Any]) -> None:
         cell = self.cell
@@ -113,6 +135,9 @@ class SearchRun(MultiModelRun):
     def run(self, progress: Path | None, timing: dict[str, Any]) -> None:
         config, cell = self.config, self.cell
         reporter = EpochReporter(progress, config.schedule.episodes * len(config.agents))
+        # The loop fills this history, which the saves read as it grows.
+        resume = (self.resume.history, self.resume.agents) if self.resume else (SearchHistory(), {})
+        self.history = resume[0]
         start = time.perf_counter()
         self.history = run_search(
             self.backend,
@@ -123,8 +148,11 @@ class SearchRun(MultiModelRun):
             cell.mode,
             cell.seed,
             on_episode=lambda done: reporter(done, 0.0),
+            resume=resume,
+            on_save=self.save if self.save_path is not None else None,
         )
-        timing["search_total_s"] = time.perf_counter() - start
+        timing["search_this_process_s"] = time.perf_counter() - start
+        timing["search_total_s"] = self.history.wall_offset_s + timing["search_this_process_s"]
 
     def outcome(self, timing: dict[str, Any]) -> Outcome:
         config, history = self.config, self.history
@@ -137,6 +165,9 @@ class SearchRun(MultiModelRun):
             "metrics": search_metrics(history, best),
             "best": best,
             "config": config_summary(config, self.data),
+            "stages": stage_summary(history.episodes, config.schedule.stages),
+            "resumed_from_episode": history.resumed_from,
+            "checkpoint": self.save_path.name if self.save_path else None,
         }
         reason = ""
         if history.stopped_after is not None:

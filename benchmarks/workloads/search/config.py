@@ -37,10 +37,14 @@ class SearchConfig:
     penalty_delta: float = PENALTY_DELTA
     # Wall seconds after which no further episode starts (None: the whole schedule).
     budget_s: float | None = None
+    # Episodes per agent between saves of the search's progress (0: none; persist.py).
+    checkpoint_every: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise SpecError("epochs and batch_size must be >= 1")
+        if self.checkpoint_every < 0:
+            raise SpecError("checkpoint_every must be >= 0")
         if self.penalty_beta < 0:
             raise SpecError("penalty_beta must be >= 0")
         unknown = set(self.agents) - set(AGENTS)

@@ -43,6 +43,13 @@ class SearchHistory:
     candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
     episodes: list[dict[str, Any]] = field(default_factory=list)
     stopped_after: int | None = None  # episodes per agent, when the budget ran out
+    resumed_from: int | None = None  # episodes per agent a save held, when resumed from one
+    wall_offset_s: float = 0.0  # seconds of search before this process (a resumed cell)
+
+    @property
+    def episodes_done(self) -> int:
+        """Episodes per agent so far (every agent has done as many: they take turns)."""
+        return self.episodes[-1]["episode"] if self.episodes else 0
 
 
 def layer_rows(design: Design) -> list[dict[str, Any]]:
@@ -167,6 +174,11 @@ class _Cell:
         )
 
 
+Agents = dict[str, QLearning | RandomSearch]
+# Called with (episodes per agent done, the agents, wall seconds of the search so far).
+OnSave = Callable[[int, Agents, float], None]
+
+
 def run_search(
     backend: ModuleType,
     config: SearchConfig,
@@ -176,20 +188,27 @@ def run_search(
     mode: str,
     seed: int,
     on_episode: Callable[[int], None] | None = None,
+    resume: tuple[SearchHistory, Agents] | None = None,
+    on_save: OnSave | None = None,
 ) -> SearchHistory:
     """The agents' episodes on one cache of candidates, taking turns (episode 1 of each
     agent, then episode 2, ...), so that a search stopped by ``config.budget_s`` has
-    spent it on every agent alike; ``on_episode`` gets the count of episodes done."""
-    history = SearchHistory()
+    spent it on every agent alike; ``on_episode`` gets the count of episodes done.
+
+    ``resume``: a saved history and its agents (persist.py), continued from its episode
+    count. ``on_save`` is called every ``config.checkpoint_every`` episodes per agent and
+    once at the end (not when the budget stopped the search: its save stays resumable)."""
+    history, agents = resume or (SearchHistory(), {})
+    agents = agents or {name: make_agent(name, config, seed) for name in config.agents}
     cell = _Cell(backend, config, data, validation, dtype, mode, seed, history)
-    agents = {name: make_agent(name, config, seed) for name in config.agents}
     start = time.perf_counter()
+    first = history.episodes_done
     # Every object alive now (frameworks, data) moves out of the collector's reach: the
     # full collection before each candidate then scans only what candidates made.
     gc.collect()
     gc.freeze()
     try:
-        for episode, epsilon in enumerate(config.schedule.epsilons(), start=1):
+        for episode, epsilon in enumerate(config.schedule.epsilons()[first:], start=first + 1):
             if config.budget_s is not None and time.perf_counter() - start > config.budget_s:
                 history.stopped_after = episode - 1
                 break
@@ -197,6 +216,13 @@ def run_search(
                 cell.episode(name, agent, episode, epsilon)
                 if on_episode is not None:
                     on_episode(len(history.episodes))
+            every = config.checkpoint_every
+            if on_save is not None and every and episode % every == 0:
+                on_save(episode, agents, history.wall_offset_s + time.perf_counter() - start)
+        if on_save is not None and history.stopped_after is None:
+            on_save(
+                history.episodes_done, agents, history.wall_offset_s + time.perf_counter() - start
+            )
     finally:
         gc.unfreeze()
     return history

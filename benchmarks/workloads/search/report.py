@@ -85,7 +85,11 @@ def _episodes_done(row: CostRow) -> str:
     if done is None or planned is None:
         return "–"
     stopped = any(not r.get("metrics", {}).get("complete", True) for r in records)
-    return f"{done:.0f} of {planned:.0f}" + (" (budget spent)" if stopped else "")
+    # A resumed cell's search wall time adds its processes' seconds (cell.py)
+    resumed = sorted({r["resumed_from_episode"] for r in records if r.get("resumed_from_episode")})
+    notes = ["budget spent"] if stopped else []
+    notes += [f"resumed after episode {', '.join(map(str, resumed))}"] if resumed else []
+    return f"{done:.0f} of {planned:.0f}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _cost(header: str, name: str) -> Column[CostRow]:
@@ -129,7 +133,9 @@ COST_ABOUT = (
     "steady speed, build + (first epoch - steady epoch) + first evaluation, each "
     "candidate's "
     "first epoch against its own steady epoch; its share is of the candidate's total. "
-    "Search wall time: the whole search loop, agents included. × fastest: the per-"
+    "Search wall time: the whole search loop, agents included (a search resumed from its "
+    "save adds the seconds of every process; each candidate was timed once, by the "
+    "process that trained it). × fastest: the per-"
     "candidate total over the fastest row of the variant; agents that took other paths "
     "trained other designs, so rows of different dtypes (or backends, in float32) may "
     "average over different designs."

@@ -34,11 +34,18 @@ Presets:
   budget: no episode starts after 300 s of search (the record says how far it got).
 - ``full``: MetaQNN's schedule (1,500 episodes at epsilon 1, then 100 to 150 at each
   of 0.9 .. 0.1: 2,700 episodes), 20 epochs per candidate.
+- ``long`` (a long-run preset, never in the default run): ``full``'s schedule with 2
+  epochs per candidate, sized so that NumPy at one thread finishes in about an hour on
+  the 2-core machine (0.4-0.7 s a candidate measured; the agents share one cache, so
+  some 3,000 of the 8,100 episodes train a design). No budget: the schedule completes.
+  The progress is saved every 50 episodes per agent (persist.py), so a cell cut short
+  resumes with ``--resume``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +76,7 @@ from benchmarks.workloads.search.report import (
 )
 from benchmarks.workloads.search.report import parity_note as search_parity_note
 from benchmarks.workloads.search.space import SearchSpace
+from benchmarks.workloads.search.stage_report import stage_sections, stage_source_figures
 from shared.losses import SoftmaxCrossEntropy
 from shared.optim import Adam
 from shared.params import InitScheme
@@ -101,7 +109,20 @@ class SearchPreset(Preset):
     """Seconds of search after which no episode starts (None: the whole schedule): under
     torch.compile every candidate compiles anew (~13 s each here, Keras on PyTorch's
     compile mode more)."""
+    checkpoint_every: int = 0
+    """Episodes per agent between saves of the search's progress (0: never saved)."""
 
+
+# MetaQNN's episode schedule: 2,700 episodes per agent.
+METAQNN_SCHEDULE = EpsilonSchedule(
+    (
+        *((1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150), (0.5, 150)),
+        *((0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150)),
+    )
+)
+
+# Presets at MetaQNN's schedule: the report shows their searches stage by stage.
+STAGE_PRESETS = ("full", "long")
 
 PRESETS = {
     "smoke": SearchPreset(
@@ -121,17 +142,10 @@ PRESETS = {
         300.0,
         timeout_s=900.0,
     ),
-    "full": SearchPreset(
-        SearchSpace(),
-        EpsilonSchedule(
-            (
-                *((1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150), (0.5, 150)),
-                *((0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150)),
-            )
-        ),
-        20,
-        None,
-        timeout_s=7 * 86400.0,
+    "full": SearchPreset(SearchSpace(), METAQNN_SCHEDULE, 20, None, timeout_s=7 * 86400.0),
+    # The cell's timeout stops a stuck run; a cell it cuts short resumes from its save.
+    "long": SearchPreset(
+        SearchSpace(), METAQNN_SCHEDULE, 2, None, timeout_s=6 * 3600.0, checkpoint_every=50
     ),
 }
 
@@ -161,6 +175,11 @@ class Search(MultiModelWorkload):
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
 
+    def default_variants(self, preset: str) -> tuple[str, ...]:
+        """The main variant alone at ``brief`` and at ``long``, an hour's search; every
+        variant otherwise (``--variant digits-few`` runs the other)."""
+        return self.main_variants if preset == "long" else super().default_variants(preset)
+
     def check(self, variant: str, preset: str) -> None:
         load_digits()  # SpecError, before any cell starts, when scikit-learn is missing
 
@@ -169,13 +188,19 @@ class Search(MultiModelWorkload):
         return cost_sections(context)
 
     def report_sections(self, context: ReportContext) -> list[Block]:
-        return best_sections(context)
+        return best_sections(context) + stage_sections(context, STAGE_PRESETS)
 
     def report_pace(self, record: dict[str, Any]) -> Pace:
         return candidate_pace(record)
 
     def report_source(self, context: ReportContext) -> list[SourceFigure]:
-        return source_figures(context, self.preset("full").schedule.episodes)
+        """The last epsilon stage's figures for searches at MetaQNN's schedule; the last
+        quarter's, with how much shorter the search was, for the others."""
+        others = [r for r in context.records if r["preset"] not in STAGE_PRESETS]
+        shorter = dataclasses.replace(context, records=others)
+        return stage_source_figures(context, STAGE_PRESETS) + source_figures(
+            shorter, self.preset("full").schedule.episodes
+        )
 
     def parity_note(self, context: ReportContext) -> str:
         return search_parity_note(context)
@@ -194,7 +219,7 @@ class Search(MultiModelWorkload):
                     yield space.to_network((action,))
 
     def start(self, cell: Cell, record_path: Path | None) -> SearchRun:
-        return SearchRun(self, cell)
+        return SearchRun(self, cell, record_path)
 
     def search_config(self, variant: str, preset: str) -> SearchConfig:
         sizes = preset_named(PRESETS, preset, self.name)
@@ -210,6 +235,7 @@ class Search(MultiModelWorkload):
             epochs=sizes.epochs,
             batch_size=BATCH_SIZE[variant],
             budget_s=sizes.budget_s,
+            checkpoint_every=sizes.checkpoint_every,
         )
 
     def training_data(self, variant: str, preset: str, seed: int) -> EpochData:
