@@ -351,3 +351,9 @@ def test_a_resumed_cell_continues_its_curves(tmp_path) -> None:
     # refilled: 50 random steps from 150, then a TD step every 4 to 300
     assert len(second.history.td_seconds) == 100 // config.train_every
     assert fields["metrics"]["play_wall_s"] > meta["wall_s"]
+
+
+def test_a_run_resumed_at_its_last_step_keeps_its_counts() -> None:
+    """Killed after its last checkpoint, before the record: nothing left to play."""
+    history = play(ScriptedAgent(6), CONFIG, 0, first_step=300, history=DQNHistory(frames_offset=9))
+    assert (history.agent_steps, history.emulator_frames, history.td_losses) == (300, 9, [])

@@ -221,6 +221,8 @@ def play(
     )
     history.replay_bytes_per_transition = memory.bytes_per_transition
     history.replay_capacity = config.memory
+    # a run resumed from its last step (killed before its record was written) plays none
+    history.agent_steps, history.emulator_frames = first_step, history.frames_offset
     stack = FrameStack(config.atari.stack)
     frame, first = game.reset(), True
     stack.start(frame)
