@@ -120,3 +120,79 @@ def test_list_names_the_default_preset(capsys):
 
     assert main(["list"]) == 0
     assert "presets: smoke, brief (the default), quick, full\n" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------- long-run presets
+
+
+def main_output(capsys, *args: object) -> tuple[int, str, str]:
+    """``(exit status, stdout, stderr)`` of the command line run in this process."""
+    from benchmarks.cli import main
+
+    capsys.readouterr()
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_long_run_preset_with_every_workload_plans_only_the_dqn_cells(
+    tmp_path, monkeypatch, capsys
+):
+    """``--workload all`` (the default) at ``learn``: the workloads that define it, each
+    backend once, in its default mode (``--mode auto``)."""
+    from shared import registry
+    from tests.cli_inprocess import forbid_work
+
+    forbid_work(monkeypatch)
+    out = tmp_path / "run"
+    code, stdout, stderr = main_output(
+        capsys, "run", "--preset", "learn", "--dry-run", "--out", out
+    )
+    assert code == 0, stderr
+    assert not out.exists() and "at preset learn" in stdout
+    cells = [line.split() for line in stdout.splitlines() if " seed " in line]
+    names = [next(word for word in words if "/" in word and ":" not in word) for words in cells]
+    labels = [words[words.index(name) + 1] for words, name in zip(cells, names, strict=True)]
+    assert names and all(name == "dqn/space-invaders" for name in names)
+    backends = [label.split(":")[0] for label in labels]
+    assert len(backends) == len(set(backends)) and "numpy" in backends
+    for label in labels:
+        backend, mode = label.split(":")
+        assert mode == registry.get(backend).default_mode, label
+
+
+@pytest.mark.parametrize("workloads", ["xor", "dqn,xor"])
+def test_a_workload_without_the_preset_is_refused_naming_its_presets(
+    workloads, monkeypatch, capsys
+):
+    from benchmarks.workloads import get_workload
+    from tests.cli_inprocess import assert_one_error_line, forbid_work
+
+    forbid_work(monkeypatch)
+    code, _, stderr = main_output(capsys, "run", "--workload", workloads, "--preset", "learn")
+    assert code == 2
+    presets = ", ".join(get_workload("xor").presets)
+    assert_one_error_line(stderr, "workload xor has no preset 'learn'", f"(its presets: {presets})")
+
+
+def test_an_unknown_preset_is_refused_naming_the_long_run_ones(monkeypatch, capsys):
+    from tests.cli_inprocess import assert_one_error_line, forbid_work
+
+    forbid_work(monkeypatch)
+    code, _, stderr = main_output(capsys, "run", "--preset", "nosuch", "--dry-run")
+    assert code == 2
+    assert_one_error_line(stderr, "unknown preset 'nosuch'", "smoke", "learn")
+
+
+def test_list_names_each_long_run_preset_and_its_workloads(capsys):
+    from benchmarks.workloads import PRESETS, all_presets, workloads
+
+    code, stdout, _ = main_output(capsys, "list")
+    assert code == 0
+    long_runs = [preset for preset in all_presets() if preset not in PRESETS]
+    assert "learn" in long_runs
+    for preset in long_runs:
+        line = next(line for line in stdout.splitlines() if line.startswith(f"  {preset}: "))
+        owners = sorted(w.name for w in workloads().values() if preset in w.presets)
+        assert sorted(line.split(": ")[-1].split(", ")) == owners, line
+    assert "dqn" in next(line for line in stdout.splitlines() if line.startswith("  learn: "))

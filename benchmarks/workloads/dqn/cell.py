@@ -15,15 +15,14 @@ from benchmarks.records import Cell
 from benchmarks.schema import cell_of
 from benchmarks.timing import steady_summary, throughput
 from benchmarks.workloads.base import Outcome
-from benchmarks.workloads.dqn.config import DQNConfig
-from benchmarks.workloads.dqn.loop import (
+from benchmarks.workloads.dqn.checkpoint import (
     BadCheckpoint,
-    DQNHistory,
     load_checkpoint,
-    play,
     restore,
     save_checkpoint,
 )
+from benchmarks.workloads.dqn.config import DQNConfig
+from benchmarks.workloads.dqn.loop import DQNHistory, play
 from benchmarks.workloads.kinds import AgentRun
 from shared.params import Params
 from shared.td import TDBatch
@@ -163,9 +162,23 @@ def resume_state(
             raise BadCheckpoint(f"{path} holds damaged evaluation rows")
         if not (isinstance(wall, int | float) and wall >= 0):
             raise BadCheckpoint(f"{path} records {wall!r} seconds of play")
+        frames = meta.get("emulator_frames", 0)
+        if not (isinstance(frames, int) and frames >= 0):
+            raise BadCheckpoint(f"{path} records {frames!r} emulator frames")
     except BadCheckpoint as error:
         raise BadCheckpoint(f"{error}; delete it to run the cell from its start") from None
     return online, target, steps, episodes, meta
+
+
+def frames_played(meta: dict[str, Any]) -> int:
+    """Emulator frames played up to the checkpoint of ``meta``. Checkpoints written before
+    they recorded the count give the last one logged: an evaluation's (exact, evaluations
+    run just before a checkpoint at the same step) or else an episode's end."""
+    if "emulator_frames" in meta:
+        return meta["emulator_frames"]
+    rows = [*meta.get("episodes", []), *meta.get("evaluations", [])]
+    counts = [row.get("frames") for row in rows]
+    return max((int(n) for n in counts if isinstance(n, int | float) and n >= 0), default=0)
 
 
 class DQNRun(AgentRun):
@@ -176,6 +189,7 @@ class DQNRun(AgentRun):
         super().__init__(cell, config)
         self.path = checkpoint_path(record_path)
         self.first_step, self.history = 0, DQNHistory()
+        self.saved_at: int | None = None  # agent steps of the last checkpoint written
 
     def prepare(self, timing: dict[str, Any]) -> None:
         if self.path.exists():
@@ -185,6 +199,7 @@ class DQNRun(AgentRun):
             self.history.episodes = episodes
             self.history.evaluations = meta.get("evaluations", [])
             self.history.wall_offset_s = float(meta.get("wall_s", 0.0))
+            self.history.frames_offset = frames_played(meta)
             restore(self.agent, online, target or online)
 
     def checkpoint(self, step: int, so_far: DQNHistory) -> None:
@@ -194,11 +209,13 @@ class DQNRun(AgentRun):
             "episodes": so_far.episodes,
             "evaluations": so_far.evaluations,
             "wall_s": so_far.wall_s(),
+            "emulator_frames": so_far.emulator_frames,
         }
         # The target network only matters to a resumed run: presets without periodic
         # checkpoints keep the online weights alone (half the file, 7 MB in float32).
         target = self.agent.get_target_params() if self.config.checkpoint_every else {}
         save_checkpoint(self.path, self.agent.get_params(), target, meta)
+        self.saved_at = step
 
     def run(self, progress: Path | None, timing: dict[str, Any]) -> None:
         reporter = EpochReporter(progress, self.config.agent_steps)
@@ -212,7 +229,8 @@ class DQNRun(AgentRun):
             checkpoint=self.checkpoint,
             keep_batches=TD_PARITY_STEPS if self.cell.seed == 0 else 0,
         )
-        self.checkpoint(self.history.agent_steps, self.history)
+        if self.saved_at != self.history.agent_steps:  # the last periodic one may be it
+            self.checkpoint(self.history.agent_steps, self.history)
 
     def outcome(self, timing: dict[str, Any]) -> Outcome:
         history = self.history

@@ -12,19 +12,27 @@ call into the agent goes through one ``CallClock``: the first call of each of it
 functions (tracing and compiling) is kept out of every steady figure and every speed.
 The cyclic garbage is collected between agent steps, outside every timed span
 (benchmarks.memory), and each episode's row records the process's RSS.
+
+Resuming (cell.py: a checkpoint every ``checkpoint_every`` agent steps, checkpoint.py's
+file). A resumed run keeps the online and target weights, the agent-step count (so the
+epsilon schedule, the target syncs and the total are the uninterrupted run's), the
+episode log (numbers, the running window), the evaluation rows, the wall time and the
+emulator frames played, so every curve continues. It refills the rest: the replay
+memory starts empty and is refilled with ``random_steps`` steps at the current epsilon
+(no TD steps meanwhile), Adam's moments and step count start again from zero (the
+protocol's agent carries weights only), the game starts a new episode (the one under
+way at the checkpoint is not logged), with game, acting and sampling streams of its
+own (``segment_seeds``), and the record's TD-step rows and timing are this process's.
+The steps after the last checkpoint are played again.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-import zipfile
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,15 +46,24 @@ from benchmarks.memory import (
 )
 from benchmarks.timing import CallClock
 from benchmarks.workloads.dqn.atari import AtariGame, FrameStack
+
+# checkpoint.py's functions, importable from here as before they moved there
+from benchmarks.workloads.dqn.checkpoint import (  # noqa: F401
+    BadCheckpoint,
+    check_checkpoint_params,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
 from benchmarks.workloads.dqn.config import REWARD_CLIP, DQNConfig
 from benchmarks.workloads.dqn.replay import ReplayMemory
-from shared.files import write_npz_atomic
-from shared.params import Params, check_params, rng_for
+from shared.params import rng_for
 from shared.protocol import QAgent
-from shared.specs import Network, SpecError
 from shared.td import TDBatch
 
 ACTING_STREAM = 4  # shared.params stream of the agent's random choices
+REPLAY_STREAM = 5  # the replay memory's sampling (its own, not the weights' INIT_STREAM)
+GAME_STREAM = 6  # a resumed run's game (a fresh run's game is seeded with the cell's seed)
 # Evaluation games are seeded apart from the training game, and alike at every
 # evaluation: each one plays the same no-op starts, so its rows compare policies.
 EVAL_SEED_OFFSET = 1_000_000
@@ -79,6 +96,7 @@ class DQNHistory:
     # and when this process started playing: rows' ``wall_s`` count from the cell's start
     wall_offset_s: float = 0.0
     play_start: float = 0.0
+    frames_offset: int = 0  # emulator frames played before this process (the checkpoint's)
 
     def wall_s(self, now: float | None = None) -> float:
         """Seconds of play since the cell first started, earlier processes included."""
@@ -191,17 +209,20 @@ def play(
 ) -> DQNHistory:
     """Play and learn from agent step ``first_step`` to ``config.agent_steps``.
 
-    A resumed run (``first_step`` > 0) starts with an empty replay memory: it acts
-    without learning for ``config.random_steps`` steps (with its current epsilon)
-    before the TD steps start again."""
+    A resumed run (``first_step`` > 0, ``history`` holding the checkpoint's rows and
+    offsets) starts with an empty replay memory: it acts without learning for
+    ``config.random_steps`` steps (with its current epsilon) before the TD steps start
+    again; the module's docstring lists what else it keeps and refills."""
     history = history or DQNHistory()
-    game = AtariGame(config.atari, seed)
+    game_seed, replay_seed, rng = segment_seeds(seed, first_step)
+    game = AtariGame(config.atari, game_seed)
     memory = ReplayMemory(
-        config.memory, config.atari.frame_shape, config.atari.stack, seed, game.n_actions
+        config.memory, config.atari.frame_shape, config.atari.stack, replay_seed, game.n_actions
     )
     history.replay_bytes_per_transition = memory.bytes_per_transition
     history.replay_capacity = config.memory
-    rng = rng_for(seed, ACTING_STREAM)
+    # a run resumed from its last step (killed before its record was written) plays none
+    history.agent_steps, history.emulator_frames = first_step, history.frames_offset
     stack = FrameStack(config.atari.stack)
     frame, first = game.reset(), True
     stack.start(frame)
@@ -223,7 +244,8 @@ def play(
             memory.add(frame, action, clipped, result.terminated, first)
             log.score += result.reward
             log.steps += 1
-            history.agent_steps, history.emulator_frames = step + 1, result.emulator_frames
+            frames = history.frames_offset + result.emulator_frames
+            history.agent_steps, history.emulator_frames = step + 1, frames
             if step >= learning_from and (step - learning_from) % config.train_every == 0:
                 loss = learn(agent, memory, config, history)
                 log.losses.append(loss)
@@ -234,7 +256,7 @@ def play(
                 history.clock.call("sync_target", agent.sync_target)
             if result.terminated or result.truncated:
                 replay_mb = memory.size * memory.bytes_per_transition / MB
-                log.end(step + 1, result.emulator_frames, epsilon, result.truncated, replay_mb)
+                log.end(step + 1, frames, epsilon, result.truncated, replay_mb)
                 stack.start(result.frame)
             else:
                 stack.push(result.frame)
@@ -263,6 +285,22 @@ def play(
     return history
 
 
+def segment_seeds(seed: int, first_step: int) -> tuple[int, int, np.random.Generator]:
+    """``(game seed, replay memory seed, acting generator)`` of a run that starts at agent
+    step ``first_step`` of the cell of ``seed``. Nothing else is random in the loop, so
+    two backends that act alike see the same frames and sample the same batches. A
+    resumed run (``first_step`` > 0) gets streams of its own: with the cell's it would
+    replay the cell's first no-op starts and random actions."""
+
+    def word(stream: int) -> int:  # 32 random bits of the stream
+        return int(np.random.SeedSequence([stream, seed, first_step]).generate_state(1)[0])
+
+    if not first_step:
+        return seed, word(REPLAY_STREAM), rng_for(seed, ACTING_STREAM)
+    acting = np.random.default_rng([ACTING_STREAM, seed, first_step])
+    return word(GAME_STREAM) >> 1, word(REPLAY_STREAM), acting  # ALE takes 31-bit seeds
+
+
 def evaluate_now(agent: QAgent, config: DQNConfig, seed: int, history: DQNHistory) -> float:
     """Play ``config.eval_episodes`` whole episodes at ``config.eval_epsilon`` without
     learning (Mnih et al.'s evaluation, on separately seeded games), append their row to
@@ -287,93 +325,6 @@ def evaluate_now(agent: QAgent, config: DQNConfig, seed: int, history: DQNHistor
         }
     )
     return spent
-
-
-# ------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: Path, online: Params, target: Params, meta: dict[str, Any]) -> None:
-    """Online and target weights (canonical layout) and ``meta`` (JSON) in one ``.npz``,
-    written to a temporary file and renamed, so a crash never leaves half a checkpoint."""
-    arrays = {f"online/{name}": value for name, value in online.items()}
-    arrays.update({f"target/{name}": value for name, value in target.items()})
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    write_npz_atomic(path, arrays)
-
-
-class BadCheckpoint(ValueError):
-    """A checkpoint file that cannot be used; the message names the file and the fault."""
-
-
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # how an .npz (an empty one) starts
-# What reading a damaged .npz raises: a member that is not an array (AttributeError: np.load
-# gives its bytes), a meta nested too deep (RecursionError), an array header claiming more
-# memory than there is (MemoryError, raised before anything is allocated).
-CHECKPOINT_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
-CHECKPOINT_READ_ERRORS += (AttributeError, RecursionError, MemoryError)
-
-
-def load_checkpoint(
-    path: Path, network: Network | None = None
-) -> tuple[Params, Params, dict[str, Any]]:
-    """``(online, target, meta)`` from ``save_checkpoint``'s file (``target`` may be
-    empty: presets without periodic checkpoints keep the online weights alone).
-
-    Raises BadCheckpoint, naming ``path``, for a file that is not one: not an ``.npz``,
-    truncated or corrupt, without its ``meta`` (JSON object) or online weights, or, when
-    ``network`` is given, with weights whose names or shapes are not the network's."""
-    if path.exists() and not path.is_file():  # a FIFO's read would wait forever
-        raise BadCheckpoint(f"{path} is not a DQN checkpoint: not a regular file")
-    try:
-        with open(path, "rb") as handle:
-            start = handle.read(4)
-        if start not in ZIP_MAGIC:  # else np.load's complaint is about pickles
-            raise BadCheckpoint(f"{path} is not a DQN checkpoint: not an .npz (zip) file")
-        with np.load(path, allow_pickle=False) as data:
-            if "meta" not in data.files:
-                raise BadCheckpoint(f"{path} is not a DQN checkpoint: it has no 'meta' array")
-            meta = json.loads(data["meta"].tobytes().decode())
-            weights = {key: data[key].copy() for key in data.files if key != "meta"}
-    except CHECKPOINT_READ_ERRORS as error:
-        if isinstance(error, BadCheckpoint):
-            raise
-        raise BadCheckpoint(
-            f"{path} is not a DQN checkpoint: damaged or truncated "
-            f"({type(error).__name__}: {error})"
-        ) from None
-    online = {k.split("/", 1)[1]: v for k, v in weights.items() if k.startswith("online/")}
-    target = {k.split("/", 1)[1]: v for k, v in weights.items() if k.startswith("target/")}
-    if not isinstance(meta, dict):
-        raise BadCheckpoint(f"{path}: its 'meta' is not a JSON object")
-    if not online:
-        raise BadCheckpoint(f"{path} holds no online weights (arrays: {', '.join(weights)})")
-    if network is not None:
-        check_checkpoint_params(path, network, online, target)
-    return online, target, meta
-
-
-def check_checkpoint_params(path: Path, network: Network, online: Params, target: Params) -> None:
-    """Raise BadCheckpoint unless both networks' weights have ``network``'s names and shapes
-    (an empty ``target``, not saved, passes)."""
-    for which, params in (("online", online), ("target", target)):
-        if which == "target" and not params:
-            continue
-        try:
-            check_params(network, params)  # names, shapes and float dtypes
-            for name, value in params.items():
-                if not np.isfinite(value).all():  # a network that acts on NaN scores nothing
-                    raise SpecError(f"{name} holds NaN or infinite values (diverged training?)")
-        except SpecError as error:
-            raise BadCheckpoint(
-                f"{path}: its {which} weights do not fit the network: {error}"
-            ) from None
-
-
-def restore(agent: QAgent, online: Params, target: Params) -> None:
-    """Load both networks through the protocol: the target first, via a sync."""
-    agent.set_params(target)
-    agent.sync_target()
-    agent.set_params(online)
 
 
 # -------------------------------------------------------------------------- evaluation

@@ -9,7 +9,8 @@ itself is loop.py; a backend supplies the agent (shared.protocol.QAgent).
 
 Presets (all counts in agent steps; the emulator runs 4 frames per agent step):
 - ``smoke``: 300 steps, 100 random first, a 500-step memory, episodes cut at 400
-  emulator frames (so that a few end): for tests, seconds.
+  emulator frames (so that a few end), a checkpoint every 100 steps (the resume test's):
+  for tests, seconds.
 - ``brief`` (the bench default): 2,000 steps, 500 random first, then 375 TD steps with
   learning on: agent steps per second and the TD step's time, under a minute per backend.
 - ``quick``: 5,000 steps, 1,000 random first, then 1,000 TD steps
@@ -75,7 +76,7 @@ class DQNPreset(Preset):
 
 
 PRESETS = {
-    "smoke": DQNPreset(300, 100, 200, 500, 100, None, timeout_s=300.0),
+    "smoke": DQNPreset(300, 100, 200, 500, 100, 100, timeout_s=300.0),
     "brief": DQNPreset(2_000, 500, 1_500, 2_000, 500, None, timeout_s=600.0),
     "quick": DQNPreset(5_000, 1_000, 4_000, 10_000, 1_000, None, timeout_s=1200.0),
     "full": DQNPreset(
