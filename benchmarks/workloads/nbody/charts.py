@@ -144,7 +144,6 @@ def _training_series(label: str, records: list[Record]) -> Series:
         kind="lines+markers",
         error_low=below if spread else None,
         error_high=above if spread else None,
-        group=label,
     )
 
 
