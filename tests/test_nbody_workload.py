@@ -55,10 +55,12 @@ def test_metrics_of_known_predictors() -> None:
     assert unchanged["one_step_error_vs_persistence"] == pytest.approx(1.0)
     assert unchanged["rollout_energy_drift"] == 0.0  # the start, kept forever
     assert unchanged["rollout_position_error"] > 0  # the bodies did move
+    assert unchanged["rollout_vs_no_motion"] == pytest.approx(1.0)  # it is no motion
     assert unchanged["simulator_energy_drift"] < 1e-3  # the screening tolerance
     perfect = NBODY.metrics("identity", "smoke", 0, lambda x: np.array(x), losses)
     assert perfect["val_loss"] == 0 and perfect["one_step_rel_error"] == 0
     assert perfect["rollout_position_error"] == 0 and perfect["rollout_energy_drift"] == 0
+    assert perfect["rollout_vs_no_motion"] is None  # nothing moves: no baseline
     example = perfect["rollout_example"]
     assert np.shape(example["true"]) == np.shape(example["pred"]) == (33, 2, 2)
     breen = NBODY.metrics("breen", "smoke", 0, lambda x: np.zeros((len(x), 4)), losses)

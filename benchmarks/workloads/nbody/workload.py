@@ -19,7 +19,10 @@ trajectories of 100 steps, 50,000 samples, 10 batches of 5,000 an epoch for 50 e
 500 Adam steps, 30-100 s a cell on one thread, where the GEMM ceiling puts a step at
 50 ms or more; lr 1e-3 decaying to 1e-5); ``full`` (the source's scale: 50,000
 trajectories x 1,000 steps, 10,000 steps an epoch for 100 epochs, lr 3e-3 -> 2e-6,
-hours to days on a CPU; Breen et al.'s 9,900 + 100 trajectories for 10,000 epochs).
+hours to days on a CPU; Breen et al.'s 9,900 + 100 trajectories for 10,000 epochs);
+``long`` (not in the default run: two bodies with the source's ratio loss and learning
+rates, sized so that 100-step rollouts beat predicting no motion; its cells roll the
+model out every ``rollout_every`` epochs, for the rollout error against training time).
 The batches keep one shuffled order every epoch (shuffling per epoch would put a
 host-side gather into each framework's timed epoch).
 
@@ -27,24 +30,35 @@ Metrics, computed from the trained model's predictions on held-out trajectories:
 loss and the ratio loss on every validation sample; the one-step relative error
 ``|pred - target| / |target|``; rollouts (the model fed its own predictions for every
 step of each validation trajectory, against the simulator): position error and relative
-energy drift at the last step, next to the simulator's own drift.
+energy drift at the last step, next to the simulator's own drift, and the position error
+over that of holding every body at its start (``rollout_vs_no_motion``: below 1 beats
+standing still; ``rollout.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.document import Block
+from benchmarks.records import Cell
 from benchmarks.report.answer import SourceFigure
 from benchmarks.report.context import ReportContext
-from benchmarks.workloads.base import EpochData, Predict, Preset, TrainingConfig, preset_named
+from benchmarks.workloads.base import (
+    CellRun,
+    EpochData,
+    Predict,
+    Preset,
+    TrainingConfig,
+    preset_named,
+)
 from benchmarks.workloads.kinds import SupervisedWorkload
 from benchmarks.workloads.nbody import data as nbody_data
-from benchmarks.workloads.nbody import simulator as nbody
+from benchmarks.workloads.nbody import rollout
 from benchmarks.workloads.nbody.charts import rollout_sections
 from benchmarks.workloads.nbody.data import BreenDataset, Dataset, StepDataset
 from benchmarks.workloads.nbody.report import nbody_sections, source_figures
@@ -59,7 +73,6 @@ WIDTH, DEPTH = 128, 10
 # shrinks ~0.4x per ReLU layer, and after 1,000 steps on the quick two-body data the
 # validation ratio loss was 0.066 against 0.0049 with Glorot (PyTorch eager, measured).
 INIT = InitScheme("glorot_uniform")
-EXAMPLE_POINTS = 101  # points of the rollout example kept in the record
 
 
 def mlp(inputs: int, outputs: int) -> Network:
@@ -86,6 +99,10 @@ class NBodyPreset(Preset):
     """Adam's learning rate at the first epoch."""
     decades: float
     """Decades the learning rate decays over all the epochs (exponentially)."""
+    rollout_every: int = field(default=0, kw_only=True)
+    """Epochs between rollouts of the model on the validation systems during training
+    (``rollout.RolloutTrackedRun``; the record's ``rollout_evaluations``); 0: only the
+    trained model's, in the metrics."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,17 @@ PRESETS = {
         3e-3,
         float(np.log10(3e-3 / 2e-6)),
         timeout_s=3 * 86400.0,
+    ),
+    # The source's two-body run cut to a 2-core machine: 5,000 trajectories of 100 steps
+    # (500,000 samples, 100 batches of 5,000 an epoch) for 200 epochs, 20,000 Adam steps,
+    # lr 1e-3 -> 1e-6 (three decades; the source's 3e-3 -> 2e-6 is for 1 M steps: after
+    # 400 steps at 3e-3 the rollouts were 8.3x worse than no motion, at 1e-3 1.9x).
+    # Measured (torch, one thread, 20 validation systems, whose no-motion error at step
+    # 100 is 0.448): quick (500 steps, 1e-3 -> 1e-5) ended at 1.0x no motion, 0.91x at
+    # its best. About 21 min of steps at the 64 ms the fastest backend takes at two
+    # threads; a rollout of the 100 validation systems every 5 epochs.
+    "long": NBodyPreset(
+        5000, 100, 100, 5000, 200, 1e-3, 3.0, rollout_every=5, timeout_s=8 * 3600.0
     ),
 }
 # The timeouts are PRESETS' (the workload's, NBody.presets, are read from there).
@@ -151,11 +179,28 @@ class NBody(SupervisedWorkload):
     presets = PRESETS
 
     def default_variants(self, preset: str) -> tuple[str, ...]:
-        # brief and quick run the main variant only; the others on request
-        return self.main_variants if preset in ("brief", "quick") else self.variants
+        # brief, quick and long run the main variant only; the others on request
+        if preset in ("brief", "quick", "long"):
+            return self.main_variants
+        return self.variants
+
+    def start(self, cell: Cell, record_path: Path | None) -> CellRun:
+        """A plain supervised cell, or one that rolls its model out every
+        ``rollout_every`` epochs where the preset says so (``long``)."""
+        every = self.sizes(cell.variant, cell.preset).rollout_every
+        if not every:
+            return super().start(cell, record_path)
+        validation = self.datasets(cell.variant, cell.preset)[1]
+        return rollout.RolloutTrackedRun(self, cell, validation, every)
 
     def seeds(self, variant: str, preset: str) -> Sequence[int]:
         return (0,)
+
+    def sizes(self, variant: str, preset: str) -> NBodyPreset:
+        """The variant's sizes at ``preset`` (Breen's own); a SpecError for a preset the
+        variant lacks."""
+        presets = BREEN_PRESETS if variant == "breen" else PRESETS
+        return preset_named(presets, preset, self.name)
 
     def datasets(self, variant: str, preset: str) -> tuple[Dataset, Dataset]:
         """The (training, validation) dataset specs."""
@@ -176,8 +221,7 @@ class NBody(SupervisedWorkload):
 
     def config(self, variant: str, preset: str) -> TrainingConfig:
         train, _ = self.datasets(variant, preset)
-        presets = BREEN_PRESETS if variant == "breen" else PRESETS
-        sizes = preset_named(presets, preset, self.name)
+        sizes = self.sizes(variant, preset)
         if variant == "breen":
             network, loss = mlp(3, 4), L1()
         else:
@@ -228,9 +272,9 @@ class NBody(SupervisedWorkload):
                 np.mean(error) / np.mean(np.linalg.norm(x - y, axis=-1))
             )
         if isinstance(validation, StepDataset):
-            result.update(step_rollout(validation, data, predict))
+            result.update(rollout.step_rollout(validation, data, predict))
         else:
-            result.update(breen_rollout(validation, data, pred))
+            result.update(rollout.breen_rollout(validation, data, pred))
         return result
 
     def report_sections(self, context: ReportContext) -> list[Block]:
@@ -241,75 +285,3 @@ class NBody(SupervisedWorkload):
 
     def report_charts(self, context: ReportContext) -> list[Block]:
         return rollout_sections(context)
-
-
-def _rollout_summary(
-    true_pos: np.ndarray,
-    pred_pos: np.ndarray,
-    true_energy: np.ndarray,
-    pred_energy: np.ndarray,
-) -> dict[str, Any]:
-    """Errors of rolled-out trajectories ``(systems, times, bodies, 2)`` and their
-    energies ``(systems, times)``; drifts are relative to the true initial energy."""
-    distance = np.sqrt(np.mean(np.sum((pred_pos - true_pos) ** 2, axis=-1), axis=-1))
-    start = np.abs(true_energy[:, :1])
-    pred_drift = np.abs(pred_energy - true_energy[:, :1]) / start
-    true_drift = np.abs(true_energy - true_energy[:, :1]) / start
-    points = np.unique(np.linspace(0, true_pos.shape[1] - 1, EXAMPLE_POINTS).astype(int))
-    return {
-        "rollout_steps": int(true_pos.shape[1] - 1),
-        "rollout_position_error": float(np.mean(distance[:, -1])),
-        "rollout_position_error_mean": float(np.mean(distance)),
-        "rollout_energy_drift": float(np.median(pred_drift[:, -1])),
-        "simulator_energy_drift": float(np.median(true_drift[:, -1])),
-        "rollout_error_curve": {
-            "step": points.tolist(),
-            "median_position_error": np.median(distance[:, points], axis=0).tolist(),
-        },
-        "rollout_example": {  # validation system 0, (points, bodies, 2)
-            "step": points.tolist(),
-            "true": true_pos[0, points].tolist(),
-            "pred": pred_pos[0, points].tolist(),
-        },
-    }
-
-
-def step_rollout(spec: StepDataset, data: dict[str, np.ndarray], predict: Predict) -> dict:
-    """Each validation system from its first state, the model fed its own predictions for
-    every step of the trajectory; the truth is the simulator's (the start, for identity)."""
-    masses, eps = np.asarray(spec.masses), spec.softening
-    true = nbody_data.states(data["positions"], data["velocities"])  # (systems, T + 1, F)
-    if spec.identity:
-        true = np.broadcast_to(true[:, :1], true.shape)
-    state, rolled = true[:, 0], [true[:, 0]]
-    for _ in range(true.shape[1] - 1):
-        state = np.asarray(predict(state), dtype=np.float64)
-        rolled.append(state)
-    pred = np.stack(rolled, axis=1)
-    energies = []
-    for trajectory in (true, pred):
-        pos, vel = nbody_data.split_state(trajectory, spec.bodies)
-        flat = (pos.reshape(-1, spec.bodies, 2), vel.reshape(-1, spec.bodies, 2))
-        with np.errstate(all="ignore"):  # a diverged rollout has inf states: NaN energy
-            energies.append(nbody.total_energy(*flat, masses, eps).reshape(pos.shape[:2]))
-    true_pos = nbody_data.split_state(true, spec.bodies)[0]
-    pred_pos = nbody_data.split_state(pred, spec.bodies)[0]
-    return _rollout_summary(true_pos, pred_pos, *energies)
-
-
-def breen_rollout(spec: BreenDataset, data: dict[str, np.ndarray], pred: np.ndarray) -> dict:
-    """Breen's network predicts a whole trajectory from (t, x2(0)): the predictions on the
-    time grid are its rollout. Velocities for the energy come from central differences
-    of the positions, in the truth as in the prediction (so the truth's drift shows
-    the differencing error)."""
-    true_pos = data["positions"]  # (systems, times, 3, 2)
-    two = pred.reshape(true_pos.shape[0], true_pos.shape[1], 2, 2)
-    pred_pos = np.concatenate([two, -two.sum(axis=2, keepdims=True)], axis=2)  # x3 = -x1 - x2
-    energies = []
-    for pos in (true_pos, pred_pos):
-        vel = np.gradient(pos, spec.interval, axis=1)
-        flat = (pos.reshape(-1, 3, 2), vel.reshape(-1, 3, 2))
-        with np.errstate(all="ignore"):
-            energy = nbody.total_energy(*flat, np.ones(3), spec.softening)
-        energies.append(energy.reshape(pos.shape[:2]))
-    return _rollout_summary(true_pos, pred_pos, *energies)
