@@ -20,6 +20,11 @@ Presets (all counts in agent steps; the emulator runs 4 frames per agent step):
   frames), 50,000 random first, epsilon 1 -> 0.1 over 1,000,000, a memory of
   1,000,000 (7.1 GB), target sync every 10,000, a TD step every 4; a checkpoint every
   250,000 steps, from which ``--resume`` continues. Days on a CPU; meant for a GPU.
+- ``learn`` (a long run, never in the default run): 250,000 agent steps (1 M emulator
+  frames), 20,000 random first, epsilon 1 -> 0.1 over the next 62,500, every transition
+  kept (1.8 GB), target sync every 5,000, a checkpoint and 5 evaluation episodes at
+  epsilon 0.05 every 25,000 (``evaluations`` in the record): where a 2-core CPU sees the
+  agent learn the game, about 1.5 h at 1 thread for PyTorch.
 """
 
 from __future__ import annotations
