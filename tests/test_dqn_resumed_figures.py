@@ -1,0 +1,29 @@
+"""Figures of a resumed DQN cell: its per-step means divide this process's seconds by this
+process's steps, not by the whole cell's (a run resumed at step 200 of 300 reported a game
+step 3x too fast), and a process that played nothing reports no mean, not 0 s."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.workloads.dqn.cell import dqn_timing
+from benchmarks.workloads.dqn.loop import DQNHistory
+from benchmarks.workloads.dqn.workload import DQN
+
+
+@pytest.fixture(scope="module")
+def config():
+    return DQN().dqn_config("space-invaders", "smoke")
+
+
+def test_a_resumed_run_means_its_own_game_steps(config) -> None:
+    history = DQNHistory(agent_steps=300, first_step=200, game_seconds=1.0)
+    timing = dqn_timing(history, config)
+    assert timing["game_step_mean_s"] == pytest.approx(0.01)  # 1 s over 100 steps, not 300
+
+
+def test_a_run_resumed_at_its_last_step_reports_no_means(config) -> None:
+    timing = dqn_timing(DQNHistory(agent_steps=300, first_step=300), config)
+    assert timing["game_step_mean_s"] is None
+    assert timing["replay_sample_mean_s"] is None
+    assert timing["td_steps"] == 0
