@@ -256,3 +256,22 @@ def test_a_cell_resumed_from_a_checkpoint_is_no_measurement_of_the_whole_cell(tm
     measured = cell_times.measure_run(tmp_path)[1]
     (row,) = measured.values()
     assert (row.wall_s, row.processes) == (56.0, 1)
+
+
+def test_dry_run_resumes_a_run_of_one_thread_count(table_path, tmp_path, monkeypatch, capsys):
+    """run.json records one count as an int: the dry run compared it with the list
+    ``[1]`` and refused every such resume ("--threads 1 here, 1 in the recorded run")."""
+    from benchmarks.run_folder import matrix_fields
+
+    forbid_work(monkeypatch)
+    out = tmp_path / "run"
+    out.mkdir()
+    matrix = matrix_fields([xor_cell(v) for v in VARIANT_S], [], "smoke", [1])
+    write_json_atomic(out / "run.json", {"run_info_version": 2, **matrix, "invocations": []})
+    args = (*XOR_SMOKE, "--out", out, "--resume", "--dry-run", "--threads")
+    code, stdout, stderr = run_main(capsys, *args, "1")
+    assert code == 0, stderr
+    assert "estimated total" in stdout
+    code, _, stderr = run_main(capsys, *args, "2")  # another count: refused
+    assert code == 2
+    assert_one_error_line(stderr, "--threads 2 here, 1 in the recorded run")
