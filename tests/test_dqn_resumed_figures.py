@@ -27,3 +27,22 @@ def test_a_run_resumed_at_its_last_step_reports_no_means(config) -> None:
     assert timing["game_step_mean_s"] is None
     assert timing["replay_sample_mean_s"] is None
     assert timing["td_steps"] == 0
+
+
+@pytest.mark.parametrize("preset", ["brief", "smoke"])
+def test_only_presets_with_periodic_checkpoints_resume(preset, tmp_path) -> None:
+    """A brief cell rerun after it failed past its final checkpoint starts over: resumed
+    at its last step it would record ok with no TD step timed."""
+    from benchmarks.records import Cell
+    from benchmarks.workloads.dqn.checkpoint import BadCheckpoint
+
+    cell = Cell("dqn", "space-invaders", "numpy", "eager", "float32", 0, preset)
+    record = tmp_path / cell.file_name
+    run = DQN().start(cell, record)
+    run.path.write_bytes(b"not read unless the cell resumes")
+    if preset == "brief":
+        run.prepare({})
+        assert run.first_step == 0
+    else:
+        with pytest.raises(BadCheckpoint):
+            run.prepare({})

@@ -193,7 +193,10 @@ class DQNRun(AgentRun):
         self.saved_at: int | None = None  # agent steps of the last checkpoint written
 
     def prepare(self, timing: dict[str, Any]) -> None:
-        if self.path.exists():
+        # Only presets with periodic checkpoints resume: without them the file holds the
+        # final weights (for ``evaluate``), and a rerun of the cell (it failed or timed
+        # out after writing them) resumed at its last step would record ok, timing nothing.
+        if self.config.checkpoint_every and self.path.exists():
             online, target, self.first_step, episodes, meta = resume_state(
                 self.path, self.cell, self.config
             )
