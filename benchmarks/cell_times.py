@@ -128,6 +128,16 @@ def _process_walls(record: dict[str, Any]) -> list[float]:
     return [wall for wall in walls if number(wall)]
 
 
+def _resumed(record: dict[str, Any]) -> bool:
+    """Whether the record's cell resumed from a checkpoint: its process wall time is the
+    rest of the cell only (a 300-step cell resumed at step 200 measured 15 s of 56 s)."""
+    try:
+        field = get_workload(record["workload"]).resumed_field
+    except UnknownName:
+        return False
+    return bool(field and record.get(field))
+
+
 def _fixed_s(record: dict[str, Any]) -> float:
     """Seconds of the cell's first process that its step count does not drive: its wall
     seconds less its loop's (``Workload.loop_seconds_field``) plus its first epoch or
@@ -159,7 +169,7 @@ def measure_run(
     ceiling = ceiling_gflops(run_dir)
     by_key: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for record in contents.records:
-        if record["status"] == "ok" and _process_walls(record):
+        if record["status"] == "ok" and _process_walls(record) and not _resumed(record):
             cell = Cell.of(record)
             by_key.setdefault((cell_key(cell), cell.threads), []).append(record)
     measured = {}

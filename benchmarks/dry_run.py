@@ -28,10 +28,12 @@ def kept_on_resume(
     if not args.out.is_dir():
         return frozenset()
     skipped = [cell for cell, _ in not_applicable]
-    planned = matrix_fields(cells, skipped, args.preset, args.threads)["matrix"]
+    matrix = matrix_fields(cells, skipped, args.preset, args.threads)
     _, damaged = read_run_info(args.out)
     if not (args.resume and damaged):
-        check_folder(args.out, args.resume, planned, args.threads, preset=args.preset)
+        # run.json's form of the counts (a run of one count records the int), as a run checks
+        threads = matrix["threads"]
+        check_folder(args.out, args.resume, matrix["matrix"], threads, preset=args.preset)
     if not args.resume:
         return frozenset()
     from benchmarks.runner import rerun_on_resume

@@ -345,10 +345,15 @@ def _repeat_process(
     if len(record.get("repeats", [])) >= repeat:
         return record, KEPT, None
     scratch = options.out_dir / "repeats" / f"{cell.file_name[:-5]}__repeat{repeat}.json"
+    # A repeat is one whole process: a checkpoint left by one cut short (kill -9) would
+    # make it resume and time only the rest, as if it were the whole cell.
+    checkpoint = scratch.with_name(f"{scratch.name[:-5]}.ckpt.npz")
+    checkpoint.unlink(missing_ok=True)
     rerun = run_cell_isolated(cell, options, _ticker(progress, cell, repeat, options), scratch)
     record = add_repeat(record, rerun)
     write_json_atomic(options.out_dir / cell.file_name, record)
     scratch.unlink(missing_ok=True)
+    checkpoint.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # not empty: another repeat's scratch is there
         scratch.parent.rmdir()
     return record, _outcome_text(rerun), rerun

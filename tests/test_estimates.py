@@ -241,3 +241,37 @@ def test_the_refresh_command_keeps_each_thread_count_of_a_threads_matrix_run(tmp
     assert code == 0, stderr
     rows = read_table(table).cells[cell_key(xor_cell("momentum"))]
     assert [(m.threads, m.wall_s) for m in rows] == [(1, 10.0), (2, 6.0)]
+
+
+def test_a_cell_resumed_from_a_checkpoint_is_no_measurement_of_the_whole_cell(tmp_path):
+    """Its process timed only the steps after the checkpoint: a DQN smoke cell resumed at
+    step 200 of 300 ran 15 s of the 56 s a whole one takes."""
+    _write_run(tmp_path, {}, repeat_wall=0.0)
+    for seed, wall, resumed in ((0, 15.0, 200), (1, 56.0, None)):
+        cell = Cell("dqn", "space-invaders", "numpy", "eager", "float32", seed, "smoke")
+        timing = {"play_total_s": wall - 10.0, "first_epoch_s": float("nan")}
+        record = new_record(cell, "ok", timing=timing, metrics={}, process_wall_s=wall)
+        record["resumed_from_step"] = resumed
+        write_json_atomic(tmp_path / record_name(record), record)
+    measured = cell_times.measure_run(tmp_path)[1]
+    (row,) = measured.values()
+    assert (row.wall_s, row.processes) == (56.0, 1)
+
+
+def test_dry_run_resumes_a_run_of_one_thread_count(table_path, tmp_path, monkeypatch, capsys):
+    """run.json records one count as an int: the dry run compared it with the list
+    ``[1]`` and refused every such resume ("--threads 1 here, 1 in the recorded run")."""
+    from benchmarks.run_folder import matrix_fields
+
+    forbid_work(monkeypatch)
+    out = tmp_path / "run"
+    out.mkdir()
+    matrix = matrix_fields([xor_cell(v) for v in VARIANT_S], [], "smoke", [1])
+    write_json_atomic(out / "run.json", {"run_info_version": 2, **matrix, "invocations": []})
+    args = (*XOR_SMOKE, "--out", out, "--resume", "--dry-run", "--threads")
+    code, stdout, stderr = run_main(capsys, *args, "1")
+    assert code == 0, stderr
+    assert "estimated total" in stdout
+    code, _, stderr = run_main(capsys, *args, "2")  # another count: refused
+    assert code == 2
+    assert_one_error_line(stderr, "--threads 2 here, 1 in the recorded run")

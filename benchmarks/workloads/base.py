@@ -244,6 +244,9 @@ class Workload(ABC):
     # ``training_steps`` drives); the estimates hold the rest of the cell's process time
     # (start, import, build, its first epoch, parity check) fixed.
     loop_seconds_field: ClassVar[str] = "train_total_s"
+    # The record field a cell resumed from a checkpoint sets (truthy): its process timed
+    # only the rest of the cell, so the estimates leave it out. None: cells never resume.
+    resumed_field: ClassVar[str | None] = None
     # What one timed epoch of the record is, for the run's progress lines ("steady 46 ms
     # a TD step"): an agent's epoch is one TD step, not a pass over data.
     epoch_name: ClassVar[str] = "epoch"

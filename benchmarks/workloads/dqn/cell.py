@@ -80,14 +80,15 @@ def dqn_timing(history: DQNHistory, config: DQNConfig) -> dict[str, Any]:
         throughput(config.td_step_flops(), 1, timing.get("steady_median_s"), config.batch_size)
     )
     timing.update(history.clock.first_fields())
-    steps = max(history.agent_steps, 1)
+    # this process's steps: a resumed run's game and sampling seconds are its own alone
+    played, td_steps = history.agent_steps - history.first_step, len(history.td_seconds)
     acting = history.clock.steady_s("q_values")
     timing.update(
-        td_steps=len(history.td_seconds),
+        td_steps=td_steps,
         act_median_s=_median(acting),
         act_count=len(acting),
-        game_step_mean_s=history.game_seconds / steps,
-        replay_sample_mean_s=history.sample_seconds / max(len(history.td_seconds), 1),
+        game_step_mean_s=history.game_seconds / played if played else None,
+        replay_sample_mean_s=history.sample_seconds / td_steps if td_steps else None,
         play_total_s=history.total_seconds,
         learning_agent_steps=history.learning_steps,
         learning_s=history.learning_seconds,
@@ -192,7 +193,10 @@ class DQNRun(AgentRun):
         self.saved_at: int | None = None  # agent steps of the last checkpoint written
 
     def prepare(self, timing: dict[str, Any]) -> None:
-        if self.path.exists():
+        # Only presets with periodic checkpoints resume: without them the file holds the
+        # final weights (for ``evaluate``), and a rerun of the cell (it failed or timed
+        # out after writing them) resumed at its last step would record ok, timing nothing.
+        if self.config.checkpoint_every and self.path.exists():
             online, target, self.first_step, episodes, meta = resume_state(
                 self.path, self.cell, self.config
             )

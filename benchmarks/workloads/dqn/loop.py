@@ -97,6 +97,7 @@ class DQNHistory:
     wall_offset_s: float = 0.0
     play_start: float = 0.0
     frames_offset: int = 0  # emulator frames played before this process (the checkpoint's)
+    first_step: int = 0  # the agent step this process started from (a resumed run's)
 
     def wall_s(self, now: float | None = None) -> float:
         """Seconds of play since the cell first started, earlier processes included."""
@@ -223,6 +224,7 @@ def play(
     history.replay_capacity = config.memory
     # a run resumed from its last step (killed before its record was written) plays none
     history.agent_steps, history.emulator_frames = first_step, history.frames_offset
+    history.first_step = first_step
     stack = FrameStack(config.atari.stack)
     frame, first = game.reset(), True
     stack.start(frame)

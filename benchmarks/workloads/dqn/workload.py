@@ -116,6 +116,7 @@ class DQN(AgentWorkload):
     variants = tuple(GAMES)
     main_variants = ("space-invaders",)
     loop_seconds_field = "play_total_s"
+    resumed_field = "resumed_from_step"
     epoch_name = "TD step"  # the record's epochs: one TD step on a batch of 32 each
     microbench_variants = ("space-invaders",)  # the TD step at batch 32, random frames
     presets = PRESETS

@@ -158,6 +158,7 @@ class Search(MultiModelWorkload):
     variants = tuple(SPLITS)
     main_variants = ("digits",)
     loop_seconds_field = "search_total_s"
+    resumed_field = "resumed_from_episode"
     presets = PRESETS
     # The timing of a cell that trains many models instead of epochs.
     summary_timing = (
