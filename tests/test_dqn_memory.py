@@ -75,14 +75,18 @@ class RunawayMemory(Exception):
 SLOW_MEMORY_MODES = {("keras-torch", "compile")}
 
 
-def dqn_combos():
+def memory_modes(backend: str) -> list[str]:
+    """The DQN modes of ``backend`` this test runs (SLOW_MEMORY_MODES on request)."""
     full = os.environ.get("BENCH_FULL_PARITY") == "1"
+    modes = registry.get(backend).modes_for(get_workload("dqn"))
+    return [mode for mode in modes if full or (backend, mode) not in SLOW_MEMORY_MODES]
+
+
+def dqn_combos():
     for backend in backends_to_test(("numpy", *OTHER_BACKENDS)):
-        info = registry.get(backend)
-        if info.runs(get_workload("dqn")):
-            for mode in info.modes_for(get_workload("dqn")):
-                if full or (backend, mode) not in SLOW_MEMORY_MODES:
-                    yield pytest.param(backend, mode, id=f"{backend}-{mode}")
+        if registry.get(backend).runs(get_workload("dqn")):
+            for mode in memory_modes(backend):
+                yield pytest.param(backend, mode, id=f"{backend}-{mode}")
 
 
 def rss_by_td_step(agent) -> tuple[np.ndarray, np.ndarray, DQNHistory]:

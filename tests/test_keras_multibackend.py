@@ -31,7 +31,7 @@ from benchmarks.workloads import get_workload
 from shared import registry
 from tests import test_dqn_parity as dqn
 from tests.parity import BACKEND_UNDER_TEST
-from tests.test_dqn_memory import SLOW_MEMORY_MODES
+from tests.test_dqn_memory import memory_modes
 from tests.test_parity import combos
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,11 +194,7 @@ def test_suite_passes_in_a_process_of_its_own(name: str, suite_runs) -> None:
     }
     assert checks == {f"{test}[{name}]" for test in INPUT_CHECKS}
     memory = {case.get("name") for case in ran if case.get("classname") == "tests.test_dqn_memory"}
-    modes = [  # the modes test_dqn_memory runs by default (SLOW_MEMORY_MODES on request)
-        mode
-        for mode in registry.get(name).modes_for(get_workload("dqn"))
-        if os.environ.get("BENCH_FULL_PARITY") == "1" or (name, mode) not in SLOW_MEMORY_MODES
-    ]
+    modes = memory_modes(name)
     assert modes, "no DQN memory case for this backend"
     assert memory == {f"test_dqn_loop_memory_stays_flat[{name}-{mode}]" for mode in modes}
     protocol = {case.get("name") for case in ran if case.get("classname") == "tests.test_protocol"}

@@ -38,20 +38,26 @@ def _stage_of(stages: Sequence[Sequence[float]]) -> list[tuple[int, float]]:
     return [(i, float(eps)) for i, (eps, count) in enumerate(stages) for _ in range(int(count))]
 
 
+def _intervals(accuracies: list[float], params: list[float]) -> StageRow:
+    """The mean accuracy and mean parameter count of a stage, each with its interval."""
+    accuracy, size = mean_interval(accuracies), mean_interval(params)
+    return {
+        "mean_accuracy": accuracy[0],
+        "accuracy_low": accuracy[1],
+        "accuracy_high": accuracy[2],
+        "mean_params": size[0],
+        "params_low": size[1],
+        "params_high": size[2],
+    }
+
+
 def _row(epsilon: float, rows: list[dict[str, Any]]) -> StageRow:
-    accuracy = mean_interval([row["accuracy"] for row in rows])
-    params = mean_interval([float(row["n_params"]) for row in rows])
     return {
         "epsilon": epsilon,
         "first_episode": rows[0]["episode"],
         "last_episode": rows[-1]["episode"],
         "episodes": len(rows),
-        "mean_accuracy": accuracy[0],
-        "accuracy_low": accuracy[1],
-        "accuracy_high": accuracy[2],
-        "mean_params": params[0],
-        "params_low": params[1],
-        "params_high": params[2],
+        **_intervals([row["accuracy"] for row in rows], [float(row["n_params"]) for row in rows]),
     }
 
 
@@ -88,16 +94,9 @@ def across_seeds(summaries: list[dict[str, list[StageRow]]]) -> dict[str, list[S
 
 
 def _merge(rows: list[StageRow]) -> StageRow:
-    accuracy = mean_interval([row["mean_accuracy"] for row in rows])
-    params = mean_interval([row["mean_params"] for row in rows])
     return {
         **rows[0],
         "episodes": sum(row["episodes"] for row in rows),
         "seeds": len(rows),
-        "mean_accuracy": accuracy[0],
-        "accuracy_low": accuracy[1],
-        "accuracy_high": accuracy[2],
-        "mean_params": params[0],
-        "params_low": params[1],
-        "params_high": params[2],
+        **_intervals([row["mean_accuracy"] for row in rows], [row["mean_params"] for row in rows]),
     }
