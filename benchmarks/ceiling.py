@@ -4,8 +4,9 @@ Run as ``python -m benchmarks.ceiling --threads N`` so that BLAS reads its threa
 count from the environment before NumPy is imported; prints one JSON object. The
 process dies with the runner that started it (``benchmarks.lifetime``).
 
-``BENCH_GEMM_SIZE`` (for the harness's own tests only) shrinks the matrices so that a
-test run does not spend seconds here; the size used is recorded with the result.
+``BENCH_GEMM_SIZE`` (for the harness's own tests only: tests/conftest.py sets 64) shrinks
+the matrices so that a test run does not spend seconds here; the size used is recorded
+with the result.
 """
 
 from __future__ import annotations
