@@ -10,7 +10,6 @@ a backend that bootstraps from the online network fails here, whichever it is.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,8 +101,7 @@ class AgentTrace:
     step_targets: list[Params]
 
 
-def agent_trace(agent, after_step: Callable[[int], None] | None = None) -> AgentTrace:
-    """The agent's trace; ``after_step(step)`` is called after each TD step (1-based)."""
+def agent_trace(agent) -> AgentTrace:
     first = batches()[0]
     q_values = np.asarray(agent.q_values(first.obs))
     loss, grads = agent.td_loss_and_grads(first)
@@ -114,30 +112,7 @@ def agent_trace(agent, after_step: Callable[[int], None] | None = None) -> Agent
             agent.sync_target()
         params.append(agent.get_params())
         targets.append(agent.get_target_params())
-        if after_step is not None:
-            after_step(step)
     return AgentTrace(q_values, loss, grads, losses, params, targets)
-
-
-# Traces another test made of a fresh agent, by (backend, mode, dtype, case name): Keras's
-# torch.compile traces each new agent's steps for about a minute here, so its retrace
-# test (tests/test_keras_backend.py) leaves the trace of the agent it compiled for
-# test_td_steps_match_numpy to check instead of compiling the same agent again.
-_TRACES_OF_FRESH_AGENTS: dict[tuple[str, str, str, str], AgentTrace] = {}
-
-
-def keep_trace(backend: str, mode: str, dtype: str, case_name: str, trace: AgentTrace) -> None:
-    """Keep ``trace``, made by ``agent_trace`` of a fresh ``build_agent(...)`` of these
-    arguments, for test_td_steps_match_numpy in this process."""
-    _TRACES_OF_FRESH_AGENTS[(backend, mode, dtype, case_name)] = trace
-
-
-def fresh_agent_trace(backend: str, mode: str, dtype: str, case_name: str) -> AgentTrace:
-    """The trace of a freshly built agent: one kept by ``keep_trace``, else made now."""
-    kept = _TRACES_OF_FRESH_AGENTS.pop((backend, mode, dtype, case_name), None)
-    if kept is not None:
-        return kept
-    return agent_trace(build_agent(backend, CASES[case_name], dtype, mode))
 
 
 @functools.cache
@@ -219,7 +194,7 @@ def agent_combos():
 
 @pytest.mark.parametrize(("backend", "mode", "dtype", "case_name"), list(agent_combos()))
 def test_td_steps_match_numpy(backend: str, mode: str, dtype: str, case_name: str) -> None:
-    actual = fresh_agent_trace(backend, mode, dtype, case_name)
+    actual = agent_trace(build_agent(backend, CASES[case_name], dtype, mode))
     expected = reference_trace(case_name, dtype)
     assert_close(actual.q_values, expected.q_values, dtype, "q_values")
     assert_close(actual.loss, expected.loss, dtype, "TD loss")

@@ -116,18 +116,14 @@ def test_unknown_mode() -> None:
 def test_td_steps_never_retrace(mode: str) -> None:
     """The agent's compiled TD step is traced once: not again for new batches, after a
     target sync or when the online weights are replaced. (On torch, the second step
-    compiled again while Keras's gradients stayed set: native.torch_release_grads.)
-
-    The steps are test_dqn_parity's trace (new batches, a sync after step
-    ``SYNC_AFTER``), which that file's parity test then checks against NumPy's instead
-    of compiling the same agent again."""
-    case = "adam-clip"  # the benchmark's optimizer; its TD-step parity runs in every mode
-    agent = dqn.build_agent(KERAS, dqn.CASES[case], "float32", mode)
-    after_step = []
-    trace = dqn.agent_trace(agent, lambda step: after_step.append(compilations(agent)))
-    assert dqn.SYNC_AFTER < len(after_step) == dqn.TD_STEPS
+    compiled again while Keras's gradients stayed set: native.torch_release_grads.)"""
+    agent = dqn.build_agent(KERAS, dqn.CASES["sgd"], "float32", mode)
+    first, *rest = dqn.batches()
+    agent.td_step(first)
+    traces = compilations(agent)
+    for batch in rest[:2]:
+        agent.td_step(batch)
+    agent.sync_target()
     agent.set_params(agent.get_params())
-    agent.td_step(dqn.batches()[0])
-    assert after_step == [after_step[0]] * len(after_step)
-    assert compilations(agent) == after_step[0]
-    dqn.keep_trace(KERAS, mode, "float32", case, trace)
+    agent.td_step(rest[2])
+    assert compilations(agent) == traces
