@@ -5,17 +5,26 @@ the file. NumPy in float64 on the smoke space: every rerun of a design is bit-id
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.records import Cell
 from benchmarks.workloads.search.digits import split_digits
-from benchmarks.workloads.search.loop import Agents, SearchHistory, run_search
+from benchmarks.workloads.search.loop import (
+    CANDIDATE_FIELDS,
+    EPISODE_FIELDS,
+    Agents,
+    SearchHistory,
+    run_search,
+)
 from benchmarks.workloads.search.metaqnn import EpsilonSchedule
 from benchmarks.workloads.search.persist import BadSave, load_search, save_path, save_search
 from benchmarks.workloads.search.workload import PRESETS, Search
 from shared import registry
+from shared.files import write_npz_atomic
 
 VARIANT = "digits-few"  # 10 steps an epoch: the smallest candidates to train
 WORKLOAD = Search()
@@ -90,20 +99,49 @@ def _saved(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "another cell", "another space"])
+def _edit_save(path: Path, edit) -> None:
+    """Rewrite the save with ``edit`` applied to its JSON (a hand-edited save)."""
+    with np.load(path) as data:
+        meta = json.loads(data["meta"].tobytes().decode())
+    edit(meta)
+    write_npz_atomic(path, {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
+
+
+# Hand edits that leave a well-formed save whose rows a resumed search would trip on.
+EDITS = {
+    "an episode without its number": lambda meta: meta["episodes"][-1].pop("episode"),
+    "a candidate without its accuracy": lambda meta: meta["candidates"][0].pop("accuracy"),
+    "episodes out of turn": lambda meta: meta["episodes"].reverse(),
+    "an accuracy as text": lambda meta: meta["episodes"][0].update(accuracy="0.9"),
+    "a row that is not an object": lambda meta: meta["candidates"].__setitem__(0, 7),
+}
+
+
+@pytest.mark.parametrize(
+    "damage", ["garbage", "truncated", "another cell", "another space", *EDITS]
+)
 def test_a_damaged_or_foreign_save_is_refused_naming_it(tmp_path, damage):
     path, cell, config = _saved(tmp_path), CELL, CONFIG
+    load_search(path, cell, config)  # whole before the damage
     if damage == "garbage":
         path.write_bytes(b"not a save at all")
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[:200])
     elif damage == "another cell":
         cell = dataclasses.replace(CELL, seed=1)
-    else:
+    elif damage == "another space":
         config = dataclasses.replace(CONFIG, space=dataclasses.replace(CONFIG.space, max_depth=2))
+    else:
+        _edit_save(path, EDITS[damage])
     with pytest.raises(BadSave, match="delete it to run the cell from its start") as error:
         load_search(path, cell, config)
     assert str(path) in str(error.value)
+
+
+def test_the_saved_row_fields_are_the_rows_a_search_writes(tmp_path):
+    history = load_search(_saved(tmp_path), CELL, CONFIG).history
+    assert {frozenset(row) for row in history.episodes} == {EPISODE_FIELDS}
+    assert {frozenset(row) for row in history.candidates.values()} == {CANDIDATE_FIELDS}
 
 
 def test_the_long_preset_runs_metaqnns_whole_schedule_with_saves():

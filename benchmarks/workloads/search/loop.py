@@ -33,6 +33,20 @@ from shared.specs import layer_kind
 
 # Each agent draws from a generator of its own (seed streams after shared.params's).
 AGENT_STREAMS = {name: 10 + index for index, name in enumerate(AGENTS)}
+# The fields of an episode row (_Cell.episode) and of a candidate row (train_candidate's,
+# plus its order, proposer and RSS), which a resumed search's save must hold
+# (persist.py); tests/test_search_resume.py checks them against a search's rows.
+EPISODE_FIELDS = frozenset(
+    ("agent", "episode", "epsilon", "key", "accuracy", "n_params", "reward", "cached")
+)
+CANDIDATE_FIELDS = frozenset(
+    (
+        *("key", "layers", "depth", "n_params", "accuracy", "final_loss", "diverged"),
+        *("build_s", "prepare_s", "first_epoch_s", "later_epochs_s", "steady_epoch_median_s"),
+        *("first_eval_s", "steady_eval_s", "epoch_losses", "train_flops_per_step"),
+        *("order", "proposed_by", "rss_mb"),
+    )
+)
 
 
 @dataclass

@@ -27,7 +27,12 @@ import numpy as np
 from benchmarks.records import Cell
 from benchmarks.schema import cell_of
 from benchmarks.workloads.search.config import SearchConfig
-from benchmarks.workloads.search.loop import SearchHistory, make_agent
+from benchmarks.workloads.search.loop import (
+    CANDIDATE_FIELDS,
+    EPISODE_FIELDS,
+    SearchHistory,
+    make_agent,
+)
 from benchmarks.workloads.search.metaqnn import QLearning, RandomSearch
 from benchmarks.workloads.search.space import (
     TERMINATE,
@@ -197,6 +202,45 @@ def _check_meta(path: Path, meta: Any, cell: Cell, config: SearchConfig) -> None
         raise BadSave(f"{path} records {wall!r} seconds of search")
 
 
+def _missing(row: Any, fields: frozenset[str], what: str) -> None:
+    if not isinstance(row, dict):
+        raise SpecError(f"{what} is not an object: {row!r:.80}")
+    if not fields <= row.keys():
+        raise SpecError(f"{what} has no {', '.join(sorted(fields - row.keys()))}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _candidate_cache(rows: Any, config: SearchConfig) -> dict[str, dict[str, Any]]:
+    """The saved candidate rows by key; raises SpecError (or TypeError) for a row that
+    lacks a field or holds a design ``config``'s space cannot make."""
+    candidates = {}
+    for index, row in enumerate(rows):
+        _missing(row, CANDIDATE_FIELDS, f"candidate {index + 1}")
+        design = design_from_key(row["key"])
+        config.space.states_of(design)  # SpecError for a design the space cannot make
+        if not (_is_number(row["accuracy"]) and isinstance(row["n_params"], int)):
+            raise SpecError(f"candidate {row['key']}: accuracy or parameter count not a number")
+        candidates[row["key"]] = row
+    return candidates
+
+
+def _check_episode_log(episodes: list, candidates: dict[str, Any], config: SearchConfig) -> None:
+    """Raise SpecError unless every episode row has its fields and is the turn the loop
+    takes there (episode 1 of each agent, then 2, ...) with a design of the cache."""
+    for index, row in enumerate(episodes):
+        _missing(row, EPISODE_FIELDS, f"episode row {index + 1}")
+        turn = (index // len(config.agents) + 1, config.agents[index % len(config.agents)])
+        if (row["episode"], row["agent"]) != turn:
+            raise SpecError(f"episode row {index + 1} is not episode {turn[0]} of agent {turn[1]}")
+        if row["key"] not in candidates:
+            raise SpecError(f"episode row {index + 1}'s design is not in the candidate cache")
+        if not all(_is_number(row[field]) for field in ("epsilon", "accuracy", "reward")):
+            raise SpecError(f"episode row {index + 1}: epsilon, accuracy or reward not a number")
+
+
 def load_search(path: Path, cell: Cell, config: SearchConfig) -> Resume:
     """The progress saved in ``path`` for this cell. Raises BadSave, naming the file, for
     one that is damaged, foreign (another cell, configuration or search space) or
@@ -205,14 +249,13 @@ def load_search(path: Path, cell: Cell, config: SearchConfig) -> Resume:
         meta = _read_meta(path)
         _check_meta(path, meta, cell, config)
         try:
-            candidates = {row["key"]: row for row in meta["candidates"]}
-            proposed = {row["key"] for row in meta["episodes"]}
-            if not proposed <= set(candidates):
-                raise SpecError("an episode's design is missing from the candidate cache")
-            for row in candidates.values():
-                config.space.states_of(design_from_key(row["key"]))
+            candidates = _candidate_cache(meta["candidates"], config)
         except RESTORE_ERRORS as error:
             raise BadSave(f"{path}: damaged candidate cache ({error})") from None
+        try:
+            _check_episode_log(meta["episodes"], candidates, config)
+        except RESTORE_ERRORS as error:
+            raise BadSave(f"{path}: damaged episode log ({error})") from None
         agents = {name: make_agent(name, config, cell.seed) for name in config.agents}
         for name, agent in agents.items():
             try:
