@@ -138,12 +138,11 @@ def _out_option(posargs: list[str]) -> str | None:
 def tests(session: nox.Session) -> None:
     """Run the test suite (parity, specs, harness). Arguments after ``--`` go to pytest.
 
-    By default on pytest-xdist workers, one more than the cores (at most 4: each worker
-    loads every framework, about 3 GB): the tests are single-threaded, and many spend
-    part of their time waiting on a subprocess, a sleep or the disk, which the extra
-    worker fills."""
+    By default on one pytest-xdist worker per core (at most 4: each worker loads every
+    framework, about 3 GB): the tests are single-threaded, and on the project's 2-core
+    machine this halves the run."""
     python = suite_python(session)
-    workers = str(min((os.cpu_count() or 1) + 1, 4))
+    workers = str(min(os.cpu_count() or 1, 4))
     session.run(python, "-m", "pytest", *(session.posargs or ["-q", "-n", workers]), external=True)
 
 
