@@ -5,7 +5,7 @@ its runner whatever signal the runner got.
 
 The matrix is the fake backend's (tests/fake_backend.py), so that the cell running at
 the kill is certain to be alive for longer than the 5 s the test watches it; the small
-``BENCH_GEMM_SIZE`` keeps each run's ceiling measurement short.
+``BENCH_GEMM_SIZE`` of tests/conftest.py keeps each run's ceiling measurement short.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from tests.test_runner import launch, run
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
 
-FAST_CEILING = {"BENCH_GEMM_SIZE": "64"}
 CELL = "copynet__supervised__fake__{}__float32__seed0.json"
 SURVIVAL_WINDOW_S = 5.0
 MEASURING_RSS_MB = 70  # NumPy and three float32 matrices of at least 2048x2048
@@ -81,7 +80,7 @@ def records(out: Path) -> dict[str, bytes]:
 
 def start_and_wait_for_the_slow_cell(args: tuple[str, ...], out: Path) -> subprocess.Popen:
     """The runner, once its slow cell (1 s an epoch, 20 epochs) is training."""
-    runner = launch(*args, env={**FAST_CEILING, "FAKE_SLOW_EPOCH_S": "1"})
+    runner = launch(*args, env={"FAKE_SLOW_EPOCH_S": "1"})
     slow_cell = str(out / CELL.format("slow"))
     wait_for(
         lambda: processes("benchmarks.cell", slow_cell) and (out / ".cell-progress").exists(),
@@ -102,7 +101,7 @@ def kill_and_check_no_cell_survives(runner: subprocess.Popen, kill: int, out: Pa
 
 
 def resume(args: tuple[str, ...]) -> tuple[int, str]:
-    return run(*args, "--resume", env={**FAST_CEILING, "FAKE_SLOW_EPOCH_S": "0"})
+    return run(*args, "--resume", env={"FAKE_SLOW_EPOCH_S": "0"})
 
 
 def test_sigkill_mid_cell_then_resume_keeps_every_finished_record(tmp_path):
@@ -137,7 +136,7 @@ def test_sigterm_mid_cell_and_a_second_runner_is_refused(tmp_path):
     out = tmp_path / "run"
     args = matrix(out, "ok,slow")
     runner = start_and_wait_for_the_slow_cell(args, out)
-    code, output = run(*args, env=FAST_CEILING)
+    code, output = run(*args)
     assert code == 2, output
     assert f"is locked by pid {runner.pid}" in output and "measuring" not in output
     before = records(out)
@@ -159,7 +158,7 @@ def test_a_process_a_cell_started_dies_with_a_killed_runner(tmp_path):
     """The kernel kills the cell of a runner killed by SIGKILL; what the cell started
     (a framework's compile worker) must die with it, not live on with parent 1."""
     out, tag = tmp_path / "run", f"fake-worker-{tmp_path.name}"
-    env = {**FAST_CEILING, "FAKE_SLOW_EPOCH_S": "1", "FAKE_WORKER_TAG": tag}
+    env = {"FAKE_SLOW_EPOCH_S": "1", "FAKE_WORKER_TAG": tag}
     runner = launch(*matrix(out, "slow"), env=env)
     wait_for(lambda: processes(tag), 120, "the cell's worker to start")
     workers = list(processes(tag))

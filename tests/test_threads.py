@@ -52,7 +52,6 @@ def test_a_bad_thread_list_is_refused_before_any_work(threads, tmp_path, monkeyp
 
 def test_two_thread_counts_run_apart_and_the_report_charts_them(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("benchmarks.options.usable_cpus", lambda: max(AFFINITY, 2))
-    monkeypatch.setenv("BENCH_GEMM_SIZE", "64")  # the ceiling in milliseconds
     out = tmp_path / "run"
     code, stderr = cli_main(capsys, *SMALL_RUN, "--threads", "2,1", "--out", out)
     assert code == 0, stderr
